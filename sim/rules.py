@@ -1,0 +1,107 @@
+"""Deterrence rules: how an actor picks tomorrow's rung, and the registry users add their own to.
+
+A rule is a pure function ``rule(l, q, th, b, u, U, **params) -> r`` over NumPy arrays of shape (R,):
+
+- ``l``  int   current rung of the deciding actor (R,)
+- ``q``  float perceived hostile level it answers, in rungs, unclipped (R,)
+- ``th`` float its threat after today's update, in rungs (R,)
+- ``b``, ``u`` int scalars: its baseline and ceiling (its own decisions stay in [b, u])
+- ``U``  float uniform draw in [0, 1) of this actor and step, for stochastic rules (R,)
+
+and returns integer rungs in [b, u] of shape (R,). Both engines call these functions (the Mesa engine
+with R = 1), so they are the only copy of the decision logic. Deterrence (the draw against D_i before
+an up-step into crisis) is applied by the kernel after the rule, not by rules.
+
+Register a rule of your own with :func:`register_rule`; scenarios then name it in ``actors.X.rule.name``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+RuleFunction = Callable[..., np.ndarray]
+
+
+def round_half_up(x):
+    """MODEL.md's round(x) = floor(x + 0.5), never NumPy's round-half-to-even."""
+    return np.floor(np.asarray(x, dtype=float) + 0.5).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered rule: its function and its parameters' defaults (name -> float)."""
+
+    name: str
+    function: RuleFunction
+    defaults: dict[str, float]
+
+
+_REGISTRY: dict[str, Rule] = {}
+
+
+def register_rule(name: str, function: RuleFunction | None = None):
+    """Register ``function`` as rule ``name``; usable as ``@register_rule("name")``.
+
+    The function's keyword parameters after ``U`` are the rule's parameters; each needs a default.
+    Re-registering a name replaces it (so a notebook can redefine a rule).
+    """
+
+    def add(func: RuleFunction) -> RuleFunction:
+        sig = inspect.signature(func)
+        names = list(sig.parameters)
+        if names[:6] != ["l", "q", "th", "b", "u", "U"]:
+            raise TypeError(f"rule {name!r} must take (l, q, th, b, u, U, **params); got ({', '.join(names)})")
+        defaults = {}
+        for p in list(sig.parameters.values())[6:]:
+            if p.default is inspect.Parameter.empty:
+                raise TypeError(f"rule {name!r}: parameter {p.name!r} needs a default")
+            defaults[p.name] = float(p.default)
+        _REGISTRY[name] = Rule(name, func, defaults)
+        return func
+
+    return add if function is None else add(function)
+
+
+def get_rule(name: str) -> Rule:
+    """The registered rule ``name``; KeyError naming the registered ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown rule {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def registered_rules() -> list[str]:
+    """Names of all registered rules, sorted."""
+    return sorted(_REGISTRY)
+
+
+@register_rule("tit_for_tat")
+def tit_for_tat(l, q, th, b, u, U):
+    """Match the perceived hostile level: clip(round(q), b, u)."""
+    return np.clip(round_half_up(q), b, u)
+
+
+@register_rule("graduated")
+def graduated(l, q, th, b, u, U, threshold=1.5, cool_rate=0.1):
+    """One rung up when q exceeds l by ``threshold``; one down with probability ``cool_rate`` when q <= l."""
+    up = (q - l) >= threshold
+    down = (q <= l) & (U < cool_rate)
+    return np.clip(np.where(up, l + 1, np.where(down, l - 1, l)), b, u)
+
+
+@register_rule("massive_retaliation")
+def massive_retaliation(l, q, th, b, u, U, trigger=3.5):
+    """Jump to the ceiling when q reaches ``trigger``; otherwise sit at baseline."""
+    return np.where(q >= trigger, u, b).astype(np.int64)
+
+
+@register_rule("restraint")
+def restraint(l, q, th, b, u, U, trigger=3.5, cool_rate=0.3):
+    """One rung up only when q reaches ``trigger``; else one down with probability ``cool_rate``."""
+    up = np.minimum(l + 1, u)
+    down = np.maximum(l - 1, b)
+    return np.where(q >= trigger, up, np.where(U < cool_rate, down, l)).astype(np.int64)
