@@ -1,0 +1,118 @@
+"""The fixed layout of random numbers per step, block seeding, and replay of one run's draws.
+
+Every step draws, for each of R runs, the same numbers whether they are used or not (MODEL.md
+section 4): uniforms ``(R, 4N + P)`` laid out as [provocation N | accident N | rule N | deterrence N |
+backchannel P], then standard normals ``(R, N, N)`` (observer, observed). Because the layout never
+depends on the state, a run's draws are fixed by its generator alone, so the Mesa engine can replay any
+ensemble run exactly, and a perfect-perception twin can share a run's numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BLOCK_SIZE = 1024
+"""Runs per ensemble block: each block has its own seed, so results never depend on workers."""
+
+_MESA_STREAM = 0  # spawn-key namespaces keep Mesa runs and ensemble blocks on disjoint streams
+_BLOCK_STREAM = 1
+
+
+@dataclass(frozen=True)
+class StepDraws:
+    """The random numbers of one step for R runs; the views name the layout's parts."""
+
+    uniforms: np.ndarray  # (R, 4N + P)
+    normals: np.ndarray  # (R, N, N)
+    n_actors: int
+
+    def _u(self, k: int) -> np.ndarray:
+        n = self.n_actors
+        return self.uniforms[:, k * n:(k + 1) * n]
+
+    @property
+    def provocation(self) -> np.ndarray:
+        return self._u(0)
+
+    @property
+    def accident(self) -> np.ndarray:
+        return self._u(1)
+
+    @property
+    def rule(self) -> np.ndarray:
+        return self._u(2)
+
+    @property
+    def deterrence(self) -> np.ndarray:
+        return self._u(3)
+
+    @property
+    def backchannel(self) -> np.ndarray:
+        return self.uniforms[:, 4 * self.n_actors:]
+
+    def run(self, index: int) -> StepDraws:
+        """The draws of one run, as a batch of one (views, no copy)."""
+        return StepDraws(self.uniforms[index:index + 1], self.normals[index:index + 1], self.n_actors)
+
+
+def draw_step(rng: np.random.Generator, runs: int, n_actors: int) -> StepDraws:
+    """Draw one step's numbers for ``runs`` runs in the fixed layout."""
+    n_pairs = n_actors * (n_actors - 1) // 2
+    uniforms = rng.random((runs, 4 * n_actors + n_pairs))
+    normals = rng.standard_normal((runs, n_actors, n_actors))
+    return StepDraws(uniforms, normals, n_actors)
+
+
+def run_seed(seed: int, run: int) -> np.random.SeedSequence:
+    """The seed of Mesa run ``run`` of an ensemble seeded ``seed`` (independent of other runs)."""
+    return np.random.SeedSequence(seed, spawn_key=(_MESA_STREAM, run))
+
+
+def block_seed(seed: int, block: int) -> np.random.SeedSequence:
+    """The seed of ensemble block ``block``: fixed by (seed, block) alone, whoever runs it."""
+    return np.random.SeedSequence(seed, spawn_key=(_BLOCK_STREAM, block))
+
+
+class RunDraws:
+    """A stream of one run's step draws, either its own or one row of an ensemble block.
+
+    ``RunDraws(rng, n)`` draws a batch of one from ``rng`` (an ordinary Mesa run).
+    ``RunDraws.from_block(seed, block, index, n, block_size)`` regenerates block ``block``'s draws
+    step by step and yields row ``index``: the exact numbers that ensemble run saw.
+    """
+
+    def __init__(self, rng: np.random.Generator, n_actors: int, *, batch: int = 1, index: int = 0):
+        self.rng = rng
+        self.n_actors = n_actors
+        self.batch = batch
+        self.index = index
+
+    @classmethod
+    def from_block(cls, seed: int, block: int, index: int, n_actors: int,
+                   block_size: int = BLOCK_SIZE) -> RunDraws:
+        if not 0 <= index < block_size:
+            raise ValueError(f"run index {index} is outside a block of {block_size} runs")
+        return cls(np.random.default_rng(block_seed(seed, block)), n_actors, batch=block_size, index=index)
+
+    def next(self) -> StepDraws:
+        return draw_step(self.rng, self.batch, self.n_actors).run(self.index)
+
+
+class FixedDraws:
+    """Draws given in full, step by step: for hand-worked tests and external replays.
+
+    ``uniforms`` has shape (T, 4N + P) and ``normals`` (T, N, N); step t returns row t.
+    """
+
+    def __init__(self, uniforms: np.ndarray, normals: np.ndarray, n_actors: int):
+        self.uniforms = np.asarray(uniforms, dtype=float)
+        self.normals = np.asarray(normals, dtype=float)
+        self.n_actors = n_actors
+        self.t = 0
+
+    def next(self) -> StepDraws:
+        t = self.t
+        self.t += 1
+        return StepDraws(self.uniforms[t:t + 1], self.normals[t:t + 1], self.n_actors)

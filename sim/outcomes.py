@@ -1,0 +1,150 @@
+"""What runs report (MODEL.md section 6): per-run outcomes as they accrue, and integer totals to fold.
+
+:class:`OutcomeTracker` follows R runs step by step (the Mesa engine uses R = 1); :class:`Totals`
+holds only integer counts, so totals of blocks or runs add up exactly in any grouping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+NEVER = -1  # step value for an event that did not happen
+
+
+class OutcomeTracker:
+    """Running outcomes of R runs of one compiled scenario.
+
+    Per run: max realised rung, first-passage step of the running max to each rung, first crisis,
+    first and last misperception-driven escalation (MDE), the crisis step that made the run a
+    miscalculation and its lag from that MDE, and counts of misperceptions and MDEs per
+    observer-observed pair. Across runs: occupancy (T, N, K+1), runs at each realised rung.
+    """
+
+    def __init__(self, runs: int, n_actors: int, top_rung: int, horizon: int,
+                 crisis_rung: int, war_rung: int, window: int):
+        R, N, K, T = runs, n_actors, top_rung, horizon
+        self.crisis_rung, self.war_rung, self.window, self.horizon = crisis_rung, war_rung, window, T
+        self.max_rung = np.zeros(R, dtype=np.int64)
+        self.first_passage = np.full((R, K + 1), NEVER, dtype=np.int64)
+        self.first_crisis = np.full(R, NEVER, dtype=np.int64)
+        self.first_mde = np.full(R, NEVER, dtype=np.int64)
+        self.last_mde = np.full(R, NEVER, dtype=np.int64)
+        self.miscalculation_step = np.full(R, NEVER, dtype=np.int64)
+        self.miscalculation_lag = np.full(R, NEVER, dtype=np.int64)
+        self.misperceptions = np.zeros((R, N, N), dtype=np.int64)
+        self.mde = np.zeros((R, N, N), dtype=np.int64)
+        self.occupancy = np.zeros((T, N, K + 1), dtype=np.int64)
+        self._rungs = np.arange(K + 1)
+
+    def record(self, t: int, realised, misperceived, mde, mde_source) -> None:
+        """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N)."""
+        R, N = realised.shape
+        top = realised.max(axis=1)
+        self.max_rung = np.maximum(self.max_rung, top)
+        reached = (self.max_rung[:, None] >= self._rungs) & (self.first_passage == NEVER)
+        self.first_passage[reached] = t
+        crisis = top >= self.crisis_rung
+        self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
+        # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
+        # step t act from t + 1 on, so an MDE at t cannot cause today's crisis).
+        lag = t - self.last_mde
+        hit = crisis & (self.last_mde != NEVER) & (lag <= self.window) & (self.miscalculation_step == NEVER)
+        self.miscalculation_step = np.where(hit, t, self.miscalculation_step)
+        self.miscalculation_lag = np.where(hit, lag, self.miscalculation_lag)
+        any_mde = mde.any(axis=1)
+        self.last_mde = np.where(any_mde, t, self.last_mde)
+        self.first_mde = np.where(any_mde & (self.first_mde == NEVER), t, self.first_mde)
+        self.misperceptions += misperceived
+        runs, actors = np.nonzero(mde)
+        np.add.at(self.mde, (runs, actors, mde_source[runs, actors]), 1)
+        K1 = len(self._rungs)
+        cells = (np.arange(N) * K1 + realised).ravel()
+        self.occupancy[t] += np.bincount(cells, minlength=N * K1).reshape(N, K1)
+
+    @property
+    def crisis(self) -> np.ndarray:
+        return self.first_crisis != NEVER
+
+    @property
+    def war(self) -> np.ndarray:
+        return self.max_rung >= self.war_rung
+
+    @property
+    def miscalculation(self) -> np.ndarray:
+        return self.miscalculation_step != NEVER
+
+    def per_run(self, twin: OutcomeTracker | None = None) -> dict[str, np.ndarray]:
+        """Columns of the per-run table (one row per run)."""
+        cols = {
+            "max_rung": self.max_rung,
+            "crisis": self.crisis,
+            "war": self.war,
+            "miscalculation": self.miscalculation,
+            "first_crisis_step": self.first_crisis,
+            "first_mde_step": self.first_mde,
+            "miscalculation_step": self.miscalculation_step,
+            "misperceptions": self.misperceptions.sum(axis=(1, 2)),
+            "mde": self.mde.sum(axis=(1, 2)),
+        }
+        if twin is not None:
+            cols["inadvertent"] = self.crisis & ~twin.crisis
+        return cols
+
+
+@dataclass
+class Totals:
+    """Integer counts over runs; ``a + b`` folds two groups of runs exactly.
+
+    Histograms use index T (or K+1, W+1) for 'never'. Shapes: first_passage (K+1, T+1),
+    max_rung (K+1,), occupancy (T, N, K+1), misperceptions and mde (N, N) pair sums,
+    mde_runs (N, N) runs with at least one MDE by i driven by j, crisis_step (T+1,),
+    miscalculation_lag (W+1,).
+    """
+
+    runs: int
+    crisis: int
+    war: int
+    miscalculation: int
+    runs_with_mde: int
+    twin_runs: int
+    twin_crisis: int
+    inadvertent: int
+    first_passage: np.ndarray
+    max_rung: np.ndarray
+    occupancy: np.ndarray
+    misperceptions: np.ndarray
+    mde: np.ndarray
+    mde_runs: np.ndarray
+    crisis_step: np.ndarray
+    miscalculation_lag: np.ndarray
+
+    @classmethod
+    def from_tracker(cls, tr: OutcomeTracker, twin: OutcomeTracker | None = None) -> Totals:
+        T, K = tr.horizon, tr.first_passage.shape[1] - 1
+        fp = np.where(tr.first_passage == NEVER, T, tr.first_passage)
+        first_passage = np.stack([np.bincount(fp[:, k], minlength=T + 1) for k in range(K + 1)])
+        crisis_step = np.bincount(np.where(tr.crisis, tr.first_crisis, T), minlength=T + 1)
+        lag = tr.miscalculation_lag[tr.miscalculation]
+        return cls(
+            runs=len(tr.max_rung),
+            crisis=int(tr.crisis.sum()),
+            war=int(tr.war.sum()),
+            miscalculation=int(tr.miscalculation.sum()),
+            runs_with_mde=int((tr.first_mde != NEVER).sum()),
+            twin_runs=0 if twin is None else len(twin.max_rung),
+            twin_crisis=0 if twin is None else int(twin.crisis.sum()),
+            inadvertent=0 if twin is None else int((tr.crisis & ~twin.crisis).sum()),
+            first_passage=first_passage,
+            max_rung=np.bincount(tr.max_rung, minlength=K + 1),
+            occupancy=tr.occupancy.copy(),
+            misperceptions=tr.misperceptions.sum(axis=0),
+            mde=tr.mde.sum(axis=0),
+            mde_runs=(tr.mde > 0).sum(axis=0),
+            crisis_step=crisis_step,
+            miscalculation_lag=np.bincount(lag, minlength=tr.window + 1)[: tr.window + 1],
+        )
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
