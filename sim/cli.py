@@ -1,0 +1,111 @@
+"""The `escsim` command line: parse, call the API, print. No model logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import InputError
+
+DEFAULT_RUNS = {"mesa": 200}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="escsim", description="Estimate the probability of miscalculation in escalation scenarios.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario's ensemble, print its headline numbers, write results")
+    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument("--runs", type=_positive_int, help="number of runs (default: 200 with the mesa engine)")
+    run.add_argument("--seed", type=_seed, default=0, help="seed; the same seed gives the same numbers")
+    run.add_argument("--out", type=Path, help="results directory (default: results/SCENARIO_NAME)")
+    run.add_argument("--engine", choices=sorted(DEFAULT_RUNS), default="mesa", help="simulation engine")
+    run.add_argument("--twins", action="store_true",
+                     help="also run perfect-perception twins on the same draws (gives P(inadvertent crisis))")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    run.add_argument("--no-plot", action="store_true", help="skip the escalation-curve figure")
+
+    val = sub.add_parser("validate", help="check scenario files without running them")
+    val.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"run": _run, "validate": _validate}[args.command](args)
+    except InputError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; files already written are complete", file=sys.stderr)
+        return 130
+
+
+def _validate(args) -> int:
+    from .scenario import load_scenario
+
+    problems = []
+    for path in args.scenarios:
+        try:
+            sc = load_scenario(path)
+            print(f"ok: {path} ({sc.scenario.name}: {len(sc.actors)} actors, {sc.scenario.horizon} days)")
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return 0
+
+
+def _run(args) -> int:
+    from .compile import compile_scenario
+    from .plots import plot_escalation_curves
+    from .results import format_table, summarise, write_results
+    from .scenario import load_scenario
+    from .simulate import simulate
+
+    scenario = load_scenario(args.scenario)  # raises InputError before anything is written
+    compiled = compile_scenario(scenario)
+    runs = args.runs or DEFAULT_RUNS[args.engine]
+    out = args.out or Path("results") / compiled.name
+    result = simulate(compiled, runs, args.seed, engine=args.engine, twins=args.twins,
+                      progress=sys.stderr.isatty())
+    paths = write_results(result, scenario, out, command=["escsim", *sys.argv[1:]])
+    if not args.no_plot:
+        paths["plot"] = out / "escalation_curves.png"
+        plot_escalation_curves(compiled, result.totals.first_passage, runs, paths["plot"])
+    summary = summarise(result)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_table(summary))
+        print("results: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

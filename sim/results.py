@@ -1,0 +1,129 @@
+"""Summaries of an ensemble and the results directory: summary, per-run table, totals, manifest.
+
+Every file is written atomically (a temporary file in the same directory, then ``os.replace``), so
+an interrupted write never leaves a half file behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import fields
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .scenario import Scenario
+from .simulate import EnsembleResult
+from .stats import estimate
+
+
+def summarise(result: EnsembleResult) -> dict:
+    """The headline numbers of an ensemble, JSON-ready.
+
+    Probabilities come as ``{"estimate", "ci_low", "ci_high", "successes", "runs"}`` with Wilson 95%
+    intervals; ``p_inadvertent`` only when the ensemble ran perfect-perception twins.
+    """
+    tot, sc, n = result.totals, result.scenario, result.runs
+    ids = sc.actor_ids
+    out = {
+        "scenario": sc.name,
+        "runs": n,
+        "seed": result.seed,
+        "engine": result.engine,
+        "horizon_days": sc.horizon,
+        "p_miscalculation": estimate(tot.miscalculation, n),
+        "p_crisis": estimate(tot.crisis, n),
+        "p_war": estimate(tot.war, n),
+        "p_misperception_driven_escalation": estimate(tot.runs_with_mde, n),
+    }
+    if tot.twin_runs:
+        out["p_inadvertent"] = estimate(tot.inadvertent, n)
+        out["p_crisis_perfect_perception"] = estimate(tot.twin_crisis, n)
+    out["max_rung_distribution"] = {sc.rung_names[k]: int(c) for k, c in enumerate(tot.max_rung)}
+    out["misperception_driven_escalations"] = {
+        ids[i]: {ids[j]: int(tot.mde[i, j]) for j in range(len(ids)) if tot.mde[i, j]}
+        for i in range(len(ids)) if tot.mde[i].any()
+    }
+    lag = tot.miscalculation_lag
+    out["miscalculation_lag_days_mean"] = (float((np.arange(len(lag)) * lag).sum() / lag.sum())
+                                           if lag.sum() else None)
+    return out
+
+
+def format_table(summary: dict) -> str:
+    """A short plain-text table of the headline probabilities."""
+    rows = [("P(miscalculation)", "p_miscalculation"), ("P(crisis)", "p_crisis"), ("P(war)", "p_war")]
+    if "p_inadvertent" in summary:
+        rows.append(("P(inadvertent crisis)", "p_inadvertent"))
+    lines = [f"{summary['scenario']}: {summary['runs']} runs of {summary['horizon_days']} days, "
+             f"seed {summary['seed']}, {summary['engine']} engine",
+             f"{'':24}{'estimate':>10}{'95% interval':>22}"]
+    for label, key in rows:
+        e = summary[key]
+        lines.append(f"{label:24}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]")
+    return "\n".join(lines)
+
+
+def manifest(result: EnsembleResult, scenario: Scenario, command: list[str] | None = None) -> dict:
+    """What it takes to reproduce a result: the scenario as resolved, seed, runs and versions."""
+    versions = {"python": platform.python_version()}
+    for pkg in ("escalation-sim", "mesa", "numpy", "scipy", "matplotlib", "pydantic"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "scenario_file": scenario.source,
+        "scenario": scenario.model_dump(mode="json"),
+        "runs": result.runs,
+        "seed": result.seed,
+        "engine": result.engine,
+        "command": command if command is not None else sys.argv,
+        "versions": versions,
+    }
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
+                  command: list[str] | None = None) -> dict[str, Path]:
+    """Write summary.json, totals.npz, manifest.json and (if kept) runs.csv to ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"summary": out / "summary.json", "totals": out / "totals.npz", "manifest": out / "manifest.json"}
+    atomic_write(paths["summary"], json.dumps(summarise(result), indent=2) + "\n")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, sample_levels=result.sample_levels,
+                        **{f.name: np.asarray(getattr(result.totals, f.name)) for f in fields(result.totals)})
+    atomic_write(paths["totals"], buf.getvalue())
+    atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2) + "\n")
+    if result.per_run is not None:
+        paths["runs"] = out / "runs.csv"
+        text = io.StringIO()
+        w = csv.writer(text, lineterminator="\n")
+        cols = list(result.per_run)
+        w.writerow(cols)
+        w.writerows(zip(*(result.per_run[c].astype(np.int64).tolist() for c in cols)))
+        atomic_write(paths["runs"], text.getvalue())
+    return paths
