@@ -1,0 +1,67 @@
+"""Shared helpers: small hand-built scenarios and hand-set draws."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.compile import compile_scenario
+from sim.draws import FixedDraws
+from sim.scenario import _deep_merge, validate_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Merge as `extends` does (the scenario loader's own rule)."""
+    return _deep_merge(copy.deepcopy(base), over)
+
+
+def two_actor_raw(**over) -> dict:
+    """A and B, equal capability, no noise, no hazards, no accidents, no deterrence: nothing moves."""
+    quiet = {"capability": 1.0, "baseline": 0, "noise": 0.0, "decay": 0.9, "deterrence": 0.0,
+             "rule": {"name": "restraint", "trigger": 99.0, "cool_rate": 0.0}}
+    raw = {
+        "scenario": {"name": "two", "start": "2024-01-01", "horizon": 20},
+        "ladder": {"accident": [0.0] * 7},
+        "actors": {
+            "a": {**quiet, "threatened_by": {"b": 1.0}},
+            "b": {**quiet, "threatened_by": {"a": 1.0}},
+        },
+    }
+    return _merge(raw, over)
+
+
+def compiled(raw: dict):
+    return compile_scenario(validate_scenario(raw, "test.toml"))
+
+
+def fixed_draws(sc, uniforms=0.5, normals=0.0, **at):
+    """Draws for every step: uniforms all ``uniforms``, normals all ``normals``, then overrides.
+
+    ``at`` maps names to lists of (step, index, value): ``provocation``, ``accident``, ``rule``,
+    ``deterrence`` index an actor; ``normal`` takes (step, observer, observed, value).
+    """
+    T, N, P = sc.horizon, sc.n_actors, sc.n_pairs
+    u = np.full((T, 4 * N + P), float(uniforms))
+    e = np.full((T, N, N), float(normals))
+    offset = {"provocation": 0, "accident": N, "rule": 2 * N, "deterrence": 3 * N, "backchannel": 4 * N}
+    for name, items in at.items():
+        for item in items:
+            if name == "normal":
+                t, i, j, v = item
+                e[t, i, j] = v
+            else:
+                t, i, v = item
+                u[t, offset[name] + i] = v
+    return FixedDraws(u, e, N)
+
+
+@pytest.fixture
+def tmp_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,135 @@
+"""Hand-worked steps of the kernel, the compiled relations, and the deterministic limit."""
+
+import math
+
+import numpy as np
+import pytest
+
+from conftest import compiled, two_actor_raw
+from sim import kernel
+from sim.compile import alliance_threat_weights, deterrence_factor
+from sim.draws import RunDraws
+from sim.model import EscalationModel
+
+A = np.array
+
+
+def test_provocation_probability_has_spiral_and_deterrence():
+    p = kernel.provocation_probability(A([[0.0, 2.0]]), A([0.1, 0.1]), A([0.5, 0.5]), A([1.0, 0.5]))
+    assert p[0, 0] == pytest.approx(1 - math.exp(-0.1))
+    assert p[0, 1] == pytest.approx(1 - math.exp(-0.1 * math.e * 0.5))
+
+
+def test_intend_takes_the_highest_of_posture_drill_and_provocation():
+    x = kernel.intend(A([[1, 1, 4, 0]]), A([-1, 2, 2, -1]), A([[False, False, True, True]]), A([3, 3, 3, 3]))
+    assert x.tolist() == [[1, 2, 4, 3]]
+
+
+def test_execute_accident_goes_one_rung_up_and_stops_at_top():
+    accident = A([0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5])
+    a, acc = kernel.execute(A([[3, 3, 6, 2]]), A([[0.4, 0.6, 0.1, 0.0]]), accident, 6)
+    assert a.tolist() == [[4, 3, 6, 2]] and acc.tolist() == [[True, False, True, False]]
+
+
+def test_perceive_adds_bias_ambiguity_and_noise_narrowed_by_an_open_hotline():
+    realised = A([[1, 2]])
+    bias = A([[0.0, 0.3]])  # observer 0
+    amb = A([0.0, 0.7])
+    eta = A([[0.0, 0.5]])
+    e = A([[[0.0, 1.0]]])
+    closed = kernel.perceive(realised, bias, amb, A([0.4]), eta, A([[[False, False]]]), e)
+    opened = kernel.perceive(realised, bias, amb, A([0.4]), eta, A([[[False, True]]]), e)
+    assert closed[0, 0, 1] == pytest.approx(2 + 0.3 + 0.7 + 0.4)
+    assert opened[0, 0, 1] == pytest.approx(2 + 0.3 + 0.7 + 0.2)
+    assert kernel.hotline_open(A([[3]]), A([[3, 0]]), 3).tolist() == [[[True, True]]]
+    assert kernel.hotline_open(A([[2]]), A([[2, 0]]), 3).tolist() == [[[False, False]]]
+
+
+def test_perceived_rung_and_misperception_never_count_self():
+    assert kernel.perceived_rung(A([-0.6, 0.49, 0.5, 6.7]), 6).tolist() == [0, 0, 1, 6]
+    p = A([[[0.4, 2.6], [0.0, 2.0]]])
+    assert kernel.misperceived(p, A([[1, 2]]), A([0, 1]), 6).tolist() == [[[False, True], [True, False]]]
+
+
+def test_update_threat_accumulates_hostility_above_baseline_with_scale_and_relief():
+    th = kernel.update_threat(A([[1.0]]), A([[[9.0, 3.0, 0.5]]]), A([[0.0, 0.5, 1.0]]), A([1.0, 2.0, 1.0]),
+                              A([0, 1, 1]), A([0.9]), A([0.2]), A([0.0]))
+    # 0.9 * 1 + 0.1 * (0.2 + 0.5 * 2 * (3 - 1) + 1 * max(0.5 - 1, 0))
+    assert th[0, 0] == pytest.approx(0.9 + 0.1 * (0.2 + 2.0))
+    relieved = kernel.update_threat(A([[1.0]]), A([[[0.0, 0.0, 0.0]]]), A([[0.0, 0.0, 0.0]]), A([1.0] * 3),
+                                    A([0, 0, 0]), A([0.9]), A([0.0]), A([0.25]))
+    assert relieved[0, 0] == pytest.approx(0.9 * 0.75)
+
+
+def test_hostile_level_uses_only_engaged_actors():
+    p = A([[[9.0, 2.5, 3.5], [1.0, 9.0, 0.0]]])
+    engaged = A([[False, True, False], [False, False, False]])
+    q, src = kernel.hostile_level(p, engaged)
+    assert q.tolist() == [[2.5, 0.0]] and src[0, 0] == 1
+    engaged[0, 2] = True
+    q, src = kernel.hostile_level(p, engaged)
+    assert q[0, 0] == 3.5 and src[0, 0] == 2
+
+
+@pytest.mark.parametrize("u_deter, expected", [(0.1, 4), (0.9, 3)])
+def test_decide_applies_deterrence_only_to_up_steps_into_crisis(u_deter, expected):
+    args = dict(threat=A([0.0]), baseline=0, ceiling=6, u_rule=A([0.5]), u_deter=A([u_deter]),
+                deterrence=0.35, crisis_rung=4)
+    assert kernel.decide("tit_for_tat", {}, A([2]), A([4.2]), **args).tolist() == [expected]
+    # not an up-step into crisis (already there, or staying below): no draw against D
+    assert kernel.decide("tit_for_tat", {}, A([4]), A([4.2]), **args).tolist() == [4]
+    assert kernel.decide("tit_for_tat", {}, A([1]), A([3.0]), **args).tolist() == [3]
+
+
+def test_backchannel_lowers_both_ends_once_not_below_baseline():
+    pairs = A([[0, 1], [0, 2], [1, 2]])
+    decided = A([[4, 3, 1], [4, 3, 1]])
+    level = A([[3, 2, 0], [2, 2, 2]])
+    prob = A([0.5, 0.5, 0.5])
+    u = A([[0.1, 0.1, 0.9], [0.1, 0.1, 0.1]])
+    out, success = kernel.apply_backchannels(decided, level, pairs, prob, u, A([0, 3, 1]), 3)
+    # run 0: pairs (0,1) and (0,2) active (actor 0 at 3) and succeed -> 0 lowered once, 1 at its baseline 3, 2 to 1
+    assert out[0].tolist() == [3, 3, 1]
+    # run 1: nobody at rung >= 3 -> channels idle
+    assert out[1].tolist() == [4, 3, 1] and not success[1].any()
+
+
+def test_alliance_shares_threat_one_hop_and_deterrence_factor():
+    # 0 = target, 1 and 2 allies; 1 is threatened by 0 at 1.0, 2 not at all
+    A_ = A([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    star = alliance_threat_weights(A_, [([1, 2], 0.6)])
+    assert star[2, 0] == pytest.approx(0.6) and star[1, 0] == 1.0 and star[2, 1] == 0.0
+    assert alliance_threat_weights(A_, [([1, 2], 0.0)])[2, 0] == 0.0
+    cap = A([10.0, 20.0, 40.0])
+    D = deterrence_factor(star, cap, A([0.5, 0.5, 0.5]))
+    # C_0 = A*_10 c_1 + A*_20 c_2 = 20 + 24 = 44 -> D_0 = (44 / 10) ** -0.5
+    assert D[0] == pytest.approx((44 / 10) ** -0.5)
+    assert D[2] == 1.0  # nobody engaged against 2 is stronger: no deterrence
+    assert np.all(deterrence_factor(star, cap, A([0.0, 0.0, 0.0])) == 1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_deterministic_limit_follows_the_closed_form_step_by_step(seed):
+    """No noise, no hazards: B drills at rung 2 (scale 2) on days 5-9; A plays tit-for-tat.
+
+    Closed form: a_B(t) = 2 on t in 5..9; l_A(t) = a_B(t-1); B never moves.
+    th_A(t) = 4 (1 - 0.9^(t-5)) for t in 6..10, then th_A(10) 0.9^(t-10);
+    th_B(t) = 2 (1 - 0.9^(t-6)) for t in 7..11, then th_B(11) 0.9^(t-11). No misperceptions, no MDEs.
+    """
+    raw = two_actor_raw(
+        actors={"a": {"rule": {"name": "tit_for_tat"}}},
+        drills={"d": {"participants": ["b"], "windows": [["2024-01-06", "2024-01-10"]], "rung": 2, "scale": 2.0}},
+    )
+    sc = compiled(raw)
+    m = EscalationModel(sc, draws=RunDraws(np.random.default_rng(seed), 2)).run()
+    h = m.history
+    for t in range(sc.horizon):
+        a_b = 2 if 5 <= t <= 9 else 0
+        l_a = 2 if 6 <= t <= 10 else 0
+        assert h["realised"][t].tolist() == [l_a, a_b], t
+        assert h["level"][t].tolist() == [l_a, 0], t
+        th_a = 4 * (1 - 0.9 ** (t - 5)) if 6 <= t <= 10 else (4 * (1 - 0.9**5) * 0.9 ** (t - 10) if t > 10 else 0)
+        th_b = 2 * (1 - 0.9 ** (t - 6)) if 7 <= t <= 11 else (2 * (1 - 0.9**5) * 0.9 ** (t - 11) if t > 11 else 0)
+        assert h["threat"][t] == pytest.approx([th_a, th_b], abs=1e-12), t
+    assert not h["misperceived"].any() and not h["mde"].any()
+    assert m.outcomes.max_rung[0] == 2 and not m.outcomes.crisis[0]
