@@ -5,11 +5,13 @@ from .errors import InputError
 from .model import EscalationModel
 from .rules import get_rule, register_rule, registered_rules
 from .scenario import Scenario, load_scenario
+from .simulate import EnsembleResult, simulate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CompiledScenario",
+    "EnsembleResult",
     "EscalationModel",
     "InputError",
     "Scenario",
@@ -18,4 +20,5 @@ __all__ = [
     "load_scenario",
     "register_rule",
     "registered_rules",
+    "simulate",
 ]

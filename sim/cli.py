@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .errors import InputError
 
-DEFAULT_RUNS = {"mesa": 200}
+DEFAULT_RUNS = {"ensemble": 10_000, "mesa": 200}
+RUNS_TABLE_LIMIT = 100_000  # above this many runs the per-run table is left out unless asked for
 
 
 def _positive_int(text: str) -> int:
@@ -39,14 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario's ensemble, print its headline numbers, write results")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
-    run.add_argument("--runs", type=_positive_int, help="number of runs (default: 200 with the mesa engine)")
+    run.add_argument("--runs", type=_positive_int,
+                     help="number of runs (default: 10,000 with the ensemble engine, 200 with mesa)")
     run.add_argument("--seed", type=_seed, default=0, help="seed; the same seed gives the same numbers")
     run.add_argument("--out", type=Path, help="results directory (default: results/SCENARIO_NAME)")
-    run.add_argument("--engine", choices=sorted(DEFAULT_RUNS), default="mesa", help="simulation engine")
+    run.add_argument("--engine", choices=sorted(DEFAULT_RUNS), default="ensemble",
+                     help="ensemble: all runs as NumPy arrays (default); mesa: one Mesa model per run")
+    run.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
+    run.add_argument("--runs-table", choices=("auto", "yes", "no"), default="auto",
+                     help=f"write runs.csv, one row per run (auto: up to {RUNS_TABLE_LIMIT:,} runs)")
     run.add_argument("--twins", action="store_true",
                      help="also run perfect-perception twins on the same draws (gives P(inadvertent crisis))")
     run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     run.add_argument("--no-plot", action="store_true", help="skip the escalation-curve figure")
+
+    rep = sub.add_parser("replay", help="replay one ensemble run in the Mesa engine and show its days")
+    rep.add_argument("scenario", type=Path, help="scenario TOML file")
+    rep.add_argument("--run", type=_seed, required=True, help="the run's index in the ensemble (runs.csv 'run')")
+    rep.add_argument("--seed", type=_seed, default=0, help="the ensemble's seed")
+    rep.add_argument("--out", type=Path, help="write the run's day-by-day path to this CSV file")
 
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files")
@@ -56,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "validate": _validate}[args.command](args)
+        return {"run": _run, "validate": _validate, "replay": _replay}[args.command](args)
     except InputError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -64,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; files already written are complete", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped early (e.g. head)
+        sys.stderr.close()
+        return 0
 
 
 def _validate(args) -> int:
@@ -92,8 +107,9 @@ def _run(args) -> int:
     compiled = compile_scenario(scenario)
     runs = args.runs or DEFAULT_RUNS[args.engine]
     out = args.out or Path("results") / compiled.name
-    result = simulate(compiled, runs, args.seed, engine=args.engine, twins=args.twins,
-                      progress=sys.stderr.isatty())
+    per_run = args.runs_table == "yes" or (args.runs_table == "auto" and runs <= RUNS_TABLE_LIMIT)
+    result = simulate(compiled, runs, args.seed, engine=args.engine, workers=args.workers, twins=args.twins,
+                      per_run=per_run, progress=sys.stderr.isatty())
     paths = write_results(result, scenario, out, command=["escsim", *sys.argv[1:]])
     if not args.no_plot:
         paths["plot"] = out / "escalation_curves.png"
@@ -104,6 +120,23 @@ def _run(args) -> int:
     else:
         print(format_table(summary))
         print("results: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _replay(args) -> int:
+    from .compile import compile_scenario
+    from .model import EscalationModel
+    from .results import atomic_write, replay_events, replay_table
+    from .scenario import load_scenario
+
+    compiled = compile_scenario(load_scenario(args.scenario))
+    model = EscalationModel.replay(compiled, args.seed, args.run).run()
+    print(f"{compiled.name}, seed {args.seed}, run {args.run}: the days on which something happened")
+    for line in replay_events(model):
+        print(line)
+    if args.out:
+        atomic_write(args.out, replay_table(model))
+        print(f"path written to {args.out}")
     return 0
 
 

@@ -57,12 +57,22 @@ class StepDraws:
         return StepDraws(self.uniforms[index:index + 1], self.normals[index:index + 1], self.n_actors)
 
 
+def n_uniforms(n_actors: int) -> int:
+    """Uniforms per run and step: 4N + N(N-1)/2."""
+    return 4 * n_actors + n_actors * (n_actors - 1) // 2
+
+
 def draw_step(rng: np.random.Generator, runs: int, n_actors: int) -> StepDraws:
     """Draw one step's numbers for ``runs`` runs in the fixed layout."""
-    n_pairs = n_actors * (n_actors - 1) // 2
-    uniforms = rng.random((runs, 4 * n_actors + n_pairs))
-    normals = rng.standard_normal((runs, n_actors, n_actors))
-    return StepDraws(uniforms, normals, n_actors)
+    out = StepDraws(np.empty((runs, n_uniforms(n_actors))), np.empty((runs, n_actors, n_actors)), n_actors)
+    fill_step(rng, out.uniforms, out.normals)
+    return out
+
+
+def fill_step(rng: np.random.Generator, uniforms: np.ndarray, normals: np.ndarray) -> None:
+    """Draw one step's numbers into preallocated arrays (uniforms first, then normals), in place."""
+    rng.random(out=uniforms)
+    rng.standard_normal(out=normals)
 
 
 def run_seed(seed: int, run: int) -> np.random.SeedSequence:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rules import get_rule, round_half_up
+from .rules import clip, get_rule, round_half_up
 
 
 # 1. Intent --------------------------------------------------------------------------------------
@@ -50,15 +50,19 @@ def perceive(realised, bias, ambiguity, noise, hotline_eta, hotline_on, normals)
     """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped.
 
     realised (R, N); bias, hotline_eta (M, N); ambiguity (N,) [already times (1 - transparency)];
-    noise (M,); hotline_on (R, M, N) bool; normals (R, M, N). Returns (R, M, N).
+    noise (M,); hotline_on (R, M, N) bool, or None when no hotline exists; normals (R, M, N).
+    Returns (R, M, N).
     """
-    s = noise[:, None] * (1.0 - hotline_eta * hotline_on)
-    return realised[:, None, :] + bias + ambiguity + s * normals
+    s = noise[:, None] * (1.0 - hotline_eta * hotline_on) if hotline_on is not None else noise[:, None]
+    p = s * normals
+    p += bias + ambiguity  # (M, N): one pass over the big array instead of two
+    p += realised[:, None, :]
+    return p
 
 
 def perceived_rung(p, top_rung):
     """The rung an observer reads: clip(round(p), 0, K), with round half up."""
-    return np.clip(round_half_up(p), 0, top_rung)
+    return clip(round_half_up(p), 0, top_rung)
 
 
 def misperceived(perceived, realised, observers, top_rung):
@@ -80,7 +84,10 @@ def update_threat(threat, perceived, weight, drill_scale, baseline, decay, griev
     threat (R, M); perceived (R, M, N); weight = A* w (M, N); drill_scale, baseline (N,);
     decay, grievance, relief (M,). Returns (R, M).
     """
-    hostility = ((weight * drill_scale) * np.maximum(perceived - baseline, 0.0)).sum(axis=-1)
+    above = perceived - baseline
+    np.maximum(above, 0.0, out=above)
+    above *= weight * drill_scale
+    hostility = _sum_last(above)
     return (decay * threat + (1.0 - decay) * (grievance + hostility)) * (1.0 - relief)
 
 
@@ -88,13 +95,39 @@ def update_threat(threat, perceived, weight, drill_scale, baseline, decay, griev
 
 
 def hostile_level(perceived, engaged):
-    """q_i = max of p_ij over the actors i is engaged with, or 0; and the j that gave it.
+    """q_i = max of p_ij over the actors i is engaged with, or 0 when it is engaged with nobody.
 
-    perceived (R, M, N) float; engaged (M, N) bool. Returns q (R, M) float, source (R, M) int
-    (source is meaningless where the observer is engaged with nobody).
+    perceived (R, M, N) float, or (R, 1, N) for readings shared by all observers; engaged (M, N)
+    bool. Returns (R, M) float.
     """
-    masked = np.where(engaged, perceived, -np.inf)
-    return np.where(engaged.any(axis=-1), masked.max(axis=-1), 0.0), masked.argmax(axis=-1)
+    R, M = perceived.shape[0], engaged.shape[0]
+    q = np.full((R, M), -np.inf)
+    for j in np.flatnonzero(engaged.any(axis=0)):  # columns nobody answers can never be the max
+        column = perceived[..., j]
+        np.maximum(q, column if engaged[:, j].all() else np.where(engaged[:, j], column, -np.inf), out=q)
+    return np.where(engaged.any(axis=-1), q, 0.0)
+
+
+def hostile_source(perceived, engaged, runs, observers):
+    """For the given (run, observer-row) cells, the engaged j whose perceived action set q.
+
+    The first j of equal maxima. perceived (R, M, N); engaged (M, N); runs, observers (C,) int.
+    Returns (C,) int. Used only where an MDE needs attributing, so it is cheap.
+    """
+    seen = np.where(engaged[observers], perceived[runs, observers], -np.inf)
+    return seen.argmax(axis=-1)
+
+
+def _sum_last(x):
+    """Sum over the last (observed-actor) axis, left to right.
+
+    An explicit loop: for the few actors of a scenario it is several times faster than a NumPy
+    reduction over a short axis, and its order of additions is the same for any batch shape.
+    """
+    total = x[..., 0].copy()
+    for j in range(1, x.shape[-1]):
+        total += x[..., j]
+    return total
 
 
 def decide(rule_name, params, level, q, threat, baseline, ceiling, u_rule, u_deter, deterrence, crisis_rung):
@@ -133,3 +166,79 @@ def apply_backchannels(decided, level, pairs, success_prob, u_backchannel, basel
         lowered[:, i[p]] |= success[:, p]
         lowered[:, j[p]] |= success[:, p]
     return np.where(lowered, np.maximum(decided - 1, baseline), decided), success
+
+
+# Phases ------------------------------------------------------------------------------------------
+# The formulas above applied to a compiled scenario for a set of observer rows. Arrays of state
+# (level, threat, intended, realised) always hold all N actors, shape (R, N); ``rows`` is a slice
+# of actors to compute for: slice(None) in the ensemble engine, slice(i, i + 1) for Mesa agent i.
+# Both engines call these, so even the indexing into the scenario exists once.
+
+ALL = slice(None)
+
+
+def intend_phase(sc, t, level, threat, draws, rows=ALL):
+    """Phase 1 for ``rows``: intended actions and whether each provoked. (R, M) int, (R, M) bool."""
+    chance = provocation_probability(threat[:, rows], sc.base_rate[rows], sc.kappa[rows], sc.deterrence[rows])
+    provokes = draws.provocation[:, rows] < chance
+    return intend(level[:, rows], sc.drill_rung[t, rows], provokes, sc.provocation_rung[rows]), provokes
+
+
+def execute_phase(sc, intended, draws, rows=ALL):
+    """Phase 2 for ``rows``: realised actions and accidents. intended (R, N); returns (R, M) each."""
+    return execute(intended[:, rows], draws.accident[:, rows], sc.accident, sc.top_rung)
+
+
+def perceive_phase(sc, t, level, realised, draws, rows=ALL):
+    """Phase 3 for observers ``rows``: perceived actions (R, M, N) and misperceptions (R, M, N)."""
+    # Without hotlines the noise factor is exactly 1: skip the (R, M, N) mask (same numbers, less work).
+    hot = hotline_open(level[:, rows], level, sc.lever_rung) if sc.hotline_eta.any() else None
+    p = perceive(realised, sc.bias[rows], sc.drill_ambiguity[t], sc.noise[rows], sc.hotline_eta[rows], hot,
+                 draws.normals[:, rows])
+    observers = np.arange(sc.n_actors)[rows]
+    return p, misperceived(p, realised, observers, sc.top_rung)
+
+
+def threat_phase(sc, t, threat, perceived, rows=ALL):
+    """Phase 4 for ``rows``: threat after today's update and summit relief. (R, M)."""
+    return update_threat(threat[:, rows], perceived, sc.weight[rows], sc.drill_scale[t], sc.baseline,
+                         sc.decay[rows], sc.grievance[rows], sc.summit_relief[t, rows])
+
+
+def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
+    """Phases 5-6 for ``rows``: decisions, MDE tags and what drove them.
+
+    level, intended (R, N); perceived (R, M, N); next_threat (R, M). Returns decided (R, M) int,
+    mde (R, M) bool, source (R, M) int (where mde: the actor whose perceived action set q; else -1),
+    q (R, M) float.
+
+    The counterfactual decision is computed only for runs where the actor climbed, since an MDE
+    needs r > l; rules are elementwise, so the subset gets exactly the values the full array would.
+    """
+    engaged = sc.engaged[rows]
+    q = hostile_level(perceived, engaged)
+    decided = np.empty(q.shape, dtype=np.int64)
+    mde = np.zeros(q.shape, dtype=bool)
+    for k, i in enumerate(range(sc.n_actors)[rows]):
+        args = dict(rule_name=sc.rule_names[i], params=sc.rule_params[i], baseline=sc.baseline[i],
+                    ceiling=sc.ceiling[i], deterrence=sc.deterrence[i], crisis_rung=sc.crisis_rung)
+        decided[:, k] = decide(level=level[:, i], q=q[:, k], threat=next_threat[:, k], u_rule=draws.rule[:, i],
+                               u_deter=draws.deterrence[:, i], **args)
+        climbed = np.flatnonzero(decided[:, k] > level[:, i])
+        if climbed.size:
+            q_star = hostile_level(intended[climbed, None, :].astype(float), engaged[k:k + 1])[:, 0]
+            r_star = decide(level=level[climbed, i], q=q_star, threat=next_threat[climbed, k],
+                            u_rule=draws.rule[climbed, i], u_deter=draws.deterrence[climbed, i], **args)
+            mde[climbed, k] = misperception_driven(level[climbed, i], decided[climbed, k], r_star)
+    source = np.full(q.shape, -1, dtype=np.int64)
+    runs, observers = np.nonzero(mde)
+    source[runs, observers] = hostile_source(perceived, engaged, runs, observers)
+    return decided, mde, source, q
+
+
+def backchannel_phase(sc, t, decided, level, draws):
+    """Phase 7 for all actors: next levels after backchannels. decided, level (R, N) -> (R, N)."""
+    if not sc.backchannel[t].any():  # no channel can succeed today: nothing to compute
+        return decided
+    return apply_backchannels(decided, level, sc.pairs, sc.backchannel[t], draws.backchannel, sc.baseline,
+                              sc.lever_rung)[0]

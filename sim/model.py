@@ -11,7 +11,7 @@ import numpy as np
 from . import kernel
 from .agents import StateAgent
 from .compile import CompiledScenario, compile_scenario
-from .draws import RunDraws
+from .draws import BLOCK_SIZE, RunDraws
 from .outcomes import OutcomeTracker
 from .scenario import Scenario, load_scenario
 
@@ -54,6 +54,7 @@ class EscalationModel(mesa.Model):
         self.t = 0
         self._draws = draws if draws is not None else RunDraws(self.rng, sc.n_actors)
         self.draws = None
+        self.now: dict[str, np.ndarray] = {}
         self.state_agents = [StateAgent(self, i) for i in range(sc.n_actors)]
         self.outcomes = OutcomeTracker(1, sc.n_actors, sc.top_rung, sc.horizon, sc.crisis_rung,
                                        sc.war_rung, sc.window)
@@ -64,6 +65,7 @@ class EscalationModel(mesa.Model):
             "perceived": np.zeros((T, N, N)),
             "hostile_level": np.zeros((T, N)),
             "mde": np.zeros((T, N), dtype=bool),
+            "provoked": np.zeros((T, N), dtype=bool),
             "misperceived": np.zeros((T, N, N), dtype=bool),
             "level": np.zeros((T + 1, N), dtype=np.int64),
             "threat": np.zeros((T + 1, N)),
@@ -74,15 +76,39 @@ class EscalationModel(mesa.Model):
             agent_reporters={"level": "level", "threat": "threat", "realised": "realised"},
         )
 
+    @classmethod
+    def replay(cls, scenario, seed: int, run: int, perfect_perception: bool = False) -> EscalationModel:
+        """A model that replays run ``run`` of the ensemble engine's ensemble seeded ``seed``.
+
+        It is fed the exact draws that run saw (row run % 1024 of block run // 1024), so stepping it
+        gives the ensemble run's paths and tags, step for step.
+        """
+        sc = as_compiled(scenario)
+        block, index = divmod(run, BLOCK_SIZE)
+        return cls(sc, draws=RunDraws.from_block(seed, block, index, sc.n_actors),
+                   perfect_perception=perfect_perception)
+
     def actions(self, attribute: str) -> np.ndarray:
         """One attribute of every state, as a (1, N) array (a batch of one run)."""
         return np.array([[getattr(a, attribute) for a in self.state_agents]])
 
+    def share(self, *attributes: str) -> None:
+        """Publish every state's ``attributes`` in ``self.now`` for the next phase to read.
+
+        Moves are simultaneous: a phase reads what all states did in the phases before it, never
+        what another state is doing in the same phase.
+        """
+        for name in attributes:
+            self.now[name] = self.actions(name)
+
     def step(self) -> None:
         """One day: the phases of MODEL.md section 4, in order, all states moving at once."""
         self.draws = self._draws.next()
+        self.share("level", "threat")
         self.agents.do("intend")
+        self.share("intended")
         self.agents.do("execute")
+        self.share("realised")
         self.agents.do("perceive")
         self.agents.do("update_threat")
         self.agents.do("decide")
@@ -96,17 +122,15 @@ class EscalationModel(mesa.Model):
 
     def open_backchannels(self) -> None:
         """Phase 7: backchannels between pairs lower both ends' next rung on a success."""
-        sc = self.compiled
-        next_level, _ = kernel.apply_backchannels(
-            self.actions("decided"), self.actions("level"), sc.pairs, sc.backchannel[self.t],
-            self.draws.backchannel, sc.baseline, sc.lever_rung)
+        next_level = kernel.backchannel_phase(self.compiled, self.t, self.actions("decided"), self.now["level"],
+                                              self.draws)
         for agent, lvl in zip(self.state_agents, next_level[0]):
             agent.next_level = int(lvl)
 
     def record(self) -> None:
         """Write today's paths and tags and fold them into the run's outcomes."""
         h, t = self.history, self.t
-        realised = self.actions("realised")
+        realised = self.now["realised"]
         misread = np.array([[a.misread for a in self.state_agents]])
         mde = self.actions("escalated_by_misperception")
         h["intended"][t] = self.actions("intended")[0]
@@ -117,7 +141,8 @@ class EscalationModel(mesa.Model):
         h["misperceived"][t] = misread[0]
         h["level"][t + 1] = self.actions("next_level")[0]
         h["threat"][t + 1] = self.actions("next_threat")[0]
-        self.outcomes.record(t, realised, misread, mde, self.actions("source"))
+        h["provoked"][t] = self.actions("provoked")[0]
+        self.outcomes.record(t, realised, misread, mde, self.actions("source"), self.actions("provoked"))
 
     def run(self) -> EscalationModel:
         """Step to the horizon; returns self for chaining."""

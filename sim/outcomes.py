@@ -16,7 +16,7 @@ NEVER = -1  # step value for an event that did not happen
 class OutcomeTracker:
     """Running outcomes of R runs of one compiled scenario.
 
-    Per run: max realised rung, first-passage step of the running max to each rung, first crisis,
+    Per run: provocation days per actor, max realised rung, first-passage step of the running max to each rung, first crisis,
     first and last misperception-driven escalation (MDE), the crisis step that made the run a
     miscalculation and its lag from that MDE, and counts of misperceptions and MDEs per
     observer-observed pair. Across runs: occupancy (T, N, K+1), runs at each realised rung.
@@ -35,16 +35,25 @@ class OutcomeTracker:
         self.miscalculation_lag = np.full(R, NEVER, dtype=np.int64)
         self.misperceptions = np.zeros((R, N, N), dtype=np.int64)
         self.mde = np.zeros((R, N, N), dtype=np.int64)
+        self.provocations = np.zeros((R, N), dtype=np.int64)
         self.occupancy = np.zeros((T, N, K + 1), dtype=np.int64)
         self._rungs = np.arange(K + 1)
 
-    def record(self, t: int, realised, misperceived, mde, mde_source) -> None:
-        """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N)."""
+    def record(self, t: int, realised, misperceived, mde, mde_source, provoked) -> None:
+        """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N),
+        provoked (R, N) bool."""
         R, N = realised.shape
+        self.provocations += provoked
         top = realised.max(axis=1)
-        self.max_rung = np.maximum(self.max_rung, top)
-        reached = (self.max_rung[:, None] >= self._rungs) & (self.first_passage == NEVER)
-        self.first_passage[reached] = t
+        rose = np.flatnonzero(top > self.max_rung)  # few runs climb on any one day
+        if rose.size:
+            old, new = self.max_rung[rose, None], top[rose, None]
+            fp = self.first_passage[rose]
+            fp[(self._rungs > old) & (self._rungs <= new)] = t
+            self.first_passage[rose] = fp
+            self.max_rung[rose] = top[rose]
+        if t == 0:
+            self.first_passage[:, 0] = 0  # rung 0 is reached on the first day by every run
         crisis = top >= self.crisis_rung
         self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
         # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
@@ -87,6 +96,7 @@ class OutcomeTracker:
             "miscalculation_step": self.miscalculation_step,
             "misperceptions": self.misperceptions.sum(axis=(1, 2)),
             "mde": self.mde.sum(axis=(1, 2)),
+            "provocations": self.provocations.sum(axis=1),
         }
         if twin is not None:
             cols["inadvertent"] = self.crisis & ~twin.crisis
@@ -100,7 +110,8 @@ class Totals:
     Histograms use index T (or K+1, W+1) for 'never'. Shapes: first_passage (K+1, T+1),
     max_rung (K+1,), occupancy (T, N, K+1), misperceptions and mde (N, N) pair sums,
     mde_runs (N, N) runs with at least one MDE by i driven by j, crisis_step (T+1,),
-    miscalculation_lag (W+1,).
+    miscalculation_lag (W+1,), provocations (N,) provocation days per actor summed over runs and
+    provocations_sq (N,) their squares (for the variance across runs, as calibration needs).
     """
 
     runs: int
@@ -119,6 +130,8 @@ class Totals:
     mde_runs: np.ndarray
     crisis_step: np.ndarray
     miscalculation_lag: np.ndarray
+    provocations: np.ndarray
+    provocations_sq: np.ndarray
 
     @classmethod
     def from_tracker(cls, tr: OutcomeTracker, twin: OutcomeTracker | None = None) -> Totals:
@@ -144,6 +157,8 @@ class Totals:
             mde_runs=(tr.mde > 0).sum(axis=0),
             crisis_step=crisis_step,
             miscalculation_lag=np.bincount(lag, minlength=tr.window + 1)[: tr.window + 1],
+            provocations=tr.provocations.sum(axis=0),
+            provocations_sq=(tr.provocations**2).sum(axis=0),
         )
 
     def __add__(self, other: Totals) -> Totals:

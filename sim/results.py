@@ -7,6 +7,7 @@ an interrupted write never leaves a half file behind.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -51,6 +52,10 @@ def summarise(result: EnsembleResult) -> dict:
         ids[i]: {ids[j]: int(tot.mde[i, j]) for j in range(len(ids)) if tot.mde[i, j]}
         for i in range(len(ids)) if tot.mde[i].any()
     }
+    mean = tot.provocations / n
+    var = tot.provocations_sq / n - mean**2
+    out["provocation_days_per_run"] = {ids[i]: {"mean": float(mean[i]), "variance": float(var[i] * n / max(n - 1, 1))}
+                                       for i in range(len(ids)) if tot.provocations[i]}
     lag = tot.miscalculation_lag
     out["miscalculation_lag_days_mean"] = (float((np.arange(len(lag)) * lag).sum() / lag.sum())
                                            if lag.sum() else None)
@@ -127,3 +132,42 @@ def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
         w.writerows(zip(*(result.per_run[c].astype(np.int64).tolist() for c in cols)))
         atomic_write(paths["runs"], text.getvalue())
     return paths
+
+
+def replay_table(model) -> str:
+    """A run's day-by-day path as CSV: per actor intended, realised, level, threat, perceived hostility, MDE."""
+    sc, h = model.compiled, model.history
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    fields_ = ("intended", "realised", "level", "threat", "hostile_level", "mde")
+    w.writerow(["step", "date", *[f"{a}.{f}" for a in sc.actor_ids for f in fields_]])
+    for t in range(model.t):
+        row = []
+        for i in range(sc.n_actors):
+            row += [h["intended"][t, i], h["realised"][t, i], h["level"][t, i], round(float(h["threat"][t, i]), 6),
+                    round(float(h["hostile_level"][t, i]), 6), int(h["mde"][t, i])]
+        w.writerow([t, sc.start + dt.timedelta(days=t), *row])
+    return text.getvalue()
+
+
+def replay_events(model) -> list[str]:
+    """One line per day with a provocation, accident, misperception-driven escalation or crisis."""
+    sc, h = model.compiled, model.history
+    names = sc.actor_names
+    lines = []
+    for t in range(model.t):
+        events = []
+        for i in range(sc.n_actors):
+            x, a = h["intended"][t, i], h["realised"][t, i]
+            if h["provoked"][t, i]:
+                events.append(f"{names[i]} provokes ({sc.rung_names[sc.provocation_rung[i]]})")
+            if a > x:
+                events.append(f"{names[i]} accident: {sc.rung_names[x]} -> {sc.rung_names[a]}")
+            if h["mde"][t, i]:
+                events.append(f"{names[i]} escalates on a misreading to rung {h['level'][t + 1, i]} "
+                              f"(read hostility {h['hostile_level'][t, i]:.2f})")
+        if h["realised"][t].max() >= sc.crisis_rung:
+            events.append(f"CRISIS: {sc.rung_names[h['realised'][t].max()]}")
+        if events:
+            lines.append(f"{sc.start + dt.timedelta(days=t)} (day {t}): " + "; ".join(events))
+    return lines

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .compile import CompiledScenario
 from .draws import run_seed
+from .ensemble import fold, run_ensemble
 from .model import EscalationModel
 from .outcomes import Totals
+from .parallel import chunks, map_in_order
 
-ENGINES = ("mesa",)
+ENGINES = ("ensemble", "mesa")
 SAMPLE_PATHS = 5  # runs whose full level paths are kept for plots
+MESA_CHUNK = 25  # Mesa runs per task sent to a worker
 
 
 @dataclass
@@ -32,23 +34,45 @@ class EnsembleResult:
     sample_levels: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
 
 
-def simulate(scenario: CompiledScenario, runs: int = 1000, seed: int = 0, *, engine: str = "mesa",
-             twins: bool = False, per_run: bool = True, progress: bool = False) -> EnsembleResult:
+def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: int = 0, *, engine: str = "ensemble",
+             workers: int | None = None, twins: bool = False, per_run: bool = True,
+             progress: bool = False) -> EnsembleResult:
     """Run ``runs`` runs of ``scenario`` seeded from ``seed`` and fold their outcomes.
 
     Run k uses draws fixed by (seed, k) alone, so any subset of runs gives the same per-run numbers.
     With ``twins`` each run also runs its perfect-perception twin on the same draws, which gives
-    the inadvertent-escalation count (MODEL.md section 6).
+    the inadvertent-escalation count (MODEL.md section 6). ``engine="ensemble"`` (the default) steps
+    all runs as arrays; ``engine="mesa"`` steps one Mesa model per run. Both use ``workers``
+    processes (default: all cores). The two engines draw from different streams (ensemble
+    blocks vs. Mesa runs), so they agree in distribution, not run by run; replay an ensemble run in
+    Mesa with :meth:`sim.model.EscalationModel.replay`.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    totals = None
-    columns: dict[str, list] = {}
-    samples = []
-    for k in tqdm(range(runs), desc=f"{scenario.name} (mesa)", unit="run", disable=not progress,
-                  delay=1.0, leave=False):
+    if engine == "ensemble":
+        totals, table, samples = run_ensemble(scenario, runs, seed, workers=workers, twins=twins,
+                                              per_run=per_run, samples=SAMPLE_PATHS, progress=progress)
+    else:
+        tasks = [(scenario, seed, a, b) for a, b in chunks(runs, MESA_CHUNK)]
+        outputs = map_in_order(run_mesa_chunk, tasks, workers, twins=twins, per_run=per_run)
+        totals, table, samples = fold(outputs, scenario, runs, progress)
+    return EnsembleResult(scenario, runs, seed, engine, totals, table, samples)
+
+
+@dataclass
+class _ChunkOutput:
+    totals: Totals
+    per_run: dict[str, np.ndarray] | None
+    sample_levels: np.ndarray | None
+
+
+def run_mesa_chunk(scenario: CompiledScenario, seed: int, start: int, stop: int, *, twins: bool = False,
+                   per_run: bool = True) -> _ChunkOutput:
+    """Mesa runs ``start .. stop - 1`` of an ensemble seeded ``seed``, folded."""
+    totals, columns, samples = None, {}, []
+    for k in range(start, stop):
         model = EscalationModel(scenario, rng=run_seed(seed, k)).run()
         twin = None
         if twins:
@@ -61,5 +85,5 @@ def simulate(scenario: CompiledScenario, runs: int = 1000, seed: int = 0, *, eng
                 columns.setdefault(name, []).append(col)
         if k < SAMPLE_PATHS:
             samples.append(model.history["level"])
-    table = {"run": np.arange(runs), **{k: np.concatenate(v) for k, v in columns.items()}} if per_run else None
-    return EnsembleResult(scenario, runs, seed, "mesa", totals, table, np.stack(samples))
+    table = {k: np.concatenate(v) for k, v in columns.items()} if per_run else None
+    return _ChunkOutput(totals, table, np.stack(samples) if samples else None)

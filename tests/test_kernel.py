@@ -61,14 +61,18 @@ def test_update_threat_accumulates_hostility_above_baseline_with_scale_and_relie
     assert relieved[0, 0] == pytest.approx(0.9 * 0.75)
 
 
-def test_hostile_level_uses_only_engaged_actors():
+def test_hostile_level_uses_only_engaged_actors_and_names_the_source():
     p = A([[[9.0, 2.5, 3.5], [1.0, 9.0, 0.0]]])
     engaged = A([[False, True, False], [False, False, False]])
-    q, src = kernel.hostile_level(p, engaged)
-    assert q.tolist() == [[2.5, 0.0]] and src[0, 0] == 1
+    assert kernel.hostile_level(p, engaged).tolist() == [[2.5, 0.0]]
+    assert kernel.hostile_source(p, engaged, A([0]), A([0])).tolist() == [1]
     engaged[0, 2] = True
-    q, src = kernel.hostile_level(p, engaged)
-    assert q[0, 0] == 3.5 and src[0, 0] == 2
+    assert kernel.hostile_level(p, engaged).tolist() == [[3.5, 0.0]]
+    assert kernel.hostile_source(p, engaged, A([0]), A([0])).tolist() == [2]
+    # readings shared by all observers (the intended actions): shape (R, 1, N)
+    shared = A([[[1.0, 2.0, 3.0]]])
+    both = A([[False, True, True], [True, False, False]])
+    assert kernel.hostile_level(shared, both).tolist() == [[3.0, 1.0]]
 
 
 @pytest.mark.parametrize("u_deter, expected", [(0.1, 4), (0.9, 3)])

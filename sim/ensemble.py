@@ -1,0 +1,163 @@
+"""The vectorized engine: every run of an ensemble as NumPy arrays, in fixed blocks of 1,024 runs.
+
+Run k of an ensemble seeded S is row k % 1024 of block k // 1024, and block b draws its numbers from
+``SeedSequence(S, spawn_key=(1, b))`` in the fixed layout of :mod:`sim.draws`, always for all 1,024
+rows (a last, partial block simulates them all and keeps the runs it needs). A run's numbers therefore
+depend only on (S, k): not on the run count, the number of workers or how blocks are batched. Blocks
+are stepped together in batches (``blocks_per_batch`` of them side by side, to amortise Python's
+per-call cost), folded into integer :class:`~sim.outcomes.Totals` and summed in block order; memory
+stays that of one batch per worker however many runs there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import kernel
+from .compile import CompiledScenario
+from .draws import BLOCK_SIZE, StepDraws, block_seed, fill_step, n_uniforms
+from .outcomes import OutcomeTracker, Totals
+from .parallel import chunks, map_in_order
+
+BLOCKS_PER_BATCH = 4
+
+
+@dataclass
+class BatchOutput:
+    """What one batch of consecutive blocks returns to be folded."""
+
+    first_run: int
+    totals: Totals
+    per_run: dict[str, np.ndarray] | None
+    sample_levels: np.ndarray | None  # (S, T + 1, N) for the first runs of block 0, else None
+    trace: dict[str, np.ndarray] | None = None
+
+
+def run_batch(sc: CompiledScenario, seed: int, first_block: int, n_blocks: int, runs: int, *,
+              twins: bool = False, per_run: bool = False, samples: int = 0, trace: bool = False) -> BatchOutput:
+    """Step blocks ``first_block .. first_block + n_blocks - 1`` side by side for the whole horizon.
+
+    ``runs`` is the ensemble's total run count (rows past it in the last block are simulated, for the
+    fixed layout, and not counted). ``trace`` keeps every step's arrays for every row (tests, replay
+    checks); it costs memory in proportion to rows x steps.
+    """
+    N, T = sc.n_actors, sc.horizon
+    R = n_blocks * BLOCK_SIZE
+    first_run = first_block * BLOCK_SIZE
+    valid = max(0, min(R, runs - first_run))
+    rngs = [np.random.default_rng(block_seed(seed, first_block + b)) for b in range(n_blocks)]
+    uniforms = np.empty((R, n_uniforms(N)))
+    normals = np.empty((R, N, N))
+    draws = StepDraws(uniforms, normals, N)
+    twin_sc = sc.perfect_perception() if twins else None
+
+    def tracker():
+        return OutcomeTracker(valid, N, sc.top_rung, T, sc.crisis_rung, sc.war_rung, sc.window)
+
+    states = [(sc, np.broadcast_to(sc.baseline, (R, N)).copy(), np.zeros((R, N)), tracker())]
+    if twins:
+        states.append((twin_sc, states[0][1].copy(), np.zeros((R, N)), tracker()))
+    keep = min(samples, valid) if first_block == 0 else 0
+    sample_levels = np.zeros((keep, T + 1, N), dtype=np.int64)
+    sample_levels[:, 0] = sc.baseline
+    paths = _empty_trace(R, T, N) if trace else None
+    if paths is not None:
+        paths["level"][:, 0] = sc.baseline
+
+    for t in range(T):
+        for b, rng in enumerate(rngs):
+            rows = slice(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE)
+            fill_step(rng, uniforms[rows], normals[rows])
+        for k, (scen, level, threat, track) in enumerate(states):
+            nxt, th, step = step_runs(scen, t, level, threat, draws)
+            track.record(t, step["realised"][:valid], step["misperceived"][:valid], step["mde"][:valid],
+                         step["source"][:valid], step["provoked"][:valid])
+            if k == 0:
+                if keep:
+                    sample_levels[:, t + 1] = nxt[:keep]
+                if paths is not None:
+                    for name, arr in step.items():
+                        paths[name][:, t] = arr
+                    paths["level"][:, t + 1] = nxt
+                    paths["threat"][:, t + 1] = th
+            states[k] = (scen, nxt, th, track)
+
+    main, twin = states[0][3], (states[1][3] if twins else None)
+    table = main.per_run(twin) if per_run else None
+    return BatchOutput(first_run, Totals.from_tracker(main, twin), table, sample_levels if keep else None, paths)
+
+
+def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarray, draws: StepDraws):
+    """One step of MODEL.md section 4 for all runs and actors at once.
+
+    level (R, N) int, threat (R, N) float. Returns next level, next threat and the step's arrays
+    (intended, provoked, realised, perceived, misperceived, mde, source, hostile_level).
+    """
+    intended, provoked = kernel.intend_phase(sc, t, level, threat, draws)
+    realised, _ = kernel.execute_phase(sc, intended, draws)
+    perceived, misread = kernel.perceive_phase(sc, t, level, realised, draws)
+    next_threat = kernel.threat_phase(sc, t, threat, perceived)
+    decided, mde, source, q = kernel.decide_phase(sc, level, intended, perceived, next_threat, draws)
+    next_level = kernel.backchannel_phase(sc, t, decided, level, draws)
+    step = {"intended": intended, "realised": realised, "perceived": perceived, "misperceived": misread,
+            "mde": mde, "source": source, "hostile_level": q, "provoked": provoked}
+    return next_level, next_threat, step
+
+
+def _empty_trace(R: int, T: int, N: int) -> dict[str, np.ndarray]:
+    return {
+        "intended": np.zeros((R, T, N), dtype=np.int64),
+        "realised": np.zeros((R, T, N), dtype=np.int64),
+        "perceived": np.zeros((R, T, N, N)),
+        "misperceived": np.zeros((R, T, N, N), dtype=bool),
+        "mde": np.zeros((R, T, N), dtype=bool),
+        "source": np.zeros((R, T, N), dtype=np.int64),
+        "provoked": np.zeros((R, T, N), dtype=bool),
+        "hostile_level": np.zeros((R, T, N)),
+        "level": np.zeros((R, T + 1, N), dtype=np.int64),
+        "threat": np.zeros((R, T + 1, N)),
+    }
+
+
+def run_ensemble(sc: CompiledScenario, runs: int, seed: int, *, workers: int | None = None,
+                 blocks_per_batch: int = BLOCKS_PER_BATCH, twins: bool = False, per_run: bool = False,
+                 samples: int = 0, progress: bool = False):
+    """Run ``runs`` runs in blocks across ``workers`` processes; fold in block order.
+
+    Returns (totals, per-run columns or None, sample level paths (S, T + 1, N)).
+    """
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    if blocks_per_batch < 1:
+        raise ValueError(f"blocks_per_batch must be at least 1, got {blocks_per_batch}")
+    n_blocks = -(-runs // BLOCK_SIZE)
+    tasks = [(sc, seed, b0, b1 - b0, runs) for b0, b1 in chunks(n_blocks, blocks_per_batch)]
+    outputs = map_in_order(run_batch, tasks, workers, twins=twins, per_run=per_run, samples=samples)
+    return fold(outputs, sc, runs, progress)
+
+
+def fold(outputs, sc: CompiledScenario, runs: int, progress: bool):
+    """Sum totals in order (outputs arrive in run order); join per-run columns; keep the samples.
+
+    ``outputs`` yields objects with ``totals``, ``per_run`` and ``sample_levels``. Returns
+    (totals, per-run table or None, sample level paths (S, T + 1, N)).
+    """
+    totals, columns, samples = None, [], []
+    with tqdm(total=runs, desc=sc.name, unit="run", unit_scale=True, disable=not progress, delay=1.0,
+              leave=False) as bar:
+        for out in outputs:
+            totals = out.totals if totals is None else totals + out.totals
+            if out.per_run is not None:
+                columns.append(out.per_run)
+            if out.sample_levels is not None:
+                samples.append(out.sample_levels)
+            bar.update(out.totals.runs)
+    table = None
+    if columns:
+        table = {"run": np.arange(runs), **{k: np.concatenate([c[k] for c in columns]) for k in columns[0]}}
+    sample_levels = (np.concatenate(samples) if samples
+                     else np.zeros((0, sc.horizon + 1, sc.n_actors), dtype=np.int64))
+    return totals, table, sample_levels

@@ -1,0 +1,188 @@
+"""The two engines agree: exactly on replayed runs, in distribution when seeded apart."""
+
+import numpy as np
+import pytest
+from scipy.stats import chi2_contingency
+
+from conftest import SCENARIOS
+from sim.compile import compile_scenario
+from sim.draws import BLOCK_SIZE, FixedDraws, block_seed, draw_step
+from sim.ensemble import run_batch, run_ensemble
+from sim.model import EscalationModel
+from sim.parallel import map_in_order
+from sim.scenario import load_scenario
+from sim.simulate import simulate
+from sim.stats import wilson_interval
+
+SHIPPED = ["korea_baseline", "asian_nato"]
+PATHS = ("intended", "provoked", "realised", "perceived", "misperceived", "hostile_level", "mde", "level", "threat")
+
+
+def shipped(name):
+    return compile_scenario(load_scenario(SCENARIOS / f"{name}.toml"))
+
+
+def _block_draws(sc, seed, block):
+    """Every step's draws of one ensemble block, (T, 1024, ...), regenerated as the ensemble drew them."""
+    rng = np.random.default_rng(block_seed(seed, block))
+    steps = [draw_step(rng, BLOCK_SIZE, sc.n_actors) for _ in range(sc.horizon)]
+    return np.stack([d.uniforms for d in steps]), np.stack([d.normals for d in steps])
+
+
+def _replay_rows(sc, uniforms, normals, indices, perfect=False):
+    """Mesa runs fed rows ``indices`` of a block's draws: their histories and per-run outcomes."""
+    out = []
+    for i in indices:
+        draws = FixedDraws(uniforms[:, i], normals[:, i], sc.n_actors)
+        m = EscalationModel(sc, draws=draws, perfect_perception=perfect).run()
+        out.append(({k: m.history[k] for k in PATHS}, m.outcomes.per_run()))
+    return out
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_replayed_runs_match_the_ensemble_step_for_step(name):
+    """200 runs of block 1 (so block seeding by index is exercised): every path and tag identical."""
+    sc = shipped(name)
+    seed, block = 21, 1
+    out = run_batch(sc, seed, block, 1, 2048, trace=True, per_run=True, twins=True)
+    uniforms, normals = _block_draws(sc, seed, block)
+    indices = list(range(0, 1000, 5))  # 200 runs across the block
+    tasks = [(sc, uniforms, normals, indices[k::2]) for k in range(2)]
+    replays = dict(zip(indices[0::2] + indices[1::2], sum(map_in_order(_replay_rows, tasks, 2), [])))
+    assert len(replays) == 200
+    for index, (history, per_run) in replays.items():
+        for key in PATHS:
+            assert np.array_equal(history[key], out.trace[key][index]), (index, key)
+        for key, col in per_run.items():
+            assert col[0] == out.per_run[key][index], (index, key)
+    # perfect-perception twins on the same draws give the inadvertent tag
+    for index, (_, twin) in zip(indices[:40], _replay_rows(sc, uniforms, normals, indices[:40], perfect=True)):
+        crisis = replays[index][1]["crisis"][0]
+        assert out.per_run["inadvertent"][index] == (crisis and not twin["crisis"][0]), index
+    # and the public replay API regenerates the same draws from (seed, run) alone
+    for index in indices[:3]:
+        model = EscalationModel.replay(sc, seed, block * BLOCK_SIZE + index).run()
+        assert np.array_equal(model.history["perceived"], out.trace["perceived"][index])
+
+
+def test_results_do_not_depend_on_workers_batching_or_run_count():
+    sc = shipped("korea_baseline")
+    a = run_ensemble(sc, 5000, 3, workers=1, blocks_per_batch=1, per_run=True, twins=True, samples=3)
+    b = run_ensemble(sc, 5000, 3, workers=2, blocks_per_batch=3, per_run=True, twins=True, samples=3)
+    for field in a[0].__dataclass_fields__:
+        assert np.array_equal(getattr(a[0], field), getattr(b[0], field)), field
+    for key in a[1]:
+        assert np.array_equal(a[1][key], b[1][key]), key
+    assert np.array_equal(a[2], b[2]) and a[2].shape == (3, sc.horizon + 1, sc.n_actors)
+    fewer = run_ensemble(sc, 1500, 3, workers=1, per_run=True)
+    for key in fewer[1]:
+        assert np.array_equal(fewer[1][key], a[1][key][:1500]), key
+    assert a[0].runs == 5000 and fewer[0].runs == 1500
+
+
+def _se(k, n):
+    p = k / n
+    return np.sqrt(p * (1 - p) / n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_engines_agree_in_distribution_when_seeded_independently(name):
+    sc = shipped(name)
+    mesa = simulate(sc, 2000, seed=101, engine="mesa", per_run=False).totals
+    ens = simulate(sc, 20_000, seed=202, engine="ensemble", per_run=False).totals
+    for field in ("miscalculation", "crisis", "war", "runs_with_mde"):
+        km, ke = getattr(mesa, field), getattr(ens, field)
+        diff = abs(km / mesa.runs - ke / ens.runs)
+        combined = np.hypot(_se(km, mesa.runs), _se(ke, ens.runs))
+        assert diff <= 3 * max(combined, 1e-12), (field, km, ke)
+    table = np.stack([mesa.max_rung, ens.max_rung])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] > 1:
+        assert chi2_contingency(table).pvalue > 0.01, table
+
+
+@pytest.mark.parametrize("noise", [0.3, 0.5, 1.0, 2.0])
+def test_noisy_tit_for_tat_quarter_in_the_ensemble(noise):
+    from conftest import compiled
+    from scipy.stats import norm
+
+    quiet = {"capability": 1.0, "noise": noise, "decay": 0.0, "deterrence": 0.0, "rule": {"name": "tit_for_tat"}}
+    raw = {
+        "scenario": {"name": "tft", "horizon": 400},
+        "ladder": {"rungs": ["hold", "escalate"], "crisis_rung": 1, "war_rung": 1, "lever_rung": 1,
+                   "accident": [0.0, 0.0]},
+        "actors": {"a": {**quiet, "threatened_by": {"b": 1.0}}, "b": {**quiet, "threatened_by": {"a": 1.0}}},
+    }
+    sc = compiled(raw)
+    flip = norm.cdf(-0.5 / noise)
+    burn = min(300, int(np.ceil(10 / (2 * flip))))
+    levels = run_batch(sc, 5, 0, 2, 2048, trace=True).trace["level"][:, burn:]
+    shares = (levels == 1).all(axis=2).mean(axis=1)  # per run: share of days both escalated
+    se = shares.std(ddof=1) / np.sqrt(len(shares))
+    assert abs(shares.mean() - 0.25) < 4 * se and se < 0.01
+
+
+def markov_crisis_probability(h, s, accident, cool, T):
+    """Exact P(crisis by step T) for the two-actor chain of the test below, by forward iteration."""
+    from scipy.stats import norm
+
+    top = 3  # both actors' ceiling; the ladder's top rung 4 is the crisis rung
+    p_prov = 1 - np.exp(-h)
+
+    def action_dist(level):
+        """P(realised action = a) for an actor at ``level``: provoke to rung 2, then maybe an accident."""
+        dist = np.zeros(5)
+        for x, px in ((max(level, 2), p_prov), (level, 1 - p_prov)):
+            dist[min(x + 1, 4)] += px * accident[x]
+            dist[x] += px * (1 - accident[x])
+        return dist
+
+    def next_level(level, seen):
+        """graduated(threshold 1, cool_rate) on p = seen + s e, clipped to [0, 3]."""
+        up = norm.cdf((seen - level - 1) / s)
+        down = norm.cdf((level - seen) / s) * cool
+        out = np.zeros(top + 1)
+        out[min(level + 1, top)] += up
+        out[max(level - 1, 0)] += down
+        out[level] += 1 - up - down
+        return out
+
+    alive = np.zeros((top + 1, top + 1))
+    alive[0, 0] = 1.0
+    for _ in range(T):
+        new = np.zeros_like(alive)
+        for la in range(top + 1):
+            for lb in range(top + 1):
+                if alive[la, lb] == 0:
+                    continue
+                da, db = action_dist(la), action_dist(lb)
+                for aa in range(4):  # realised 4 is a crisis: that mass leaves the chain
+                    for ab in range(4):
+                        w = alive[la, lb] * da[aa] * db[ab]
+                        if w:
+                            new += w * np.outer(next_level(la, ab), next_level(lb, aa))
+        alive = new
+    return 1 - alive.sum()
+
+
+def test_ensemble_interval_covers_the_exact_markov_chain():
+    from conftest import compiled
+
+    h, s, cool, T = 0.05, 0.5, 0.2, 120
+    accident = [0.0, 0.0, 0.05, 0.1, 0.0]
+    actor = {"capability": 1.0, "noise": s, "decay": 0.0, "deterrence": 0.0, "ceiling": 3,
+             "rule": {"name": "graduated", "threshold": 1.0, "cool_rate": cool},
+             "provocation": {"base_rate": h, "kappa": 0.0, "rung": 2}}
+    raw = {
+        "scenario": {"name": "chain", "horizon": T},
+        "ladder": {"rungs": ["0", "1", "2", "3", "4"], "crisis_rung": 4, "war_rung": 4, "lever_rung": 3,
+                   "accident": accident},
+        "actors": {"a": {**actor, "threatened_by": {"b": 1.0}}, "b": {**actor, "threatened_by": {"a": 1.0}}},
+    }
+    exact = markov_crisis_probability(h, s, accident, cool, T)
+    runs = 40_960
+    totals, _, _ = run_ensemble(compiled(raw), runs, 9, workers=1)
+    _, lo, hi = wilson_interval(totals.crisis, runs, confidence=0.999)
+    assert 0.05 < exact < 0.95  # an informative case
+    assert lo <= exact <= hi, (exact, totals.crisis / runs)
