@@ -65,3 +65,14 @@ def fixed_draws(sc, uniforms=0.5, normals=0.0, **at):
 def tmp_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def noisy_tit_for_tat_raw(noise: float, horizon: int) -> dict:
+    """MODEL.md section 7: two actors, rungs 0 (hold) and 1 (escalate), tit-for-tat, nothing else moving."""
+    quiet = {"capability": 1.0, "noise": noise, "decay": 0.0, "deterrence": 0.0, "rule": {"name": "tit_for_tat"}}
+    return {
+        "scenario": {"name": "tft", "horizon": horizon},
+        "ladder": {"rungs": ["hold", "escalate"], "crisis_rung": 1, "war_rung": 1, "lever_rung": 1,
+                   "accident": [0.0, 0.0]},
+        "actors": {"a": {**quiet, "threatened_by": {"b": 1.0}}, "b": {**quiet, "threatened_by": {"a": 1.0}}},
+    }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from conftest import compiled
+from conftest import compiled, noisy_tit_for_tat_raw
 from sim import kernel
 from sim.draws import run_seed
 from sim.model import EscalationModel
@@ -64,14 +64,7 @@ def test_richardson_arms_race_is_the_threat_kernel_with_levels_equal_to_threats(
 @pytest.mark.parametrize("noise", [0.5, 1.0])
 def test_noisy_tit_for_tat_spends_a_quarter_of_the_time_both_escalated(noise):
     """Two rungs, tit-for-tat, flips with probability Phi(-0.5 / s): P(both at 1) = 1/4 in the long run."""
-    quiet = {"capability": 1.0, "noise": noise, "decay": 0.0, "deterrence": 0.0, "rule": {"name": "tit_for_tat"}}
-    raw = {
-        "scenario": {"name": "tft", "horizon": 300},
-        "ladder": {"rungs": ["hold", "escalate"], "crisis_rung": 1, "war_rung": 1, "lever_rung": 1,
-                   "accident": [0.0, 0.0]},
-        "actors": {"a": {**quiet, "threatened_by": {"b": 1.0}}, "b": {**quiet, "threatened_by": {"a": 1.0}}},
-    }
-    sc = compiled(raw)
+    sc = compiled(noisy_tit_for_tat_raw(noise, 300))
     flip = norm.cdf(-0.5 / noise)
     burn = int(np.ceil(10 / (2 * flip)))  # the pair chain forgets its start at rate ~ 2 flip per step
     shares = []

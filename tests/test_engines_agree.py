@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from conftest import SCENARIOS
+from conftest import SCENARIOS, compiled, noisy_tit_for_tat_raw
 from sim.compile import compile_scenario
 from sim.draws import BLOCK_SIZE, FixedDraws, block_seed, draw_step
 from sim.ensemble import run_batch, run_ensemble
@@ -104,17 +104,9 @@ def test_engines_agree_in_distribution_when_seeded_independently(name):
 
 @pytest.mark.parametrize("noise", [0.3, 0.5, 1.0, 2.0])
 def test_noisy_tit_for_tat_quarter_in_the_ensemble(noise):
-    from conftest import compiled
     from scipy.stats import norm
 
-    quiet = {"capability": 1.0, "noise": noise, "decay": 0.0, "deterrence": 0.0, "rule": {"name": "tit_for_tat"}}
-    raw = {
-        "scenario": {"name": "tft", "horizon": 400},
-        "ladder": {"rungs": ["hold", "escalate"], "crisis_rung": 1, "war_rung": 1, "lever_rung": 1,
-                   "accident": [0.0, 0.0]},
-        "actors": {"a": {**quiet, "threatened_by": {"b": 1.0}}, "b": {**quiet, "threatened_by": {"a": 1.0}}},
-    }
-    sc = compiled(raw)
+    sc = compiled(noisy_tit_for_tat_raw(noise, 400))
     flip = norm.cdf(-0.5 / noise)
     burn = min(300, int(np.ceil(10 / (2 * flip))))
     levels = run_batch(sc, 5, 0, 2, 2048, trace=True).trace["level"][:, burn:]
@@ -167,8 +159,6 @@ def markov_crisis_probability(h, s, accident, cool, T):
 
 
 def test_ensemble_interval_covers_the_exact_markov_chain():
-    from conftest import compiled
-
     h, s, cool, T = 0.05, 0.5, 0.2, 120
     accident = [0.0, 0.0, 0.05, 0.1, 0.0]
     actor = {"capability": 1.0, "noise": s, "decay": 0.0, "deterrence": 0.0, "ceiling": 3,
