@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     run.add_argument("--no-plot", action="store_true", help="skip the escalation-curve figure")
 
+    sw = sub.add_parser("sweep", help="run an experiment: one ensemble per point, resumable")
+    sw.add_argument("experiment", type=Path, help="experiment TOML file")
+    sw.add_argument("--out", type=Path, help="results directory (default: results/EXPERIMENT_NAME)")
+    sw.add_argument("--workers", type=_positive_int, help="processes on this machine (default: all cores)")
+    sw.add_argument("--runs", type=_positive_int, help="runs per point, overriding the file (a quick look)")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the points on this Dask scheduler (e.g. tcp://10.0.0.5:8786); needs the dask extra")
+
     rep = sub.add_parser("replay", help="replay one ensemble run in the Mesa engine and show its days")
     rep.add_argument("scenario", type=Path, help="scenario TOML file")
     rep.add_argument("--run", type=_seed, required=True, help="the run's index in the ensemble (runs.csv 'run')")
@@ -67,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "validate": _validate, "replay": _replay}[args.command](args)
+        commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep}
+        return commands[args.command](args)
     except InputError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -119,6 +128,22 @@ def _run(args) -> int:
     else:
         print(format_table(summary))
         print("results: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _sweep(args) -> int:
+    from .experiment import load_experiment
+    from .sweep import run_sweep
+
+    exp = load_experiment(args.experiment, runs=args.runs)  # plans and validates every point first
+    out = args.out or Path("results") / exp.meta.name
+    print(f"{exp.meta.name}: {len(exp.points)} points ({exp.meta.sampler}) x {exp.runs:,} runs of "
+          f"{exp.base.scenario.name}; results in {out}", flush=True)
+    report = run_sweep(exp, out, workers=args.workers, scheduler=args.scheduler, progress=sys.stderr.isatty(),
+                       command=["escsim", *sys.argv[1:]])
+    print(f"computed {report.computed} points, {report.reused} were already done; table: {report.table}")
+    if report.sensitivity:
+        print(f"Sobol indices: {report.sensitivity}")
     return 0
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+Seed = int | tuple[int, ...]
+"""An ensemble's seed: an int, or a tuple of ints (a sweep point's (experiment seed, point index))."""
+
 BLOCK_SIZE = 1024
 """Runs per ensemble block: each block has its own seed, so results never depend on workers."""
 
@@ -75,12 +78,12 @@ def fill_step(rng: np.random.Generator, uniforms: np.ndarray, normals: np.ndarra
     rng.standard_normal(out=normals)
 
 
-def run_seed(seed: int, run: int) -> np.random.SeedSequence:
+def run_seed(seed: Seed, run: int) -> np.random.SeedSequence:
     """The seed of Mesa run ``run`` of an ensemble seeded ``seed`` (independent of other runs)."""
     return np.random.SeedSequence(seed, spawn_key=(_MESA_STREAM, run))
 
 
-def block_seed(seed: int, block: int) -> np.random.SeedSequence:
+def block_seed(seed: Seed, block: int) -> np.random.SeedSequence:
     """The seed of ensemble block ``block``: fixed by (seed, block) alone, whoever runs it."""
     return np.random.SeedSequence(seed, spawn_key=(_BLOCK_STREAM, block))
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from . import kernel
 from .compile import CompiledScenario
-from .draws import BLOCK_SIZE, StepDraws, block_seed, fill_step, n_uniforms
+from .draws import BLOCK_SIZE, Seed, StepDraws, block_seed, fill_step, n_uniforms
 from .outcomes import OutcomeTracker, Totals
 from .parallel import chunks, map_in_order
 
@@ -36,7 +36,7 @@ class BatchOutput:
     trace: dict[str, np.ndarray] | None = None
 
 
-def run_batch(sc: CompiledScenario, seed: int, first_block: int, n_blocks: int, runs: int, *,
+def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int, runs: int, *,
               twins: bool = False, per_run: bool = False, samples: int = 0, trace: bool = False) -> BatchOutput:
     """Step blocks ``first_block .. first_block + n_blocks - 1`` side by side for the whole horizon.
 
@@ -122,21 +122,31 @@ def _empty_trace(R: int, T: int, N: int) -> dict[str, np.ndarray]:
     }
 
 
-def run_ensemble(sc: CompiledScenario, runs: int, seed: int, *, workers: int | None = None,
+def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int = 0, workers: int | None = None,
                  blocks_per_batch: int = BLOCKS_PER_BATCH, twins: bool = False, per_run: bool = False,
                  samples: int = 0, progress: bool = False):
-    """Run ``runs`` runs in blocks across ``workers`` processes; fold in block order.
+    """Run runs ``first_run .. first_run + runs - 1`` in blocks across ``workers`` processes; fold in order.
 
+    ``seed`` is an int or a tuple of ints (a sweep's (experiment seed, point)). ``first_run`` must
+    start a block; totals of consecutive ranges add up to the totals of their union, which lets a
+    caller extend an ensemble (adaptive stopping) without redoing runs.
     Returns (totals, per-run columns or None, sample level paths (S, T + 1, N)).
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
     if blocks_per_batch < 1:
         raise ValueError(f"blocks_per_batch must be at least 1, got {blocks_per_batch}")
-    n_blocks = -(-runs // BLOCK_SIZE)
-    tasks = [(sc, seed, b0, b1 - b0, runs) for b0, b1 in chunks(n_blocks, blocks_per_batch)]
+    if first_run % BLOCK_SIZE:
+        raise ValueError(f"first_run must be a multiple of {BLOCK_SIZE}, got {first_run}")
+    end = first_run + runs
+    first_block, last_block = first_run // BLOCK_SIZE, -(-end // BLOCK_SIZE)
+    tasks = [(sc, seed, first_block + b0, b1 - b0, end)
+             for b0, b1 in chunks(last_block - first_block, blocks_per_batch)]
     outputs = map_in_order(run_batch, tasks, workers, twins=twins, per_run=per_run, samples=samples)
-    return fold(outputs, sc, runs, progress)
+    totals, table, sample_levels = fold(outputs, sc, runs, progress)
+    if table is not None:
+        table["run"] = table["run"] + first_run
+    return totals, table, sample_levels
 
 
 def fold(outputs, sc: CompiledScenario, runs: int, progress: bool):

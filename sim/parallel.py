@@ -16,6 +16,12 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def fork_context():
+    """Fork where the platform has it: rules a user registered in this process reach the workers."""
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    return multiprocessing.get_context(method)
+
+
 def map_in_order(func: Callable, tasks: list[tuple], workers: int | None = None, **options) -> Iterator:
     """Yield ``func(*task, **options)`` for each task, in task order, on up to ``workers`` processes.
 
@@ -27,9 +33,7 @@ def map_in_order(func: Callable, tasks: list[tuple], workers: int | None = None,
         for task in tasks:
             yield func(*task, **options)
         return
-    # fork keeps rules a user registered in this process available in the workers.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=fork_context()) as pool:
         futures = [pool.submit(func, *task, **options) for task in tasks]
         for future in futures:
             yield future.result()

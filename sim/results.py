@@ -76,14 +76,19 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def versions() -> dict[str, str | None]:
+    """Versions of Python and the packages that shape the numbers."""
+    out = {"python": platform.python_version()}
+    for pkg in ("escalation-sim", "mesa", "numpy", "scipy", "matplotlib", "pydantic", "SALib"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
 def manifest(result: EnsembleResult, scenario: Scenario, command: list[str] | None = None) -> dict:
     """What it takes to reproduce a result: the scenario as resolved, seed, runs and versions."""
-    versions = {"python": platform.python_version()}
-    for pkg in ("escalation-sim", "mesa", "numpy", "scipy", "matplotlib", "pydantic"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
     return {
         "scenario_file": scenario.source,
         "scenario": scenario.model_dump(mode="json"),
@@ -91,7 +96,7 @@ def manifest(result: EnsembleResult, scenario: Scenario, command: list[str] | No
         "seed": result.seed,
         "engine": result.engine,
         "command": command if command is not None else sys.argv,
-        "versions": versions,
+        "versions": versions(),
     }
 
 

@@ -165,10 +165,10 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     name a key the scenario has or its schema allows.
     """
     path = Path(path)
-    raw, origins = _read_with_extends(path, ())
+    raw, origins = read_with_extends(path, ())
     if overrides:
         for key, value in overrides.items():
-            _set_path(raw, key, value, str(path))
+            set_key_path(raw, key, value, str(path))
             origins[tuple(key.split("."))] = f"override {key}"
     return validate_scenario(raw, str(path), origins)
 
@@ -180,7 +180,7 @@ def validate_scenario(raw: dict, file: str = "<memory>", origins: dict | None = 
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as exc:
-        raise InputError([_format_pydantic(e, file, origins) for e in exc.errors()]) from None
+        raise InputError([format_pydantic_error(e, file, origins) for e in exc.errors()]) from None
     sc = sc.model_copy(update={"source": file})
     problems = _check_references(sc)
     if problems:
@@ -188,7 +188,7 @@ def validate_scenario(raw: dict, file: str = "<memory>", origins: dict | None = 
     return sc
 
 
-def _read_toml(path: Path, referrer: str | None) -> dict:
+def read_toml(path: Path, referrer: str | None) -> dict:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
@@ -203,20 +203,20 @@ def _read_toml(path: Path, referrer: str | None) -> dict:
         raise InputError(f"{path}: not a UTF-8 text file") from None
 
 
-def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
+def read_with_extends(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
     """Raw merged mapping and, for each key path, the file that set it last."""
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise InputError(problem(str(chain[-1]), "extends", f"cycle: {cycle}; a scenario may not extend itself"))
-    raw = _read_toml(path, str(chain[-1]) if chain else None)
+    raw = read_toml(path, str(chain[-1]) if chain else None)
     origins = {k: str(path) for k in _leaf_paths(raw)}
     parent = raw.get("extends")
     if parent is None:
         return raw, origins
     if not isinstance(parent, str):
         raise InputError(problem(str(path), "extends", f"must be a file path string, got {parent!r}"))
-    base, base_origins = _read_with_extends(path.parent / parent, (*chain, resolved))
+    base, base_origins = read_with_extends(path.parent / parent, (*chain, resolved))
     base.pop("extends", None)
     merged = _deep_merge(base, raw)
     base_origins.update(origins)
@@ -244,7 +244,7 @@ def _leaf_paths(d: dict, prefix: tuple = ()) -> list[tuple]:
     return out
 
 
-def _set_path(raw: dict, dotted: str, value: Any, file: str) -> None:
+def set_key_path(raw: dict, dotted: str, value: Any, file: str) -> None:
     """Set a dotted key path in the raw mapping; intermediate tables must exist (no typos create keys)."""
     parts = dotted.split(".")
     node = raw
@@ -280,13 +280,14 @@ def _loc_to_key(loc: tuple) -> str:
     return out
 
 
-def _format_pydantic(err: dict, file: str, origins: dict) -> str:
+def format_pydantic_error(err: dict, file: str, origins: dict, schema: type[BaseModel] | None = None) -> str:
+    """One pydantic error as a problem line; ``schema`` is the root model (default: Scenario)."""
     loc = tuple(err["loc"])
     key = _loc_to_key(loc)
     kind = err["type"]
     got = err.get("input")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(Scenario, loc[:-1])
+        allowed = _allowed_keys(schema or Scenario, loc[:-1])
         msg = f"unknown key; allowed here: {', '.join(allowed)}"
     elif kind == "missing":
         msg = "required key is missing"
