@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the points on this Dask scheduler (e.g. tcp://10.0.0.5:8786); needs the dask extra")
 
+    pl = sub.add_parser("plot", help="draw figures from results directories")
+    pl.add_argument("results", type=Path, nargs="+", help="results directories of escsim run or escsim sweep "
+                    "(several sweeps over the same parameter: their response curves on one figure)")
+    pl.add_argument("--kind", choices=("curves", "paths", "response", "map", "sensitivity"),
+                    help="which figure (default: curves and paths for a run; for a sweep, by its design)")
+    pl.add_argument("--out", type=Path, help="the figure file (.png, .svg or .pdf); default: inside RESULTS")
+    pl.add_argument("--x", help="the parameter on the x axis of a sweep figure (default: the first)")
+    pl.add_argument("--y", help="the parameter on the y axis of a risk map (default: the second)")
+    pl.add_argument("--output", default="p_miscalculation", help="the probability mapped or analysed")
+    pl.add_argument("--risk", type=float, help="draw the contour of this probability on a risk map")
+
     rep = sub.add_parser("replay", help="replay one ensemble run in the Mesa engine and show its days")
     rep.add_argument("scenario", type=Path, help="scenario TOML file")
     rep.add_argument("--run", type=_seed, required=True, help="the run's index in the ensemble (runs.csv 'run')")
@@ -75,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep}
+        commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep, "plot": _plot}
         return commands[args.command](args)
     except InputError as exc:
         for line in exc.problems:
@@ -106,7 +117,7 @@ def _validate(args) -> int:
 
 def _run(args) -> int:
     from .compile import compile_scenario
-    from .plots import plot_escalation_curves
+    from .plots import run_figures
     from .results import format_table, summarise, write_results
     from .scenario import load_scenario
     from .simulate import simulate
@@ -120,8 +131,7 @@ def _run(args) -> int:
                       per_run=per_run, progress=sys.stderr.isatty())
     paths = write_results(result, scenario, out, command=["escsim", *sys.argv[1:]])
     if not args.no_plot:
-        paths["plot"] = out / "escalation_curves.png"
-        plot_escalation_curves(compiled, result.totals.first_passage, runs, paths["plot"])
+        paths["figures"] = ", ".join(str(p) for p in run_figures(out))
     summary = summarise(result)
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -144,6 +154,35 @@ def _sweep(args) -> int:
     print(f"computed {report.computed} points, {report.reused} were already done; table: {report.table}")
     if report.sensitivity:
         print(f"Sobol indices: {report.sensitivity}")
+    if report.computed + report.reused == len(exp.points):
+        from .plots import sweep_figures
+
+        print("figures: " + ", ".join(str(p) for p in sweep_figures([out])))
+    return 0
+
+
+def _plot(args) -> int:
+    from .plots import results_kind, run_figures, sweep_figures
+
+    kinds = []
+    for d in args.results:
+        try:
+            kinds.append(results_kind(d))
+        except FileNotFoundError as exc:
+            raise InputError(str(exc)) from None
+    if args.out is not None and args.out.suffix not in (".png", ".svg", ".pdf"):
+        raise InputError(f"--out {args.out}: name a .png, .svg or .pdf file")
+    if set(kinds) == {"run"} and len(kinds) == 1:
+        if args.kind not in (None, "curves", "paths"):
+            raise InputError(f"{args.results[0]}: a run directory has figures curves and paths, not {args.kind}")
+        written = run_figures(args.results[0], (args.kind,) if args.kind else ("curves", "paths"), args.out)
+    elif set(kinds) == {"sweep"}:
+        if args.kind in ("curves", "paths"):
+            raise InputError(f"--kind {args.kind} is for run directories; sweeps have response, map, sensitivity")
+        written = sweep_figures(args.results, args.kind, args.out, args.x, args.y, args.output, args.risk)
+    else:
+        raise InputError("give one run directory, or one or more sweep directories")
+    print("figures: " + ", ".join(str(p) for p in written))
     return 0
 
 

@@ -32,7 +32,7 @@ class BatchOutput:
     first_run: int
     totals: Totals
     per_run: dict[str, np.ndarray] | None
-    sample_levels: np.ndarray | None  # (S, T + 1, N) for the first runs of block 0, else None
+    sample_actions: np.ndarray | None  # (S, T, N) realised actions of the first runs of block 0, else None
     trace: dict[str, np.ndarray] | None = None
 
 
@@ -61,8 +61,7 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
     if twins:
         states.append((twin_sc, states[0][1].copy(), np.zeros((R, N)), tracker()))
     keep = min(samples, valid) if first_block == 0 else 0
-    sample_levels = np.zeros((keep, T + 1, N), dtype=np.int64)
-    sample_levels[:, 0] = sc.baseline
+    sample_actions = np.zeros((keep, T, N), dtype=np.int64)
     paths = _empty_trace(R, T, N) if trace else None
     if paths is not None:
         paths["level"][:, 0] = sc.baseline
@@ -77,7 +76,7 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
                          step["source"][:valid], step["provoked"][:valid])
             if k == 0:
                 if keep:
-                    sample_levels[:, t + 1] = nxt[:keep]
+                    sample_actions[:, t] = step["realised"][:keep]
                 if paths is not None:
                     for name, arr in step.items():
                         paths[name][:, t] = arr
@@ -87,7 +86,7 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
 
     main, twin = states[0][3], (states[1][3] if twins else None)
     table = main.per_run(twin) if per_run else None
-    return BatchOutput(first_run, Totals.from_tracker(main, twin), table, sample_levels if keep else None, paths)
+    return BatchOutput(first_run, Totals.from_tracker(main, twin), table, sample_actions if keep else None, paths)
 
 
 def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarray, draws: StepDraws):
@@ -130,7 +129,7 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
     ``seed`` is an int or a tuple of ints (a sweep's (experiment seed, point)). ``first_run`` must
     start a block; totals of consecutive ranges add up to the totals of their union, which lets a
     caller extend an ensemble (adaptive stopping) without redoing runs.
-    Returns (totals, per-run columns or None, sample level paths (S, T + 1, N)).
+    Returns (totals, per-run columns or None, sample paths of realised actions (S, T, N)).
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
@@ -143,17 +142,17 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
     tasks = [(sc, seed, first_block + b0, b1 - b0, end)
              for b0, b1 in chunks(last_block - first_block, blocks_per_batch)]
     outputs = map_in_order(run_batch, tasks, workers, twins=twins, per_run=per_run, samples=samples)
-    totals, table, sample_levels = fold(outputs, sc, runs, progress)
+    totals, table, sample_actions = fold(outputs, sc, runs, progress)
     if table is not None:
         table["run"] = table["run"] + first_run
-    return totals, table, sample_levels
+    return totals, table, sample_actions
 
 
 def fold(outputs, sc: CompiledScenario, runs: int, progress: bool):
     """Sum totals in order (outputs arrive in run order); join per-run columns; keep the samples.
 
-    ``outputs`` yields objects with ``totals``, ``per_run`` and ``sample_levels``. Returns
-    (totals, per-run table or None, sample level paths (S, T + 1, N)).
+    ``outputs`` yields objects with ``totals``, ``per_run`` and ``sample_actions``. Returns
+    (totals, per-run table or None, sample paths of realised actions (S, T, N)).
     """
     totals, columns, samples = None, [], []
     with tqdm(total=runs, desc=sc.name, unit="run", unit_scale=True, disable=not progress, delay=1.0,
@@ -162,12 +161,12 @@ def fold(outputs, sc: CompiledScenario, runs: int, progress: bool):
             totals = out.totals if totals is None else totals + out.totals
             if out.per_run is not None:
                 columns.append(out.per_run)
-            if out.sample_levels is not None:
-                samples.append(out.sample_levels)
+            if out.sample_actions is not None:
+                samples.append(out.sample_actions)
             bar.update(out.totals.runs)
     table = None
     if columns:
         table = {"run": np.arange(runs), **{k: np.concatenate([c[k] for c in columns]) for k in columns[0]}}
-    sample_levels = (np.concatenate(samples) if samples
-                     else np.zeros((0, sc.horizon + 1, sc.n_actors), dtype=np.int64))
-    return totals, table, sample_levels
+    sample_actions = (np.concatenate(samples) if samples
+                      else np.zeros((0, sc.horizon, sc.n_actors), dtype=np.int64))
+    return totals, table, sample_actions

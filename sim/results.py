@@ -124,7 +124,7 @@ def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
     paths = {"summary": out / "summary.json", "totals": out / "totals.npz", "manifest": out / "manifest.json"}
     atomic_write(paths["summary"], json.dumps(summarise(result), indent=2) + "\n")
     buf = io.BytesIO()
-    np.savez_compressed(buf, sample_levels=result.sample_levels,
+    np.savez_compressed(buf, sample_actions=result.sample_actions,
                         **{f.name: np.asarray(getattr(result.totals, f.name)) for f in fields(result.totals)})
     atomic_write(paths["totals"], buf.getvalue())
     atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2) + "\n")

@@ -14,7 +14,7 @@ from .outcomes import Totals
 from .parallel import chunks, map_in_order
 
 ENGINES = ("ensemble", "mesa")
-SAMPLE_PATHS = 5  # runs whose full level paths are kept for plots
+SAMPLE_PATHS = 5  # runs whose realised actions are kept, day by day, for plots
 MESA_CHUNK = 25  # Mesa runs per task sent to a worker
 
 
@@ -22,7 +22,7 @@ MESA_CHUNK = 25  # Mesa runs per task sent to a worker
 class EnsembleResult:
     """What an ensemble returns: integer totals, optional per-run columns, a few sample paths.
 
-    ``sample_levels`` is (S, T + 1, N): the posture paths of the first S runs.
+    ``sample_actions`` is (S, T, N): the realised actions of the first S runs, day by day.
     """
 
     scenario: CompiledScenario
@@ -31,7 +31,7 @@ class EnsembleResult:
     engine: str
     totals: Totals
     per_run: dict[str, np.ndarray] | None = None
-    sample_levels: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    sample_actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
 
 
 def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: int = 0, *, engine: str = "ensemble",
@@ -65,7 +65,7 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: int = 0, *, e
 class _ChunkOutput:
     totals: Totals
     per_run: dict[str, np.ndarray] | None
-    sample_levels: np.ndarray | None
+    sample_actions: np.ndarray | None
 
 
 def run_mesa_chunk(scenario: CompiledScenario, seed: int, start: int, stop: int, *, twins: bool = False,
@@ -84,6 +84,6 @@ def run_mesa_chunk(scenario: CompiledScenario, seed: int, start: int, stop: int,
             for name, col in model.outcomes.per_run(twin).items():
                 columns.setdefault(name, []).append(col)
         if k < SAMPLE_PATHS:
-            samples.append(model.history["level"])
+            samples.append(model.history["realised"])
     table = {k: np.concatenate(v) for k, v in columns.items()} if per_run else None
     return _ChunkOutput(totals, table, np.stack(samples) if samples else None)

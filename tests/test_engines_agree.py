@@ -73,7 +73,7 @@ def test_results_do_not_depend_on_workers_batching_or_run_count():
         assert np.array_equal(getattr(a[0], field), getattr(b[0], field)), field
     for key in a[1]:
         assert np.array_equal(a[1][key], b[1][key]), key
-    assert np.array_equal(a[2], b[2]) and a[2].shape == (3, sc.horizon + 1, sc.n_actors)
+    assert np.array_equal(a[2], b[2]) and a[2].shape == (3, sc.horizon, sc.n_actors)
     fewer = run_ensemble(sc, 1500, 3, workers=1, per_run=True)
     for key in fewer[1]:
         assert np.array_equal(fewer[1][key], a[1][key][:1500]), key
