@@ -64,13 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="draw figures from results directories")
     pl.add_argument("results", type=Path, nargs="+", help="results directories of escsim run or escsim sweep "
                     "(several sweeps over the same parameter: their response curves on one figure)")
-    pl.add_argument("--kind", choices=("curves", "paths", "response", "map", "sensitivity"),
+    pl.add_argument("--kind", choices=("curves", "paths", "response", "effects", "map", "sensitivity"),
                     help="which figure (default: curves and paths for a run; for a sweep, by its design)")
     pl.add_argument("--out", type=Path, help="the figure file (.png, .svg or .pdf); default: inside RESULTS")
     pl.add_argument("--x", help="the parameter on the x axis of a sweep figure (default: the first)")
     pl.add_argument("--y", help="the parameter on the y axis of a risk map (default: the second)")
     pl.add_argument("--output", default="p_miscalculation", help="the probability mapped or analysed")
     pl.add_argument("--risk", type=float, help="draw the contour of this probability on a risk map")
+
+    cal = sub.add_parser("calibrate", help="fit scenario parameters to yearly counts in data, by simulation")
+    cal.add_argument("calibration", type=Path, help="calibration TOML file")
+    cal.add_argument("--runs", type=_positive_int, help="runs per evaluation, overriding the file")
+    cal.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
+    cal.add_argument("--out", type=Path, help="write the report as JSON to this file")
 
     rep = sub.add_parser("replay", help="replay one ensemble run in the Mesa engine and show its days")
     rep.add_argument("scenario", type=Path, help="scenario TOML file")
@@ -86,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep, "plot": _plot}
+        commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep, "plot": _plot,
+                    "calibrate": _calibrate}
         return commands[args.command](args)
     except InputError as exc:
         for line in exc.problems:
@@ -178,11 +185,35 @@ def _plot(args) -> int:
         written = run_figures(args.results[0], (args.kind,) if args.kind else ("curves", "paths"), args.out)
     elif set(kinds) == {"sweep"}:
         if args.kind in ("curves", "paths"):
-            raise InputError(f"--kind {args.kind} is for run directories; sweeps have response, map, sensitivity")
+            raise InputError(f"--kind {args.kind} is for run directories; sweeps have response, effects, map, "
+                             "sensitivity")
         written = sweep_figures(args.results, args.kind, args.out, args.x, args.y, args.output, args.risk)
     else:
         raise InputError("give one run directory, or one or more sweep directories")
     print("figures: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _calibrate(args) -> int:
+    from .calibrate import calibrate
+    from .results import atomic_write
+
+    def show(k, x, stats, loss):
+        print(f"  evaluation {k:3d}: {', '.join(f'{v:.5g}' for v in x)} -> mean {stats['mean']:.2f}, "
+              f"variance {stats['variance']:.1f} (loss {loss:.4f})", file=sys.stderr, flush=True)
+
+    report = calibrate(args.calibration, runs=args.runs, workers=args.workers, progress=show)
+    d, sim = report["data"], report["simulated"]
+    print(f"{report['calibration']}: {report['evaluations']} evaluations of {report['runs_per_evaluation']:,} runs "
+          f"({report['method']}, converged: {report['converged']})")
+    for key, value in report["fitted"].items():
+        print(f"  {key} = {value:.6g}")
+    print(f"  {'':10}{'data':>10}{'simulated':>12}{'residual':>10}")
+    for t in ("mean", "variance"):
+        print(f"  {t:10}{d[t]:10.2f}{sim[t]:12.2f}{report['residuals'][t]:10.2f}")
+    if args.out:
+        atomic_write(args.out, json.dumps(report, indent=2) + "\n")
+        print(f"report: {args.out}")
     return 0
 
 

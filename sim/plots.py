@@ -165,6 +165,35 @@ def plot_response(tables: list[tuple[str, list[dict]]], x: str, outputs=("p_misc
     return _finish(fig, path)
 
 
+def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculation", "p_crisis", "p_war"),
+                 path: str | Path | None = None, title: str | None = None):
+    """Each point's probabilities with 95% intervals, labelled by what it changes from the first point.
+
+    For one-at-a-time designs and switched levers (values that are not numbers). One panel per output;
+    in each, point k is the k-th errorbar from the top.
+    """
+    base = rows[0]
+    labels = []
+    for r in rows:
+        changed = [f"{c} = {r[c]}" for c in columns if r[c] != base[c]]
+        labels.append(", ".join(changed) if changed else "first point (baseline)")
+    fig, axes = plt.subplots(1, len(outputs), figsize=(4.0 * len(outputs) + 2.5, 0.45 * len(rows) + 2.0),
+                             layout="constrained", sharey=True, squeeze=False)
+    ys = np.arange(len(rows))[::-1]
+    for k, (ax, out) in enumerate(zip(axes[0], outputs)):
+        est = _column(rows, out)
+        err = np.vstack([est - _column(rows, f"{out}_low"), _column(rows, f"{out}_high") - est])
+        ax.errorbar(est, ys, xerr=err, fmt="o", color=OKABE_ITO[k % len(OKABE_ITO)], capsize=3)
+        ax.axvline(est[0], color="0.5", lw=0.8, ls="--")
+        ax.set_xlabel(f"{OUTPUT_LABELS.get(out, out)} over the horizon")
+        ax.set_title(OUTPUT_LABELS.get(out, out), fontsize=10)
+    axes[0, 0].set_yticks(ys, labels, fontsize=8)
+    runs = {int(r["runs"]) for r in rows}
+    fig.suptitle(f"{title or ''}: each change against the first point (dashed)\n"
+                 f"{min(runs):,} runs per point; bars: Wilson 95% intervals", fontsize=10)
+    return _finish(fig, path)
+
+
 def plot_risk_map(rows: list[dict], x: str, y: str, output: str = "p_miscalculation", risk: float | None = None,
                   path: str | Path | None = None, title: str | None = None):
     """A heatmap of ``output`` over a grid of two parameters, with a contour at the ``risk`` level.
@@ -227,7 +256,7 @@ def plot_sensitivity(sensitivity: dict, output: str = "p_miscalculation", path: 
 
 # ---------------------------------------------------------------- figures from a results directory
 
-FIGURE_KINDS = ("curves", "paths", "response", "map", "sensitivity")
+FIGURE_KINDS = ("curves", "paths", "response", "effects", "map", "sensitivity")
 
 
 def results_kind(results: Path) -> str:
@@ -283,23 +312,36 @@ def sweep_figures(results: list[Path], kind: str | None = None, out: Path | None
     first_dir, spec, rows = loaded[0]
     meta = spec["experiment"]
     columns = [p.get("name") or (p["key"] if isinstance(p["key"], str) else p["key"][0]) for p in spec["parameters"]]
+    numeric = all(_is_number(r[c]) for r in rows for c in columns)
     if kind is None:
         kind = ("sensitivity" if meta["sampler"] == "saltelli" and len(loaded) == 1
-                else "map" if meta["sampler"] == "grid" and len(columns) == 2 and len(loaded) == 1 else "response")
+                else "map" if meta["sampler"] == "grid" and len(columns) == 2 and len(loaded) == 1 and numeric
+                else "effects" if meta["sampler"] == "oat" or not numeric else "response")
     title = meta["name"]
     if kind == "sensitivity":
         sens = json.loads((first_dir / "sensitivity.json").read_text())
         fig = plot_sensitivity(sens, output, title=title)
     elif kind == "map":
         fig = plot_risk_map(rows, x or columns[0], y or columns[1], output, risk, title=title)
+    elif kind == "effects":
+        outputs = [o for o in meta.get("outputs", [output]) if o in rows[0]]
+        fig = plot_effects(rows, columns, outputs, title=title)
     elif kind == "response":
         x = x or columns[0]
         outputs = [o for o in ("p_miscalculation", "p_crisis", "p_war") if o in meta.get("outputs", [])] or [output]
         tables = [(spec_["experiment"]["name"], rows_) for _, spec_, rows_ in loaded]
         fig = plot_response(tables, x, outputs, title=" vs ".join(t[0] for t in tables))
     else:
-        raise ValueError(f"a sweep directory has figures response, map and sensitivity, not {kind!r}")
+        raise ValueError(f"a sweep directory has figures response, effects, map and sensitivity, not {kind!r}")
     return _save_all(fig, out, first_dir / kind, formats)
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return str(text) not in ("True", "False")
 
 
 def _save_all(fig, out: Path | None, stem: Path, formats) -> list[Path]:

@@ -53,3 +53,23 @@ def test_python_dash_m_sim_is_the_same_command(tmp_path):
     bad.write_text("[scenario]\nname = 1\n")
     done = subprocess.run([sys.executable, "-m", "sim", "validate", str(bad)], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr and "scenario.name" in done.stderr
+
+
+def test_replay_prints_the_run_and_writes_its_path(tmp_path, capsys):
+    from sim.ensemble import run_batch
+
+    sc_path = SCENARIOS / "korea_baseline.toml"
+    from sim.compile import compile_scenario
+    from sim.scenario import load_scenario
+
+    sc = compile_scenario(load_scenario(sc_path))
+    out = run_batch(sc, 0, 0, 1, 1024, per_run=True)
+    run = int(np.flatnonzero(out.per_run["crisis"])[0])  # a run with a crisis in it
+    path = tmp_path / "run.csv"
+    assert main(["replay", str(sc_path), "--run", str(run), "--seed", "0", "--out", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"run {run}" in text and "CRISIS" in text and "provokes" in text
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == sc.horizon and rows[0]["date"] == "2024-01-01"
+    first = int(out.per_run["first_crisis_step"][run])
+    assert max(int(rows[first][f"{a}.realised"]) for a in sc.actor_ids) >= sc.crisis_rung

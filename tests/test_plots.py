@@ -138,3 +138,18 @@ def test_plot_command_on_run_and_sweep_directories(tmp_path, capsys):
     assert main(["plot", str(tmp_path)]) == 2
     assert "not a results directory" in capsys.readouterr().err
     assert main(["plot", str(sweep), "--kind", "curves"]) == 2
+
+
+def test_effects_plot_labels_each_point_by_its_change():
+    from sim.plots import plot_effects
+
+    rows = rows_for([0, 0, 0], [0.03, 0.028, 0.012])
+    for r, (h, t) in zip(rows, [("False", "0.3"), ("True", "0.3"), ("False", "0.9")]):
+        r.update(hotlines=h, transparency=t)
+    fig = plot_effects(rows, ["hotlines", "transparency"], ["p_miscalculation", "p_crisis"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["first point (baseline)", "hotlines = True",
+                                                            "transparency = 0.9"]
+    xs = ax.lines[0].get_xdata()
+    assert np.allclose(xs, [0.03, 0.028, 0.012])
+    assert np.array_equal(ax.lines[0].get_ydata(), [2, 1, 0])  # first point on top

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Remake the README's figures from the shipped scenarios and experiments (about 1.4 million runs;
+# some minutes on two cores). Run from the project root with escsim installed.
+set -euo pipefail
+escsim run scenarios/korea_baseline.toml --runs 20000 --seed 0 --runs-table no --out results/korea_baseline
+escsim plot results/korea_baseline --kind curves --out docs/figures/escalation_curves.png
+escsim plot results/korea_baseline --kind paths --out docs/figures/level_paths.png
+escsim sweep experiments/cohesion.toml --out results/cohesion
+escsim sweep experiments/cohesion_asian_nato.toml --out results/cohesion_asian_nato
+escsim plot results/cohesion results/cohesion_asian_nato --out docs/figures/response.png
+escsim sweep experiments/drill_scale.toml --out results/drill_scale
+escsim plot results/drill_scale --risk 0.15 --out docs/figures/risk_map.png
+escsim sweep experiments/sensitivity.toml --out results/sensitivity
+escsim plot results/sensitivity --out docs/figures/sensitivity.png
