@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
     cal.add_argument("--out", type=Path, help="write the report as JSON to this file")
 
+    rpt = sub.add_parser("report", help="write experiments/README.md from the experiments' sweep results")
+    rpt.add_argument("experiments", type=Path, nargs="+", help="experiment TOML files, in page order")
+    rpt.add_argument("--results", type=Path, default=Path("results"),
+                     help="where the sweeps' results are, one directory per experiment name (default: results)")
+    rpt.add_argument("--out", type=Path, default=Path("experiments/README.md"), help="the page to write")
+
     rep = sub.add_parser("replay", help="replay one ensemble run in the Mesa engine and show its days")
     rep.add_argument("scenario", type=Path, help="scenario TOML file")
     rep.add_argument("--run", type=_seed, required=True, help="the run's index in the ensemble (runs.csv 'run')")
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep, "plot": _plot,
-                    "calibrate": _calibrate}
+                    "calibrate": _calibrate, "report": _report}
         return commands[args.command](args)
     except InputError as exc:
         for line in exc.problems:
@@ -214,6 +220,13 @@ def _calibrate(args) -> int:
     if args.out:
         atomic_write(args.out, json.dumps(report, indent=2) + "\n")
         print(f"report: {args.out}")
+    return 0
+
+
+def _report(args) -> int:
+    from .report import write_report
+
+    print(f"report: {write_report(args.experiments, args.results, args.out)}")
     return 0
 
 
