@@ -15,5 +15,7 @@ escsim plot results/sensitivity --out docs/figures/sensitivity.png
 # The experiments page: the remaining sweeps, then the page generated from all of them.
 escsim sweep experiments/levers.toml --out results/levers
 escsim sweep experiments/uncertainty.toml --out results/uncertainty
+escsim sweep experiments/drill_frequency.toml --out results/drill_frequency
 escsim report experiments/cohesion.toml experiments/cohesion_asian_nato.toml experiments/drill_scale.toml \
+  experiments/drill_frequency.toml \
   experiments/levers.toml experiments/uncertainty.toml experiments/sensitivity.toml

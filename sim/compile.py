@@ -126,8 +126,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         if not d.enabled:
             continue
         cols = [idx[p] for p in d.participants]
-        for win in d.windows:
-            t0, t1 = day_range(win)
+        for t0, t1 in (w for win in d.windows for w in _repeats(day_range(win), d.repeat_every_days, T)):
             periods.append((name, t0, t1, d.approximate))
             sl = (slice(t0, t1), cols)
             drill_rung[sl] = np.maximum(drill_rung[sl], d.rung)
@@ -208,6 +207,15 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
     )
     return out
+
+
+def _repeats(days: tuple[int, int], every: int | None, horizon: int):
+    """A window's [start, stop) steps, and its repeats every ``every`` days that start inside the horizon."""
+    t0, t1 = days
+    yield t0, t1
+    while every is not None and t0 + every < horizon:
+        t0, t1 = t0 + every, min(t1 + every, horizon)
+        yield t0, t1
 
 
 def alliance_threat_weights(A: np.ndarray, alliances: list[tuple[list[int], float]]) -> np.ndarray:

@@ -108,6 +108,7 @@ class Drill(_Table):
     transparency: Probability = 0.0
     approximate: bool = False
     enabled: bool = True
+    repeat_every_days: Annotated[int, Field(ge=1)] | None = None  # repeat each window until the horizon
 
 
 class Summit(_Table):

@@ -61,3 +61,13 @@ def test_escalation_curves_are_cumulative_first_passages():
     p, lo, hi = escalation_curves(hist, 5)
     assert p[1].tolist() == [0.2, 0.6, 0.6] and p[0].tolist() == [1.0, 1.0, 1.0]
     assert np.all(lo <= p) and np.all(p <= hi)
+
+
+def test_drill_windows_repeat_until_the_horizon():
+    sc = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml",
+                                        {"drills.freedom_edge.repeat_every_days": 100}))
+    starts = [p[1] for p in sc.drill_periods if p[0] == "freedom_edge"]
+    # windows from day 178 (27 Jun) and day 317 (13 Nov), each repeated every 100 days while inside the year
+    assert starts == sorted([178, 278, 317])
+    jp = sc.actor_ids.index("japan")
+    assert sc.drill_rung[278:281, jp].tolist() == [2, 2, 2] and sc.drill_rung[281, jp] == -1
