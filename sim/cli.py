@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="draw figures from results directories")
     pl.add_argument("results", type=Path, nargs="+", help="results directories of escsim run or escsim sweep "
                     "(several sweeps over the same parameter: their response curves on one figure)")
-    pl.add_argument("--kind", choices=("curves", "paths", "response", "effects", "map", "sensitivity"),
+    pl.add_argument("--kind", choices=("curves", "paths", "response", "effects", "scatter", "map", "sensitivity"),
                     help="which figure (default: curves and paths for a run; for a sweep, by its design)")
     pl.add_argument("--out", type=Path, help="the figure file (.png, .svg or .pdf); default: inside RESULTS")
     pl.add_argument("--x", help="the parameter on the x axis of a sweep figure (default: the first)")
@@ -191,8 +191,8 @@ def _plot(args) -> int:
         written = run_figures(args.results[0], (args.kind,) if args.kind else ("curves", "paths"), args.out)
     elif set(kinds) == {"sweep"}:
         if args.kind in ("curves", "paths"):
-            raise InputError(f"--kind {args.kind} is for run directories; sweeps have response, effects, map, "
-                             "sensitivity")
+            raise InputError(f"--kind {args.kind} is for run directories; sweeps have response, effects, scatter, "
+                             "map, sensitivity")
         written = sweep_figures(args.results, args.kind, args.out, args.x, args.y, args.output, args.risk)
     else:
         raise InputError("give one run directory, or one or more sweep directories")

@@ -194,6 +194,28 @@ def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculatio
     return _finish(fig, path)
 
 
+def plot_scatter(rows: list[dict], columns: list[str], output: str = "p_miscalculation",
+                 path: str | Path | None = None, title: str | None = None):
+    """One probability against each sampled parameter (space-filling designs): points with 95% bars.
+
+    One panel per parameter, in order; every panel shows all points, so the spread at a given x is what
+    the other parameters do.
+    """
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.4 * len(columns), 3.6), layout="constrained",
+                             sharey=True, squeeze=False)
+    est = _column(rows, output)
+    err = np.vstack([est - _column(rows, f"{output}_low"), _column(rows, f"{output}_high") - est])
+    for k, (ax, col) in enumerate(zip(axes[0], columns)):
+        ax.errorbar(_column(rows, col), est, yerr=err, fmt="o", ms=3, color=OKABE_ITO[k % len(OKABE_ITO)],
+                    capsize=2, lw=0.8)
+        ax.set_xlabel(col)
+    axes[0, 0].set_ylabel(f"{OUTPUT_LABELS.get(output, output)} over the horizon")
+    runs = {int(r["runs"]) for r in rows}
+    fig.suptitle(f"{title or ''}: {OUTPUT_LABELS.get(output, output)} at {len(rows)} sampled points\n"
+                 f"{min(runs):,} runs per point; bars: Wilson 95% intervals", fontsize=10)
+    return _finish(fig, path)
+
+
 def plot_risk_map(rows: list[dict], x: str, y: str, output: str = "p_miscalculation", risk: float | None = None,
                   path: str | Path | None = None, title: str | None = None):
     """A heatmap of ``output`` over a grid of two parameters, with a contour at the ``risk`` level.
@@ -256,7 +278,7 @@ def plot_sensitivity(sensitivity: dict, output: str = "p_miscalculation", path: 
 
 # ---------------------------------------------------------------- figures from a results directory
 
-FIGURE_KINDS = ("curves", "paths", "response", "effects", "map", "sensitivity")
+FIGURE_KINDS = ("curves", "paths", "response", "effects", "scatter", "map", "sensitivity")
 
 
 def results_kind(results: Path) -> str:
@@ -316,13 +338,16 @@ def sweep_figures(results: list[Path], kind: str | None = None, out: Path | None
     if kind is None:
         kind = ("sensitivity" if meta["sampler"] == "saltelli" and len(loaded) == 1
                 else "map" if meta["sampler"] == "grid" and len(columns) == 2 and len(loaded) == 1 and numeric
-                else "effects" if meta["sampler"] == "oat" or not numeric else "response")
+                else "effects" if meta["sampler"] == "oat" or not numeric
+                else "scatter" if meta["sampler"] in ("lhs", "sobol") else "response")
     title = meta["name"]
     if kind == "sensitivity":
         sens = json.loads((first_dir / "sensitivity.json").read_text())
         fig = plot_sensitivity(sens, output, title=title)
     elif kind == "map":
         fig = plot_risk_map(rows, x or columns[0], y or columns[1], output, risk, title=title)
+    elif kind == "scatter":
+        fig = plot_scatter(rows, columns, output, title=title)
     elif kind == "effects":
         outputs = [o for o in meta.get("outputs", [output]) if o in rows[0]]
         fig = plot_effects(rows, columns, outputs, title=title)
@@ -332,7 +357,8 @@ def sweep_figures(results: list[Path], kind: str | None = None, out: Path | None
         tables = [(spec_["experiment"]["name"], rows_) for _, spec_, rows_ in loaded]
         fig = plot_response(tables, x, outputs, title=" vs ".join(t[0] for t in tables))
     else:
-        raise ValueError(f"a sweep directory has figures response, effects, map and sensitivity, not {kind!r}")
+        raise ValueError(f"a sweep directory has figures response, effects, scatter, map and sensitivity, "
+                         f"not {kind!r}")
     return _save_all(fig, out, first_dir / kind, formats)
 
 

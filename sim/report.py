@@ -51,12 +51,12 @@ def experiment_section(path: Path, results: Path, page_dir: Path) -> list[str]:
     (page_dir / "figures").mkdir(parents=True, exist_ok=True)
     target = page_dir / "figures" / f"{meta.name}.png"
     shutil.copyfile(figure, target)
-    rel = lambda p: os.path.relpath(p, page_dir)  # noqa: E731
+    here = os.path.relpath  # commands are run from the working directory (the project root)
     lines = [f"## {meta.name}", "", f"**Question.** {meta.question or meta.description}", "",
-             f"**Command.** `escsim sweep {rel(path)} --out {rel(results)}` "
+             f"**Command.** `escsim sweep {here(path)} --out {here(results)}` "
              f"({len(rows)} points x {exp.runs:,} runs, sampler `{meta.sampler}`, seed {meta.seed}"
              f"{', common random numbers' if meta.common_random_numbers else ''}), then "
-             f"`escsim plot {rel(results)}`.", "", f"![{meta.name}]({rel(target)})", ""]
+             f"`escsim plot {here(results)}`.", "", f"![{meta.name}]({os.path.relpath(target, page_dir)})", ""]
     outputs = [o for o in meta.outputs if o in rows[0]]
     if meta.sampler == "saltelli":
         sens = json.loads((results / "sensitivity.json").read_text())["indices"]

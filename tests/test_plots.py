@@ -153,3 +153,18 @@ def test_effects_plot_labels_each_point_by_its_change():
     xs = ax.lines[0].get_xdata()
     assert np.allclose(xs, [0.03, 0.028, 0.012])
     assert np.array_equal(ax.lines[0].get_ydata(), [2, 1, 0])  # first point on top
+
+
+def test_scatter_plots_every_point_against_each_parameter():
+    from sim.plots import plot_scatter
+
+    rows = rows_for([0.1, 0.9, 0.5], [0.02, 0.05, 0.03])
+    for r, s in zip(rows, (2.0, 1.0, 3.0)):
+        r["scale"] = s
+    fig = plot_scatter(rows, ["cohesion", "scale"])
+    assert len(fig.axes) == 2
+    for ax, col in zip(fig.axes, ["cohesion", "scale"]):
+        line = ax.lines[0]
+        assert np.allclose(line.get_xdata(), [r[col] for r in rows])
+        assert np.allclose(line.get_ydata(), [0.02, 0.05, 0.03])
+        assert ax.get_xlabel() == col

@@ -8,7 +8,7 @@ from conftest import SCENARIOS
 from sim.cli import main
 
 
-def test_report_writes_each_experiment_with_its_numbers(tmp_path, capsys):
+def test_report_writes_each_experiment_with_its_numbers(tmp_path, capsys, monkeypatch):
     exp = tmp_path / "experiments" / "tiny.toml"
     exp.parent.mkdir()
     exp.write_text(f'[experiment]\nname = "tiny"\nquestion = "Does cohesion matter?"\n'
@@ -16,13 +16,15 @@ def test_report_writes_each_experiment_with_its_numbers(tmp_path, capsys):
                    '[[parameters]]\nkey = "alliances.us_rok.cohesion"\nname = "cohesion"\nvalues = [0.0, 1.0]\n')
     results = tmp_path / "results"
     page = tmp_path / "experiments" / "README.md"
+    monkeypatch.chdir(tmp_path)  # commands on the page are relative to where they are run
+    exp, results, page = (p.relative_to(tmp_path) for p in (exp, results, page))
     assert main(["report", str(exp), "--results", str(results), "--out", str(page)]) == 2
     assert "escsim sweep" in capsys.readouterr().err  # not run yet: says how to
     assert main(["sweep", str(exp), "--out", str(results / "tiny"), "--workers", "1"]) == 0
     assert main(["report", str(exp), "--results", str(results), "--out", str(page)]) == 0
     text = page.read_text()
     assert "## tiny" in text and "Does cohesion matter?" in text
-    assert "escsim sweep tiny.toml --out ../results/tiny" in text
+    assert "escsim sweep experiments/tiny.toml --out results/tiny" in text
     assert "![tiny](figures/tiny.png)" in text and (tmp_path / "experiments/figures/tiny.png").exists()
     for row in csv.DictReader(open(results / "tiny" / "points.csv")):
         p, lo = float(row["p_miscalculation"]), float(row["p_miscalculation_low"])
