@@ -152,7 +152,7 @@ def ThreatChart(model):
 @solara.component
 def EventLog(model):
     update_counter.get()
-    lines = replay_events(model)[-12:]
+    lines = replay_events(model, misperceptions=True)[-12:]
     misread = int(model.history["misperceived"][: model.t].sum())
     solara.Markdown("#### Events\n" + f"Misperceptions so far: **{misread}**\n\n"
                     + ("\n".join(f"- {line}" for line in lines) if lines else "_nothing yet_"))

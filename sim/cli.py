@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where the sweeps' results are, one directory per experiment name (default: results)")
     rpt.add_argument("--out", type=Path, default=Path("experiments/README.md"), help="the page to write")
 
+    ap = sub.add_parser("app", help="open the interactive page (needs the app extra): solara run sim/app.py")
+    ap.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
+    ap.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+
     rep = sub.add_parser("replay", help="replay one ensemble run in the Mesa engine and show its days")
     rep.add_argument("scenario", type=Path, help="scenario TOML file")
     rep.add_argument("--run", type=_seed, required=True, help="the run's index in the ensemble (runs.csv 'run')")
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep, "plot": _plot,
-                    "calibrate": _calibrate, "report": _report}
+                    "calibrate": _calibrate, "report": _report, "app": _app}
         return commands[args.command](args)
     except InputError as exc:
         for line in exc.problems:
@@ -221,6 +225,18 @@ def _calibrate(args) -> int:
         atomic_write(args.out, json.dumps(report, indent=2) + "\n")
         print(f"report: {args.out}")
     return 0
+
+
+def _app(args) -> int:
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("solara") is None:
+        raise InputError("the page needs the app extra: pip install 'escalation-sim[app]'")
+    page = Path(__file__).with_name("app.py")
+    print(f"serving the page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    return subprocess.call([sys.executable, "-m", "solara", "run", str(page), "--host", args.host,
+                            "--port", str(args.port), "--production"])
 
 
 def _report(args) -> int:

@@ -155,13 +155,19 @@ def replay_table(model) -> str:
     return text.getvalue()
 
 
-def replay_events(model) -> list[str]:
-    """One line per day with a provocation, accident, misperception-driven escalation or crisis."""
+def replay_events(model, misperceptions: bool = False) -> list[str]:
+    """One line per day with a provocation, accident, misperception-driven escalation or crisis
+    (and, with ``misperceptions``, each misreading of an adversary's action)."""
     sc, h = model.compiled, model.history
     names = sc.actor_names
     lines = []
     for t in range(model.t):
         events = []
+        if misperceptions:
+            for i, j in zip(*np.nonzero(h["misperceived"][t] & (sc.threat_weight > 0))):
+                seen = min(max(int(np.floor(h["perceived"][t, i, j] + 0.5)), 0), sc.top_rung)
+                events.append(f"{names[i]} reads {names[j]}'s {sc.rung_names[h['realised'][t, j]]} "
+                              f"as {sc.rung_names[seen]}")
         for i in range(sc.n_actors):
             x, a = h["intended"][t, i], h["realised"][t, i]
             if h["provoked"][t, i]:

@@ -1,0 +1,160 @@
+"""The interactive page: the model behind it, its components, and the page driven in a real browser."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+solara = pytest.importorskip("solara")
+app = pytest.importorskip("sim.app")
+
+def page_text(rc) -> str:
+    """All text in a rendered component tree (Markdown, alerts, buttons), walked from its root widget."""
+    out, todo = [], [rc.container]
+    while todo:
+        w = todo.pop()
+        for attr in ("children", "value", "template"):  # Markdown renders into a template's HTML
+            v = getattr(w, attr, None)
+            if isinstance(v, str):
+                out.append(v)
+            elif isinstance(v, (list, tuple)):
+                out.extend(x for x in v if isinstance(x, str))
+                todo.extend(x for x in v if not isinstance(x, str))
+    return "\n".join(out)
+
+
+BROWSER = shutil.which("chromium") or "/usr/bin/chromium"
+REQUIRE_BROWSER = os.environ.get("ESCSIM_REQUIRE_BROWSER") == "1"  # CI sets it: a missing browser fails
+
+
+def test_levers_reach_the_scenario_for_any_actors():
+    m = app.InteractiveModel(cohesion=1.0, drill_scale=2.0, transparency=0.9, hotline=True, backchannel=True,
+                             noise=0.4, rng=1)
+    sc = m.compiled
+    nk, us = sc.actor_ids.index("north_korea"), sc.actor_ids.index("united_states")
+    assert m.problem is None
+    assert np.all(sc.noise == 0.4)
+    assert sc.hotline_eta[nk, us] == 0.5 and sc.hotline_eta[us, nk] == 0.5
+    assert sc.backchannel[0].max() == 0.1
+    fs = [p for p in sc.drill_periods if p[0] == "freedom_shield"][0]
+    assert sc.drill_scale[fs[1], sc.actor_ids.index("south_korea")] == 3.0  # 1.5 x 2
+    assert sc.drill_ambiguity[fs[1], sc.actor_ids.index("south_korea")] == pytest.approx(1.0 * 0.1)
+    strait = app.InteractiveModel(scenario_name="strait_example", hotline=True)  # no Korean actor anywhere
+    assert strait.compiled.hotline_eta.max() == 0.5 and strait.problem is None
+
+
+def test_a_refused_combination_is_reported_not_raised():
+    m = app.InteractiveModel(noise=-1.0)
+    assert "noise" in m.problem and "greater than or equal to 0" in m.problem
+    assert m.compiled.noise.min() >= 0  # the scenario as written runs instead
+    box, rc = solara.render(app.KeyNumbers(m), handle_error=False)
+    assert "cannot be used" in page_text(rc)
+
+
+def test_components_show_the_run_and_the_ensemble_button_gives_an_interval(monkeypatch):
+    monkeypatch.setattr(app, "ENSEMBLE_RUNS", 1024)
+    m = app.InteractiveModel(rng=3)
+    for _ in range(90):
+        m.step()
+    fig = app.ladder_figure(m)
+    lines = fig.axes[0].lines
+    assert len(lines) == m.compiled.n_actors
+    for i, line in enumerate(lines):
+        assert np.array_equal(line.get_ydata(), m.history["realised"][:90, i])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(m.compiled.rung_names)
+    threat = app.threat_figure(m).axes[0].lines[0]
+    assert np.array_equal(threat.get_ydata(), m.history["threat"][:91, 0])
+    import ipyvuetify
+
+    box, rc = solara.render(app.KeyNumbers(m), handle_error=False)
+    assert "Day 90 of 365" in page_text(rc) and "P(miscalculation) =" not in page_text(rc)
+    rc.find(ipyvuetify.Btn, children=["Run an ensemble of 1,024 runs"]).widget.click()
+    text = page_text(rc)
+    assert "P(miscalculation) =" in text and "95% interval" in text and "1,024 runs" in text
+    box, rc = solara.render(app.EventLog(m), handle_error=False)
+    text = page_text(rc)
+    misread = int(m.history["misperceived"][:90].sum())
+    assert f"Misperceptions so far: <strong>{misread}</strong>" in text
+    lines = app.replay_events(m, misperceptions=True)
+    adversaries = m.history["misperceived"][:90] & (m.compiled.threat_weight > 0)
+    assert sum(line.count(" reads ") for line in lines) == adversaries.sum() > 0
+    assert lines[-1].split(": ", 1)[1].split(";")[0].replace("'", "&#x27;") in text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served_page():
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/app.py", "--host", "127.0.0.1",
+                             "--port", str(port), "--production"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the page did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_page_in_a_real_browser(served_page, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api") if not REQUIRE_BROWSER else __import__(
+        "playwright.sync_api", fromlist=["sync_playwright"])
+    if not Path(BROWSER).exists():
+        if REQUIRE_BROWSER:
+            pytest.fail(f"no browser at {BROWSER}")
+        pytest.skip("no chromium on this machine")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=BROWSER, args=args, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(served_page, wait_until="load", timeout=60_000)
+        page.get_by_text("Model Parameters").wait_for(timeout=60_000)
+        page.get_by_text("Day 0 of 365").wait_for(timeout=30_000)
+        chart = page.locator("img").first
+        before = chart.get_attribute("src")
+        # move the cohesion slider (the third slider: play interval, render interval, then the levers)
+        slider = page.get_by_role("slider").nth(2)
+        value_before = slider.get_attribute("aria-valuenow")
+        slider.focus()
+        for _ in range(4):
+            page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(500)
+        assert slider.get_attribute("aria-valuenow") != value_before
+        # press play, let it run, pause
+        page.get_by_role("button", name="▶").click()
+        page.get_by_text("Day 90 of 365").wait_for(timeout=120_000)
+        page.get_by_role("button").filter(has_text="❚❚").click()
+        page.wait_for_timeout(500)
+        after = chart.get_attribute("src")
+        assert after != before, "the ladder chart did not change"
+        shot = tmp_path / "app.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.read_bytes()[:4] == b"\x89PNG"
+    if os.environ.get("ESCSIM_ARTIFACTS"):
+        Path(os.environ["ESCSIM_ARTIFACTS"]).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(os.environ["ESCSIM_ARTIFACTS"]) / "app.png")
