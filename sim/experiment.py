@@ -7,20 +7,22 @@ allowed) before a single file is written.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .compile import CompiledScenario, compile_scenario
 from .errors import InputError, problem
-from .scenario import Scenario, format_pydantic_error, read_toml, set_key_path, load_scenario
+from .scenario import (Scenario, format_pydantic_error, load_scenario, read_toml, read_with_extends, set_key_path,
+                       validate_scenario)
 
 SAMPLERS = ("grid", "lhs", "sobol", "oat", "saltelli")
 OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_inadvertent", "p_misperception_driven_escalation")
@@ -142,9 +144,9 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
     if not scenario_path.exists():
         raise InputError(problem(file, "experiment.scenario", f"scenario file {scenario_path} not found "
                                  "(the path is relative to the experiment file)"))
-    base_raw = _raw_scenario(scenario_path)
+    base_raw = read_with_extends(scenario_path, ())
     base = load_scenario(scenario_path)
-    designs = design(spec, file)
+    designs = design(spec)
     points = []
     for index, values in enumerate(designs):
         overrides = {key: values[p.column] for p in spec.parameters for key in p.keys}
@@ -157,18 +159,8 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
     return Experiment(file, spec, base, points, n_runs, digest)
 
 
-def _raw_scenario(path: Path) -> tuple[dict, dict]:
-    from .scenario import read_with_extends
-
-    return read_with_extends(path, ())
-
-
 def _point_scenario(base_raw, scenario_path: Path, overrides: dict, file: str, spec, values) -> Scenario:
     """The scenario at one point, validated; errors name the experiment's parameter, not the scenario."""
-    import copy
-
-    from .scenario import validate_scenario
-
     raw, origins = copy.deepcopy(base_raw[0]), dict(base_raw[1])
     for key, value in overrides.items():
         where = _parameter_key(spec, key)
@@ -240,7 +232,7 @@ def _check_parameters(spec: ExperimentFile, file: str) -> None:
         raise InputError(out)
 
 
-def design(spec: ExperimentFile, file: str) -> list[dict[str, Value]]:
+def design(spec: ExperimentFile) -> list[dict[str, Value]]:
     """The points of the experiment's sampler, as {column: value} in point order."""
     from scipy.stats import qmc
 
@@ -249,7 +241,7 @@ def design(spec: ExperimentFile, file: str) -> list[dict[str, Value]]:
     if meta.sampler == "grid":
         return [dict(zip([p.column for p in params], combo)) for combo in itertools.product(*(p.levels() for p in params))]
     if meta.sampler == "oat":
-        return _one_at_a_time(params, file)
+        return _one_at_a_time(params)
     if meta.sampler == "lhs":
         unit = qmc.LatinHypercube(d=d, rng=np.random.default_rng(meta.seed)).random(meta.points)
     elif meta.sampler == "sobol":
@@ -270,10 +262,10 @@ def salib_problem(params: list[Parameter]) -> dict:
     return {"num_vars": len(params), "names": [p.column for p in params], "bounds": [list(p.range) for p in params]}
 
 
-def _one_at_a_time(params: list[Parameter], file: str) -> list[dict[str, Value]]:
+def _one_at_a_time(params: list[Parameter]) -> list[dict[str, Value]]:
     """The baseline point, then each parameter through its levels with the others at baseline."""
     base = {}
-    for i, p in enumerate(params):
+    for p in params:
         levels = p.levels()
         b = p.baseline if p.baseline is not None else levels[len(levels) // 2]
         base[p.column] = b

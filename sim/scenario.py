@@ -177,7 +177,6 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
 def validate_scenario(raw: dict, file: str = "<memory>", origins: dict | None = None) -> Scenario:
     """Validate a merged raw mapping (as read from TOML) into a :class:`Scenario`."""
     origins = origins or {}
-    raw = {k: v for k, v in raw.items()}
     try:
         sc = Scenario.model_validate(raw)
     except ValidationError as exc:

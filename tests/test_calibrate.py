@@ -1,6 +1,5 @@
 """Calibration by simulation: recovers a known rate, and refuses bad files with one clear message."""
 
-import json
 import math
 
 import pytest

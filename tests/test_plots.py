@@ -1,6 +1,5 @@
 """Figures checked through their data: plotted arrays equal the results, bands enclose lines, labels name rungs."""
 
-import json
 
 import numpy as np
 import pytest

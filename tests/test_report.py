@@ -2,7 +2,6 @@
 
 import csv
 
-import pytest
 
 from conftest import SCENARIOS
 from sim.cli import main

@@ -7,14 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import ROOT, SCENARIOS
 from sim.cli import main
-from sim.errors import InputError
 from sim.experiment import load_experiment
 from sim.sweep import run_sweep
 
@@ -150,18 +148,22 @@ def test_another_experiment_or_other_runs_in_the_same_directory_is_refused(tmp_p
 
 
 def test_adaptive_runs_stop_when_the_interval_is_narrow_enough(tmp_path):
-    path = write_experiment(tmp_path, COHESION + "values = [1.0]\n", runs=40_960, target_half_width=0.008)
+    def half_width(row):
+        return max(float(row["p_miscalculation"]) - float(row["p_miscalculation_low"]),
+                   float(row["p_miscalculation_high"]) - float(row["p_miscalculation"]))
+
+    # a target just below what 4,096 runs give, so the point must grow past its first step
+    pilot = write_experiment(tmp_path, COHESION + "values = [1.0]\n", name="pilot.toml", runs=4096)
+    target = round(0.8 * half_width(rows(run_sweep(load_experiment(pilot), tmp_path / "pilot", workers=1).table)[0]), 6)
+    path = write_experiment(tmp_path, COHESION + "values = [1.0]\n", runs=40_960, target_half_width=target)
     report = run_sweep(load_experiment(path), tmp_path / "out", workers=1)
     row = rows(report.table)[0]
     runs = int(row["runs"])
     assert 4096 < runs < 40_960 and runs % 4096 == 0
-    half = max(float(row["p_miscalculation"]) - float(row["p_miscalculation_low"]),
-               float(row["p_miscalculation_high"]) - float(row["p_miscalculation"]))
-    assert half <= 0.008
-    # and one step fewer would not have been narrow enough: it stopped at the first sufficient size
-    n = runs - 4096
-    p = float(row["p_miscalculation"])
-    assert 1.96 * np.sqrt(p * (1 - p) / n) > 0.008 * 0.95
+    assert half_width(row) <= target
+    # it stopped at the first sufficient size: the same point with one step fewer was not narrow enough
+    fewer = write_experiment(tmp_path, COHESION + "values = [1.0]\n", name="fewer.toml", runs=runs - 4096)
+    assert half_width(rows(run_sweep(load_experiment(fewer), tmp_path / "fewer", workers=1).table)[0]) > target
 
 
 def test_dask_cluster_gives_the_same_table_as_the_local_pool(tmp_path):

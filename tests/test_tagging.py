@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from conftest import compiled, fixed_draws, two_actor_raw
