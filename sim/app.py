@@ -73,6 +73,9 @@ class InteractiveModel(EscalationModel):
                  transparency: float = 0.3, hotline: bool = False, backchannel: bool = False,
                  noise: float = 0.2, rng=None):
         path = SCENARIO_DIR / f"{scenario_name}.toml"
+        self.settings = (f"cohesion {cohesion:.2f}, drill scale {drill_scale:.1f}x, transparency {transparency:.2f}, "
+                         f"noise {noise:.2f}, hotlines {'on' if hotline else 'off'}, "
+                         f"backchannels {'on' if backchannel else 'off'}")
         raw, origins = read_with_extends(path, ())
         self.problem = None
         try:
@@ -170,7 +173,8 @@ def KeyNumbers(model):
         f"#### {sc.name}\n"
         f"Day {model.t} of {sc.horizon} ({day}). Highest rung so far: **{sc.rung_names[int(out.max_rung[0])]}**. "
         f"Crisis: **{'yes' if out.crisis[0] else 'no'}**. Misperception-driven escalations: "
-        f"**{int(out.mde.sum())}**. Miscalculation: **{'yes' if out.miscalculation[0] else 'no'}**.")
+        f"**{int(out.mde.sum())}**. Miscalculation: **{'yes' if out.miscalculation[0] else 'no'}**.\n\n"
+        f"Settings: {model.settings}.")
 
     def run_ensemble():
         res = summarise(simulate(sc, ENSEMBLE_RUNS, seed=0, workers=1, per_run=False))
