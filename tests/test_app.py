@@ -97,12 +97,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served_page():
+def served_page(tmp_path):
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The server's output goes to a file: an unread pipe fills up and blocks the server mid-play.
+    log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/app.py", "--host", "127.0.0.1",
                              "--port", str(port), "--production"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -113,10 +115,11 @@ def served_page():
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("the page did not start: " + proc.stdout.read().decode()[-2000:])
+        pytest.fail("the page did not start: " + (tmp_path / "server.log").read_text()[-2000:])
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+    log.close()
 
 
 def test_page_in_a_real_browser(served_page, tmp_path):
