@@ -122,6 +122,7 @@ def served_page(tmp_path):
     log.close()
 
 
+@pytest.mark.browser
 def test_page_in_a_real_browser(served_page, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api") if not REQUIRE_BROWSER else __import__(
         "playwright.sync_api", fromlist=["sync_playwright"])
