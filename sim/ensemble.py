@@ -27,9 +27,8 @@ BLOCKS_PER_BATCH = 4
 
 @dataclass
 class BatchOutput:
-    """What one batch of consecutive blocks returns to be folded."""
+    """What one batch of runs returns to be folded (both engines' batches)."""
 
-    first_run: int
     totals: Totals
     per_run: dict[str, np.ndarray] | None
     sample_actions: np.ndarray | None  # (S, T, N) realised actions of the first runs of block 0, else None
@@ -86,7 +85,7 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
 
     main, twin = states[0][3], (states[1][3] if twins else None)
     table = main.per_run(twin) if per_run else None
-    return BatchOutput(first_run, Totals.from_tracker(main, twin), table, sample_actions if keep else None, paths)
+    return BatchOutput(Totals.from_tracker(main, twin), table, sample_actions if keep else None, paths)
 
 
 def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarray, draws: StepDraws):

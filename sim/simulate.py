@@ -8,7 +8,7 @@ import numpy as np
 
 from .compile import CompiledScenario
 from .draws import run_seed
-from .ensemble import fold, run_ensemble
+from .ensemble import BatchOutput, fold, run_ensemble
 from .model import EscalationModel
 from .outcomes import Totals
 from .parallel import chunks, map_in_order
@@ -61,15 +61,8 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: int = 0, *, e
     return EnsembleResult(scenario, runs, seed, engine, totals, table, samples)
 
 
-@dataclass
-class _ChunkOutput:
-    totals: Totals
-    per_run: dict[str, np.ndarray] | None
-    sample_actions: np.ndarray | None
-
-
 def run_mesa_chunk(scenario: CompiledScenario, seed: int, start: int, stop: int, *, twins: bool = False,
-                   per_run: bool = True) -> _ChunkOutput:
+                   per_run: bool = True) -> BatchOutput:
     """Mesa runs ``start .. stop - 1`` of an ensemble seeded ``seed``, folded."""
     totals, columns, samples = None, {}, []
     for k in range(start, stop):
@@ -86,4 +79,4 @@ def run_mesa_chunk(scenario: CompiledScenario, seed: int, start: int, stop: int,
         if k < SAMPLE_PATHS:
             samples.append(model.history["realised"])
     table = {k: np.concatenate(v) for k, v in columns.items()} if per_run else None
-    return _ChunkOutput(totals, table, np.stack(samples) if samples else None)
+    return BatchOutput(totals, table, np.stack(samples) if samples else None)
