@@ -227,16 +227,27 @@ def _calibrate(args) -> int:
     return 0
 
 
+# Solara checks PyPI for a newer release at start and sends usage telemetry by default; the page
+# must not reach the network, so both are switched off wherever the project starts it.
+SOLARA_OFFLINE_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+
+
+def app_server_command(host: str, port: int) -> list[str]:
+    """The command that serves the interactive page (run it with ``SOLARA_OFFLINE_ENV`` added)."""
+    page = Path(__file__).with_name("app.py")
+    return [sys.executable, "-m", "solara", "run", str(page), "--host", host, "--port", str(port), "--production",
+            "--no-check-version"]
+
+
 def _app(args) -> int:
     import importlib.util
+    import os
     import subprocess
 
     if importlib.util.find_spec("solara") is None:
         raise InputError("the page needs the app extra: pip install 'escalation-sim[app]'")
-    page = Path(__file__).with_name("app.py")
     print(f"serving the page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    return subprocess.call([sys.executable, "-m", "solara", "run", str(page), "--host", args.host,
-                            "--port", str(args.port), "--production"])
+    return subprocess.call(app_server_command(args.host, args.port), env={**os.environ, **SOLARA_OFFLINE_ENV})
 
 
 def _report(args) -> int:

@@ -4,7 +4,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
+from sim.cli import SOLARA_OFFLINE_ENV, app_server_command
 
 solara = pytest.importorskip("solara")
 app = pytest.importorskip("sim.app")
@@ -34,6 +34,9 @@ def page_text(rc) -> str:
 
 BROWSER = shutil.which("chromium") or "/usr/bin/chromium"
 REQUIRE_BROWSER = os.environ.get("ESCSIM_REQUIRE_BROWSER") == "1"  # CI sets it: a missing browser fails
+# The day the key-numbers panel shows ("Day N of 365"), read in the page, and a wait condition on it.
+DAY_SHOWN = "() => { const m = /Day (\\d+) of \\d+/.exec(document.body.innerText); return m ? +m[1] : -1; }"
+DAY_AT_LEAST = "(n) => { const m = /Day (\\d+) of \\d+/.exec(document.body.innerText); return m && +m[1] >= n; }"
 
 
 def test_levers_reach_the_scenario_for_any_actors():
@@ -99,11 +102,10 @@ def _free_port() -> int:
 @pytest.fixture
 def served_page(tmp_path):
     port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **SOLARA_OFFLINE_ENV, "PYTHONUNBUFFERED": "1"}
     # The server's output goes to a file: an unread pipe fills up and blocks the server mid-play.
     log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/app.py", "--host", "127.0.0.1",
-                             "--port", str(port), "--production"], cwd=ROOT, env=env,
+    proc = subprocess.Popen(app_server_command("127.0.0.1", port), cwd=ROOT, env=env,
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
@@ -122,48 +124,94 @@ def served_page(tmp_path):
     log.close()
 
 
+def click_until(page, button: str, shown, tries: int = 4, wait_ms: int = 15_000) -> None:
+    """Click the button named ``button`` until the locator ``shown`` is visible; fail after ``tries``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(tries):
+        try:
+            page.get_by_role("button", name=button).click(timeout=wait_ms)
+        except PlaywrightTimeout:  # the button is gone: the previous click may have been taken late
+            pass
+        try:
+            shown.wait_for(timeout=wait_ms)
+            return
+        except PlaywrightTimeout:
+            continue
+    pytest.fail(f"clicking {button!r} {tries} times never showed {shown}")
+
+
+def _save_artifact(path: Path) -> None:
+    if os.environ.get("ESCSIM_ARTIFACTS"):
+        Path(os.environ["ESCSIM_ARTIFACTS"]).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, Path(os.environ["ESCSIM_ARTIFACTS"]) / path.name)
+
+
 @pytest.mark.browser
 def test_page_in_a_real_browser(served_page, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api") if not REQUIRE_BROWSER else __import__(
-        "playwright.sync_api", fromlist=["sync_playwright"])
+    if REQUIRE_BROWSER:
+        import playwright.sync_api as playwright
+    else:
+        playwright = pytest.importorskip("playwright.sync_api")
     if not Path(BROWSER).exists():
         if REQUIRE_BROWSER:
             pytest.fail(f"no browser at {BROWSER}")
-        pytest.skip("no chromium on this machine")
+        pytest.skip(f"no chromium at {BROWSER} (apt-get install chromium)")
     args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=BROWSER, args=args, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(served_page, wait_until="load", timeout=60_000)
-        page.get_by_text("Model Parameters").wait_for(timeout=60_000)
-        page.get_by_text("Day 0 of 365").wait_for(timeout=30_000)
-        chart = page.locator("img").first
-        before = chart.get_attribute("src")
-        # move the cohesion slider (the third slider: play interval, render interval, then the levers)
-        slider = page.get_by_role("slider").nth(2)
-        value_before = slider.get_attribute("aria-valuenow")
-        slider.focus()
-        for _ in range(4):
-            page.keyboard.press("ArrowLeft")
-        deadline = time.time() + 20  # a loaded machine may take a while to apply the keys
-        while slider.get_attribute("aria-valuenow") == value_before and time.time() < deadline:
-            page.wait_for_timeout(200)
-        assert slider.get_attribute("aria-valuenow") != value_before
-        # Mesa's page builds a model with new settings on Reset; the key numbers then show them
-        page.get_by_role("button", name="Reset").click()
-        page.get_by_text("cohesion 0.60").wait_for(timeout=60_000)
-        # press play, let it run, pause (generous timeouts: the page draws two charts a day)
-        page.get_by_role("button", name="▶").click()
-        page.get_by_text("Day 60 of 365").wait_for(timeout=240_000)
-        page.get_by_role("button").filter(has_text="❚❚").click()
-        page.wait_for_timeout(500)
-        after = chart.get_attribute("src")
-        assert after != before, "the ladder chart did not change"
-        shot = tmp_path / "app.png"
-        page.screenshot(path=str(shot), full_page=True)
-        browser.close()
+        try:
+            drive_the_page(page, served_page, tmp_path / "app.png")
+        except BaseException as exc:
+            # say what the page showed: its text, a screenshot, and the server's last output
+            shot = tmp_path / "app_failure.png"
+            page.screenshot(path=str(shot), full_page=True)
+            _save_artifact(shot)
+            text = page.inner_text("body")[:1500]
+            server = (tmp_path / "server.log").read_text(errors="replace")[-1500:]
+            raise AssertionError(f"{exc}\n--- the page showed:\n{text}\n--- server output:\n{server}") from exc
+        finally:
+            browser.close()
+    shot = tmp_path / "app.png"
     assert shot.read_bytes()[:4] == b"\x89PNG"
-    if os.environ.get("ESCSIM_ARTIFACTS"):
-        Path(os.environ["ESCSIM_ARTIFACTS"]).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, Path(os.environ["ESCSIM_ARTIFACTS"]) / "app.png")
+    _save_artifact(shot)
+
+
+def drive_the_page(page, url: str, shot: Path) -> None:
+    """Load the page, move the cohesion slider, Reset, play to day 60, pause; check the chart changed."""
+    page.goto(url, wait_until="load", timeout=60_000)
+    page.get_by_text("Model Parameters").wait_for(timeout=60_000)
+    page.get_by_text("Day 0 of 365").wait_for(timeout=30_000)
+    chart = page.locator("img").first
+    before = chart.get_attribute("src")
+    # move the cohesion slider (the third slider: play interval, render interval, then the levers)
+    slider = page.get_by_role("slider").nth(2)
+    value_before = slider.get_attribute("aria-valuenow")
+    slider.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowLeft")
+    deadline = time.time() + 20  # a loaded machine may take a while to apply the keys
+    while slider.get_attribute("aria-valuenow") == value_before and time.time() < deadline:
+        page.wait_for_timeout(200)
+    assert (value_before, slider.get_attribute("aria-valuenow")) == ("0.8", "0.6")
+    # Mesa's page builds a model with new settings on Reset; the key numbers then show them. The
+    # slider's value reaches the server a moment after the browser shows it, so a Reset pressed in
+    # between builds the old settings: press it again until the page shows the new ones.
+    click_until(page, "Reset", page.get_by_text("cohesion 0.60"))
+    # press play: the button turns into pause once the server has taken the click
+    pause = page.get_by_role("button").filter(has_text="❚❚")
+    click_until(page, "▶", pause)
+    # Let it run to day 60 or later: wait on the day number, not on the exact text "Day 60", which a
+    # poll between two renders could miss.
+    page.wait_for_function(DAY_AT_LEAST, arg=60, timeout=240_000)
+    pause.click()
+    page.get_by_role("button", name="▶").wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # Mesa's play loop may finish the step it was sleeping through
+    day = page.evaluate(DAY_SHOWN)
+    page.wait_for_timeout(1500)
+    assert page.evaluate(DAY_SHOWN) == day >= 60, "the model went on after pause"
+    assert "cohesion 0.60" in page.inner_text("body")
+    assert chart.get_attribute("src") != before, "the ladder chart did not change"
+    page.screenshot(path=str(shot), full_page=True)
