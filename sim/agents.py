@@ -39,7 +39,7 @@ class StateAgent(mesa.Agent):
     def intend(self) -> None:
         """Phase 1: drill, provoke or hold: the action this state means to take today."""
         m = self.model
-        x, provoked = kernel.intend_phase(m.compiled, m.t, m.now["level"], m.now["threat"], m.draws,
+        x, provoked = kernel.intend_phase(m.compiled, m.t, m.now["level"], m.now["threat"], m.draws, m.regime,
                                           self.row)
         self.intended, self.provoked = int(x[0, 0]), bool(provoked[0, 0])
 

@@ -23,7 +23,7 @@ class CompiledScenario:
     """Everything a run needs, as arrays. Build with :func:`compile_scenario`.
 
     Per actor (N,): capability, baseline, ceiling, noise, decay, grievance, deterrence (the factor
-    D_i in (0, 1]), base_rate, kappa, provocation_rung. Per pair (N, N), row = observer i, column =
+    D_i in (0, 1]), base_rate, kappa, regime_dispersion, provocation_rung. Per pair (N, N), row = observer i, column =
     observed j: adversary (A), threat_weight (A*), capability_weight (w), weight (A* w), engaged
     (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when not drilling),
     drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity * (1 - transparency)),
@@ -51,6 +51,7 @@ class CompiledScenario:
     deterrence: np.ndarray
     base_rate: np.ndarray
     kappa: np.ndarray
+    regime_dispersion: np.ndarray
     provocation_rung: np.ndarray
     adversary: np.ndarray
     threat_weight: np.ndarray
@@ -187,6 +188,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         deterrence=deterrence,
         base_rate=np.array([a.provocation.base_rate for a in actors], dtype=float),
         kappa=np.array([a.provocation.kappa for a in actors], dtype=float),
+        regime_dispersion=np.array([a.provocation.regime_dispersion for a in actors], dtype=float),
         provocation_rung=np.array([min(3, K) if a.provocation.rung is None else a.provocation.rung for a in actors],
                                    dtype=np.int64),
         adversary=A,

@@ -5,6 +5,11 @@ section 4): uniforms ``(R, 4N + P)`` laid out as [provocation N | accident N | r
 backchannel P], then standard normals ``(R, N, N)`` (observer, observed). Because the layout never
 depends on the state, a run's draws are fixed by its generator alone, so the Mesa engine can replay any
 ensemble run exactly, and a perfect-perception twin can share a run's numbers.
+
+Besides the step draws, each run has one uniform per actor for its provocation regime (a run-long
+multiplier on the base rate, see ``kernel.regime_multiplier``). They come from a stream of their own
+(spawn key (2, block) for a block, a child of the run's generator for a Mesa run), so adding them
+left every step draw as it was, and they are drawn whether a scenario uses regimes or not.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ BLOCK_SIZE = 1024
 
 _MESA_STREAM = 0  # spawn-key namespaces keep Mesa runs and ensemble blocks on disjoint streams
 _BLOCK_STREAM = 1
+_REGIME_STREAM = 2
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,12 @@ def block_seed(seed: Seed, block: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(_BLOCK_STREAM, block))
 
 
+def block_regime_uniforms(seed: Seed, block: int, n_actors: int, block_size: int = BLOCK_SIZE) -> np.ndarray:
+    """The regime uniforms of every run of block ``block``: (block_size, N), fixed by (seed, block)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_REGIME_STREAM, block)))
+    return rng.random((block_size, n_actors))
+
+
 class RunDraws:
     """A stream of one run's step draws, either its own or one row of an ensemble block.
 
@@ -96,18 +108,23 @@ class RunDraws:
     step by step and yields row ``index``: the exact numbers that ensemble run saw.
     """
 
-    def __init__(self, rng: np.random.Generator, n_actors: int, *, batch: int = 1, index: int = 0):
+    def __init__(self, rng: np.random.Generator, n_actors: int, *, batch: int = 1, index: int = 0,
+                 regime: np.ndarray | None = None):
         self.rng = rng
         self.n_actors = n_actors
         self.batch = batch
         self.index = index
+        # a child generator: the run's step stream is the same whether regimes are drawn or not
+        self.regime = regime if regime is not None else rng.spawn(1)[0].random((1, n_actors))
 
     @classmethod
     def from_block(cls, seed: int, block: int, index: int, n_actors: int,
                    block_size: int = BLOCK_SIZE) -> RunDraws:
         if not 0 <= index < block_size:
             raise ValueError(f"run index {index} is outside a block of {block_size} runs")
-        return cls(np.random.default_rng(block_seed(seed, block)), n_actors, batch=block_size, index=index)
+        regime = block_regime_uniforms(seed, block, n_actors, block_size)[index:index + 1]
+        return cls(np.random.default_rng(block_seed(seed, block)), n_actors, batch=block_size, index=index,
+                   regime=regime)
 
     def next(self) -> StepDraws:
         return draw_step(self.rng, self.batch, self.n_actors).run(self.index)
@@ -116,13 +133,15 @@ class RunDraws:
 class FixedDraws:
     """Draws given in full, step by step: for hand-worked tests and external replays.
 
-    ``uniforms`` has shape (T, 4N + P) and ``normals`` (T, N, N); step t returns row t.
+    ``uniforms`` has shape (T, 4N + P) and ``normals`` (T, N, N); step t returns row t. ``regime``
+    (N,) are the run's regime uniforms (default 0.5 each: the median multiplier).
     """
 
-    def __init__(self, uniforms: np.ndarray, normals: np.ndarray, n_actors: int):
+    def __init__(self, uniforms: np.ndarray, normals: np.ndarray, n_actors: int, regime=None):
         self.uniforms = np.asarray(uniforms, dtype=float)
         self.normals = np.asarray(normals, dtype=float)
         self.n_actors = n_actors
+        self.regime = np.full((1, n_actors), 0.5) if regime is None else np.asarray(regime, float).reshape(1, -1)
         self.t = 0
 
     def next(self) -> StepDraws:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from . import kernel
 from .compile import CompiledScenario
-from .draws import BLOCK_SIZE, Seed, StepDraws, block_seed, fill_step, n_uniforms
+from .draws import BLOCK_SIZE, Seed, StepDraws, block_regime_uniforms, block_seed, fill_step, n_uniforms
 from .outcomes import OutcomeTracker, Totals
 from .parallel import chunks, map_in_order
 
@@ -51,6 +51,9 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
     uniforms = np.empty((R, n_uniforms(N)))
     normals = np.empty((R, N, N))
     draws = StepDraws(uniforms, normals, N)
+    regime = kernel.regime_multiplier(
+        np.concatenate([block_regime_uniforms(seed, first_block + b, N) for b in range(n_blocks)]),
+        sc.regime_dispersion)  # a twin has the same regimes: it differs in perception only
     twin_sc = sc.perfect_perception() if twins else None
 
     def tracker():
@@ -70,7 +73,7 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
             rows = slice(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE)
             fill_step(rng, uniforms[rows], normals[rows])
         for k, (scen, level, threat, track) in enumerate(states):
-            nxt, th, step = step_runs(scen, t, level, threat, draws)
+            nxt, th, step = step_runs(scen, t, level, threat, draws, regime)
             track.record(t, step["realised"][:valid], step["misperceived"][:valid], step["mde"][:valid],
                          step["source"][:valid], step["provoked"][:valid])
             if k == 0:
@@ -88,13 +91,14 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
     return BatchOutput(Totals.from_tracker(main, twin), table, sample_actions if keep else None, paths)
 
 
-def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarray, draws: StepDraws):
+def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarray, draws: StepDraws,
+              regime: np.ndarray):
     """One step of MODEL.md section 4 for all runs and actors at once.
 
-    level (R, N) int, threat (R, N) float. Returns next level, next threat and the step's arrays
+    level (R, N) int, threat (R, N) float, regime (R, N) the runs' base-rate multipliers. Returns next level, next threat and the step's arrays
     (intended, provoked, realised, perceived, misperceived, mde, source, hostile_level).
     """
-    intended, provoked = kernel.intend_phase(sc, t, level, threat, draws)
+    intended, provoked = kernel.intend_phase(sc, t, level, threat, draws, regime)
     realised, _ = kernel.execute_phase(sc, intended, draws)
     perceived, misread = kernel.perceive_phase(sc, t, level, realised, draws)
     next_threat = kernel.threat_phase(sc, t, threat, perceived)

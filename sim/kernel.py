@@ -11,6 +11,7 @@ Shapes: R runs, N actors, M observers, P actor pairs, K the top rung.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import gammaincinv
 
 from .rules import clip, get_rule, round_half_up
 
@@ -21,6 +22,21 @@ from .rules import clip, get_rule, round_half_up
 def provocation_probability(threat, base_rate, kappa, deterrence):
     """Daily chance of a provocation, 1 - exp(-h), h = base_rate exp(kappa th) D. All (R, M) or (M,)."""
     return -np.expm1(-(base_rate * np.exp(kappa * threat) * deterrence))
+
+
+def regime_multiplier(u, dispersion):
+    """Each run's provocation regime: a multiplier on the base rate held for the whole run.
+
+    Gamma-distributed with mean 1 and variance ``dispersion`` (the inverse CDF at the run's uniform
+    ``u``), so a year's provocation count is a Poisson mixture, overdispersed as the data are;
+    dispersion 0 gives exactly 1. u (R, N) uniforms; dispersion (N,). Returns (R, N).
+    """
+    u = np.asarray(u, dtype=float)
+    out = np.ones(u.shape)
+    for j in np.flatnonzero(dispersion > 0):
+        shape = 1.0 / dispersion[j]
+        out[:, j] = gammaincinv(shape, u[:, j]) / shape
+    return out
 
 
 def intend(level, drill_rung, provokes, provocation_rung):
@@ -177,9 +193,13 @@ def apply_backchannels(decided, level, pairs, success_prob, u_backchannel, basel
 ALL = slice(None)
 
 
-def intend_phase(sc, t, level, threat, draws, rows=ALL):
-    """Phase 1 for ``rows``: intended actions and whether each provoked. (R, M) int, (R, M) bool."""
-    chance = provocation_probability(threat[:, rows], sc.base_rate[rows], sc.kappa[rows], sc.deterrence[rows])
+def intend_phase(sc, t, level, threat, draws, regime, rows=ALL):
+    """Phase 1 for ``rows``: intended actions and whether each provoked. (R, M) int, (R, M) bool.
+
+    regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`).
+    """
+    chance = provocation_probability(threat[:, rows], sc.base_rate[rows] * regime[:, rows], sc.kappa[rows],
+                                     sc.deterrence[rows])
     provokes = draws.provocation[:, rows] < chance
     return intend(level[:, rows], sc.drill_rung[t, rows], provokes, sc.provocation_rung[rows]), provokes
 

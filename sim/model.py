@@ -53,6 +53,8 @@ class EscalationModel(mesa.Model):
         self.compiled = sc.perfect_perception() if perfect_perception else sc
         self.t = 0
         self._draws = draws if draws is not None else RunDraws(self.rng, sc.n_actors)
+        # the run's provocation regime: a multiplier on each base rate, fixed for the whole run
+        self.regime = kernel.regime_multiplier(self._draws.regime, sc.regime_dispersion)
         self.draws = None
         self.now: dict[str, np.ndarray] = {}
         self.state_agents = [StateAgent(self, i) for i in range(sc.n_actors)]

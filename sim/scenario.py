@@ -66,6 +66,7 @@ class ModelParams(_Table):
 class Provocation(_Table):
     base_rate: NonNegative = 0.0
     kappa: NonNegative = 0.0
+    regime_dispersion: NonNegative = 0.0  # variance of the run's Gamma(mean 1) multiplier on base_rate
     rung: Rung | None = None  # default: rung 3 (provocation), or the top rung of a shorter ladder
 
 

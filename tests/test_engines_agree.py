@@ -6,7 +6,7 @@ from scipy.stats import chi2_contingency
 
 from conftest import SCENARIOS, compiled, noisy_tit_for_tat_raw
 from sim.compile import compile_scenario
-from sim.draws import BLOCK_SIZE, FixedDraws, block_seed, draw_step
+from sim.draws import BLOCK_SIZE, FixedDraws, block_regime_uniforms, block_seed, draw_step
 from sim.ensemble import run_batch, run_ensemble
 from sim.model import EscalationModel
 from sim.parallel import map_in_order
@@ -23,17 +23,19 @@ def shipped(name):
 
 
 def _block_draws(sc, seed, block):
-    """Every step's draws of one ensemble block, (T, 1024, ...), regenerated as the ensemble drew them."""
+    """Every step's draws of one ensemble block, (T, 1024, ...), and its regime uniforms (1024, N),
+    regenerated as the ensemble drew them."""
     rng = np.random.default_rng(block_seed(seed, block))
     steps = [draw_step(rng, BLOCK_SIZE, sc.n_actors) for _ in range(sc.horizon)]
-    return np.stack([d.uniforms for d in steps]), np.stack([d.normals for d in steps])
+    regime = block_regime_uniforms(seed, block, sc.n_actors)
+    return np.stack([d.uniforms for d in steps]), np.stack([d.normals for d in steps]), regime
 
 
-def _replay_rows(sc, uniforms, normals, indices, perfect=False):
+def _replay_rows(sc, uniforms, normals, regime, indices, perfect=False):
     """Mesa runs fed rows ``indices`` of a block's draws: their histories and per-run outcomes."""
     out = []
     for i in indices:
-        draws = FixedDraws(uniforms[:, i], normals[:, i], sc.n_actors)
+        draws = FixedDraws(uniforms[:, i], normals[:, i], sc.n_actors, regime=regime[i])
         m = EscalationModel(sc, draws=draws, perfect_perception=perfect).run()
         out.append(({k: m.history[k] for k in PATHS}, m.outcomes.per_run()))
     return out
@@ -45,9 +47,9 @@ def test_replayed_runs_match_the_ensemble_step_for_step(name):
     sc = shipped(name)
     seed, block = 21, 1
     out = run_batch(sc, seed, block, 1, 2048, trace=True, per_run=True, twins=True)
-    uniforms, normals = _block_draws(sc, seed, block)
+    uniforms, normals, regime = _block_draws(sc, seed, block)
     indices = list(range(0, 1000, 5))  # 200 runs across the block
-    tasks = [(sc, uniforms, normals, indices[k::2]) for k in range(2)]
+    tasks = [(sc, uniforms, normals, regime, indices[k::2]) for k in range(2)]
     replays = dict(zip(indices[0::2] + indices[1::2], sum(map_in_order(_replay_rows, tasks, 2), [])))
     assert len(replays) == 200
     for index, (history, per_run) in replays.items():
@@ -56,7 +58,7 @@ def test_replayed_runs_match_the_ensemble_step_for_step(name):
         for key, col in per_run.items():
             assert col[0] == out.per_run[key][index], (index, key)
     # perfect-perception twins on the same draws give the inadvertent tag
-    for index, (_, twin) in zip(indices[:40], _replay_rows(sc, uniforms, normals, indices[:40], perfect=True)):
+    for index, (_, twin) in zip(indices[:40], _replay_rows(sc, uniforms, normals, regime, indices[:40], perfect=True)):
         crisis = replays[index][1]["crisis"][0]
         assert out.per_run["inadvertent"][index] == (crisis and not twin["crisis"][0]), index
     # and the public replay API regenerates the same draws from (seed, run) alone
