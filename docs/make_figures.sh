@@ -2,6 +2,10 @@
 # Remake the README's figures from the shipped scenarios and experiments (about 1.4 million runs;
 # some minutes on two cores). Run from the project root with escsim installed.
 set -euo pipefail
+# A sweep refuses a directory that holds another version of its experiment (resume must never mix
+# results), so clear the directories this script writes before it writes them again.
+rm -rf results/korea_baseline results/cohesion results/cohesion_asian_nato results/drill_scale \
+  results/sensitivity results/levers results/uncertainty results/drill_frequency
 escsim run scenarios/korea_baseline.toml --runs 20000 --seed 0 --runs-table no --out results/korea_baseline
 escsim plot results/korea_baseline --kind curves --out docs/figures/escalation_curves.png
 escsim plot results/korea_baseline --kind paths --out docs/figures/level_paths.png

@@ -20,10 +20,10 @@ provocation = { base_rate = 0.1, kappa = 0.0 }
 """
 
 
-def setup(tmp_path, data_mean, body_extra="", meta_extra=""):
+def setup(tmp_path, data_mean, body_extra="", meta_extra="", data_sd=5.0, targets=("mean",), evaluations=40):
     (tmp_path / "one.toml").write_text(SCENARIO)
-    # eleven "years" with the wanted mean (the variance is not a target here)
-    values = [data_mean - 5, data_mean + 5] * 5 + [data_mean]
+    # eleven "years" with the wanted mean and sample standard deviation data_sd
+    values = [data_mean - data_sd, data_mean + data_sd] * 5 + [data_mean]
     (tmp_path / "counts.csv").write_text("year,events\n" + "".join(f"{2000 + i},{v}\n" for i, v in enumerate(values)))
     path = tmp_path / "cal.toml"
     path.write_text(f"""[calibration]
@@ -32,10 +32,10 @@ scenario = "one.toml"
 data = "counts.csv"
 column = "events"
 actor = "x"
-targets = ["mean"]
+targets = {list(targets)!r}
 runs = 2048
 seed = 1
-max_evaluations = 40
+max_evaluations = {evaluations}
 {meta_extra}
 [[parameters]]
 key = "actors.x.provocation.base_rate"
@@ -54,6 +54,28 @@ def test_calibration_recovers_a_known_daily_rate(tmp_path):
     assert abs(fitted - true_rate) < 4 * se_rate + 2e-4
     assert abs(report["relative_residuals"]["mean"]) < 0.01
     assert report["data"]["mean"] == pytest.approx(mean)
+
+
+def test_calibration_recovers_a_known_rate_and_regime_dispersion(tmp_path):
+    """Counts from hazard r m, m ~ Gamma(mean 1, variance phi): the fit finds r and phi again."""
+    r, phi, T, runs = 0.025, 0.4, 365, 2048
+    eq = 1 - (1 + r * phi) ** (-1 / phi)  # E[1 - exp(-r m)]: the Gamma's Laplace transform
+    eq2 = 1 - 2 * (1 + r * phi) ** (-1 / phi) + (1 + 2 * r * phi) ** (-1 / phi)
+    mean, var = T * eq, T * (eq - eq2) + T**2 * (eq2 - eq**2)
+    extra = '[[parameters]]\nkey = "actors.x.provocation.regime_dispersion"\nrange = [0.0, 2.0]\nstart = 1.0\n'
+    report = calibrate(setup(tmp_path, mean, extra, data_sd=math.sqrt(var), targets=("mean", "variance"),
+                             evaluations=100), workers=1)
+    assert report["data"]["variance"] == pytest.approx(var)
+    fitted_rate = report["fitted"]["actors.x.provocation.base_rate"]
+    fitted_phi = report["fitted"]["actors.x.provocation.regime_dispersion"]
+    # Monte Carlo error of the simulated moments, carried to the parameters: the mean pins r m's
+    # average to about sqrt(var / runs) / T, the variance (excess kurtosis about 6 phi) pins phi to
+    # about se(variance) / mean^2.
+    se_rate = math.sqrt(var / runs) / T
+    se_phi = var * math.sqrt((2 + 6 * phi) / runs) / mean**2
+    assert abs(fitted_rate - r) < 4 * se_rate + 1e-3 * r / 0.025
+    assert abs(fitted_phi - phi) < 4 * se_phi
+    assert abs(report["relative_residuals"]["variance"]) < 0.02
 
 
 BAD = {
