@@ -156,8 +156,10 @@ def ThreatChart(model):
 def EventLog(model):
     update_counter.get()
     lines = replay_events(model, misperceptions=True)[-12:]
-    misread = int(model.history["misperceived"][: model.t].sum())
-    solara.Markdown("#### Events\n" + f"Misperceptions so far: **{misread}**\n\n"
+    misread = model.history["misperceived"][: model.t]
+    of_adversaries = int((misread & (model.compiled.threat_weight > 0)).sum())  # the ones the log lists
+    solara.Markdown("#### Events\n" + f"Misperceptions so far: **{int(misread.sum())}**, "
+                    f"of an adversary's action: **{of_adversaries}** (listed below)\n\n"
                     + ("\n".join(f"- {line}" for line in lines) if lines else "_nothing yet_"))
 
 

@@ -86,9 +86,10 @@ def test_components_show_the_run_and_the_ensemble_button_gives_an_interval(monke
     box, rc = solara.render(app.EventLog(m), handle_error=False)
     text = page_text(rc)
     misread = int(m.history["misperceived"][:90].sum())
-    assert f"Misperceptions so far: <strong>{misread}</strong>" in text
-    lines = app.replay_events(m, misperceptions=True)
     adversaries = m.history["misperceived"][:90] & (m.compiled.threat_weight > 0)
+    assert (f"Misperceptions so far: <strong>{misread}</strong>, of an adversary's action: "
+            f"<strong>{adversaries.sum()}</strong>") in text.replace("&#x27;", "'")
+    lines = app.replay_events(m, misperceptions=True)
     assert sum(line.count(" reads ") for line in lines) == adversaries.sum() > 0
     assert lines[-1].split(": ", 1)[1].split(";")[0].replace("'", "&#x27;") in text
 
