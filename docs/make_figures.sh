@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Remake the README's figures from the shipped scenarios and experiments (about 1.4 million runs;
-# some minutes on two cores). Run from the project root with escsim installed.
+# Remake the README's figures from the shipped scenarios and experiments (about 5 million runs, half an hour
+# on two cores). Run from the project root with escsim installed.
 set -euo pipefail
 # A sweep refuses a directory that holds another version of its experiment (resume must never mix
 # results), so clear the directories this script writes before it writes them again.
