@@ -7,6 +7,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+import tqdm
+
+# tqdm's monitor thread (started with the first progress bar, to refresh stalled bars) would make
+# every later pool a fork of a multi-threaded process, which can deadlock a worker (Python 3.12
+# warns of it). Our bars are updated as results arrive and need no monitor.
+tqdm.tqdm.monitor_interval = 0
+
 
 def default_workers() -> int:
     """All cores this process may use."""
