@@ -109,9 +109,7 @@ def _scenario_at(spec, raw, scenario_path, file, values):
 def simulated_statistics(scenario, actor: int, runs: int, seed: int, workers: int | None = None) -> dict:
     """Mean and variance (across runs) of one actor's provocation days over the horizon."""
     totals, _, _ = run_ensemble(scenario, runs, seed, workers=workers)
-    s, sq = float(totals.provocations[actor]), float(totals.provocations_sq[actor])
-    mean = s / runs
-    var = (sq - runs * mean**2) / (runs - 1) if runs > 1 else 0.0
+    mean, var = (float(m[actor]) for m in totals.provocation_moments())
     return {"mean": mean, "variance": var, "mean_se": float(np.sqrt(var / runs))}
 
 

@@ -16,8 +16,8 @@ NEVER = -1  # step value for an event that did not happen
 class OutcomeTracker:
     """Running outcomes of R runs of one compiled scenario.
 
-    Per run: provocation days per actor, max realised rung, first-passage step of the running max to each rung, first crisis,
-    first and last misperception-driven escalation (MDE), the crisis step that made the run a
+    Per run: provocation days per actor, max realised rung, first-passage step of the running max to
+    each rung, first crisis, first and last misperception-driven escalation (MDE), the crisis step that made the run a
     miscalculation and its lag from that MDE, and counts of misperceptions and MDEs per
     observer-observed pair. Across runs: occupancy (T, N, K+1), runs at each realised rung.
     """
@@ -160,6 +160,14 @@ class Totals:
             provocations=tr.provocations.sum(axis=0),
             provocations_sq=(tr.provocations**2).sum(axis=0),
         )
+
+    def provocation_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sample variance (ddof 1; 0 for one run) across runs of each actor's provocation
+        days over the horizon, from the integer sums. (N,), (N,)."""
+        n = self.runs
+        mean = self.provocations / n
+        var = (self.provocations_sq - n * mean**2) / (n - 1) if n > 1 else np.zeros_like(mean)
+        return mean, var
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .kernel import perceived_rung
 from .scenario import Scenario
 from .simulate import EnsembleResult
 from .stats import estimate
@@ -52,9 +53,8 @@ def summarise(result: EnsembleResult) -> dict:
         ids[i]: {ids[j]: int(tot.mde[i, j]) for j in range(len(ids)) if tot.mde[i, j]}
         for i in range(len(ids)) if tot.mde[i].any()
     }
-    mean = tot.provocations / n
-    var = tot.provocations_sq / n - mean**2
-    out["provocation_days_per_run"] = {ids[i]: {"mean": float(mean[i]), "variance": float(var[i] * n / max(n - 1, 1))}
+    mean, var = tot.provocation_moments()
+    out["provocation_days_per_run"] = {ids[i]: {"mean": float(mean[i]), "variance": float(var[i])}
                                        for i in range(len(ids)) if tot.provocations[i]}
     lag = tot.miscalculation_lag
     out["miscalculation_lag_days_mean"] = (float((np.arange(len(lag)) * lag).sum() / lag.sum())
@@ -165,7 +165,7 @@ def replay_events(model, misperceptions: bool = False) -> list[str]:
         events = []
         if misperceptions:
             for i, j in zip(*np.nonzero(h["misperceived"][t] & (sc.threat_weight > 0))):
-                seen = min(max(int(np.floor(h["perceived"][t, i, j] + 0.5)), 0), sc.top_rung)
+                seen = int(perceived_rung(h["perceived"][t, i, j], sc.top_rung))
                 events.append(f"{names[i]} reads {names[j]}'s {sc.rung_names[h['realised'][t, j]]} "
                               f"as {sc.rung_names[seen]}")
         for i in range(sc.n_actors):
