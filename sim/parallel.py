@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import tqdm
 
@@ -35,15 +35,36 @@ def map_in_order(func: Callable, tasks: list[tuple], workers: int | None = None,
     One worker (or one task) runs in this process, with no pool. Results come back in order so
     that callers fold them deterministically whatever the number of workers.
     """
+    for _, result in _map(func, list(enumerate(tasks)), workers, options, in_order=True):
+        yield result
+
+
+def map_as_completed(func: Callable, tasks: list[tuple[Hashable, tuple]], workers: int | None = None,
+                     **options) -> Iterator[tuple[Hashable, object]]:
+    """Yield ``(key, func(*args, **options))`` for each ``(key, args)`` task as it finishes.
+
+    For callers that save each result as soon as it exists (a sweep's points), so that an
+    interruption loses only the tasks in flight. One worker runs the tasks here, in order.
+    """
+    yield from _map(func, tasks, workers, options, in_order=False)
+
+
+def _map(func, tasks, workers, options, in_order: bool):
     workers = min(workers or default_workers(), len(tasks))
     if workers <= 1:
-        for task in tasks:
-            yield func(*task, **options)
+        for key, args in tasks:
+            yield key, func(*args, **options)
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=fork_context()) as pool:
-        futures = [pool.submit(func, *task, **options) for task in tasks]
-        for future in futures:
-            yield future.result()
+        pending = {pool.submit(func, *args, **options): key for key, args in tasks}
+        if in_order:
+            for future, key in list(pending.items()):
+                yield key, future.result()
+            return
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=pending.get):
+                yield pending.pop(future), future.result()
 
 
 def chunks(total: int, size: int) -> Iterable[tuple[int, int]]:

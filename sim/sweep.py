@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import math
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from .draws import BLOCK_SIZE
 from .ensemble import run_ensemble
 from .errors import InputError
 from .experiment import Experiment, salib_problem
-from .parallel import default_workers, fork_context
+from .parallel import map_as_completed
 from .results import atomic_write, summarise, versions
 from .simulate import EnsembleResult
 
@@ -93,7 +92,7 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
         todo = [p for p in exp.points if p.index not in done]
         args = dict(runs=exp.runs, twins=exp.meta.twins, target_half_width=exp.meta.target_half_width)
         tasks = [(p.index, (p.scenario, p.seed)) for p in todo]
-        results = _on_dask(client, tasks, args) if client else _on_pool(tasks, args, workers)
+        results = _on_dask(client, tasks, args) if client else map_as_completed(run_point, tasks, workers, **args)
         with tqdm(total=len(exp.points), initial=len(done), desc=exp.meta.name, unit="point",
                   disable=not progress, leave=False) as bar:
             for index, summary in results:
@@ -111,21 +110,6 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
         sens = out / "sensitivity.json"
         atomic_write(sens, json.dumps(sobol_indices(exp, [done[i] for i in sorted(done)]), indent=2) + "\n")
     return SweepReport(len(todo), len(exp.points) - len(todo), out / "points.csv", sens)
-
-
-def _on_pool(tasks, args, workers):
-    """(index, summary) pairs as points finish, on a local process pool (or inline for one worker)."""
-    workers = min(workers or default_workers(), max(len(tasks), 1))
-    if workers <= 1:
-        for index, (scenario, seed) in tasks:
-            yield index, run_point(scenario, seed, **args)
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=fork_context()) as pool:
-        pending = {pool.submit(run_point, scenario, seed, **args): index for index, (scenario, seed) in tasks}
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(finished, key=pending.get):
-                yield pending.pop(future), future.result()
 
 
 def _connect(address: str):
