@@ -103,10 +103,6 @@ model_params = {
 }
 
 
-def _days(model) -> list[dt.date]:
-    return [model.compiled.start + dt.timedelta(days=t) for t in range(model.t)]
-
-
 def ladder_figure(model):
     """Each actor's realised rung, day by day so far, with drills shaded."""
     sc, t = model.compiled, model.t

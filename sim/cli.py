@@ -227,27 +227,29 @@ def _calibrate(args) -> int:
     return 0
 
 
-# Solara checks PyPI for a newer release at start and sends usage telemetry by default; the page
-# must not reach the network, so both are switched off wherever the project starts it.
-SOLARA_OFFLINE_ENV = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+def app_server(host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command that serves the interactive page, and the environment to run it in.
 
+    Solara checks PyPI for a newer release at start and sends usage telemetry by default; the page
+    must not reach the network, so both are switched off here, wherever the project starts it.
+    """
+    import os
 
-def app_server_command(host: str, port: int) -> list[str]:
-    """The command that serves the interactive page (run it with ``SOLARA_OFFLINE_ENV`` added)."""
     page = Path(__file__).with_name("app.py")
-    return [sys.executable, "-m", "solara", "run", str(page), "--host", host, "--port", str(port), "--production",
-            "--no-check-version"]
+    command = [sys.executable, "-m", "solara", "run", str(page), "--host", host, "--port", str(port),
+               "--production", "--no-check-version"]
+    return command, {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
 
 
 def _app(args) -> int:
     import importlib.util
-    import os
     import subprocess
 
     if importlib.util.find_spec("solara") is None:
         raise InputError("the page needs the app extra: pip install 'escalation-sim[app]'")
     print(f"serving the page on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    return subprocess.call(app_server_command(args.host, args.port), env={**os.environ, **SOLARA_OFFLINE_ENV})
+    command, env = app_server(args.host, args.port)
+    return subprocess.call(command, env=env)
 
 
 def _report(args) -> int:

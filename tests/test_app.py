@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from sim.cli import SOLARA_OFFLINE_ENV, app_server_command
+from sim.cli import app_server
 
 solara = pytest.importorskip("solara")
 app = pytest.importorskip("sim.app")
@@ -103,10 +103,10 @@ def _free_port() -> int:
 @pytest.fixture
 def served_page(tmp_path):
     port = _free_port()
-    env = {**os.environ, **SOLARA_OFFLINE_ENV, "PYTHONUNBUFFERED": "1"}
+    command, env = app_server("127.0.0.1", port)
     # The server's output goes to a file: an unread pipe fills up and blocks the server mid-play.
     log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen(app_server_command("127.0.0.1", port), cwd=ROOT, env=env,
+    proc = subprocess.Popen(command, cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"},
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
