@@ -326,6 +326,8 @@ def sweep_figures(results: list[Path], kind: str | None = None, out: Path | None
     import csv
     import json
 
+    from .experiment import Parameter
+
     loaded = []
     for d in results:
         manifest = json.loads((d / "manifest.json").read_text())
@@ -333,7 +335,7 @@ def sweep_figures(results: list[Path], kind: str | None = None, out: Path | None
         loaded.append((d, manifest["resolved"]["experiment"], rows))
     first_dir, spec, rows = loaded[0]
     meta = spec["experiment"]
-    columns = [p.get("name") or (p["key"] if isinstance(p["key"], str) else p["key"][0]) for p in spec["parameters"]]
+    columns = [Parameter.model_validate(p).column for p in spec["parameters"]]
     numeric = all(_is_number(r[c]) for r in rows for c in columns)
     if kind is None:
         kind = ("sensitivity" if meta["sampler"] == "saltelli" and len(loaded) == 1
