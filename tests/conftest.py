@@ -36,6 +36,17 @@ def two_actor_raw(**over) -> dict:
     return _merge(raw, over)
 
 
+def regime_count_moments(rate: float, dispersion: float, days: int) -> tuple[float, float]:
+    """Mean and variance of a year's provocation days at a constant hazard ``rate`` times a regime
+    m ~ Gamma(mean 1, variance ``dispersion``): given m the count is Binomial(days, q), q = 1 - exp(-rate m),
+    so both moments follow from the Gamma's Laplace transform E[exp(-s m)]."""
+    def laplace(s):
+        return np.exp(-s) if dispersion == 0 else (1 + s * dispersion) ** (-1 / dispersion)
+
+    eq, eq2 = 1 - laplace(rate), 1 - 2 * laplace(rate) + laplace(2 * rate)
+    return days * eq, days * (eq - eq2) + days**2 * (eq2 - eq**2)
+
+
 def compiled(raw: dict):
     return compile_scenario(validate_scenario(raw, "test.toml"))
 

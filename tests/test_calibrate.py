@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, regime_count_moments
 from sim.calibrate import calibrate
 from sim.cli import main
 
@@ -59,9 +59,7 @@ def test_calibration_recovers_a_known_daily_rate(tmp_path):
 def test_calibration_recovers_a_known_rate_and_regime_dispersion(tmp_path):
     """Counts from hazard r m, m ~ Gamma(mean 1, variance phi): the fit finds r and phi again."""
     r, phi, T, runs = 0.025, 0.4, 365, 2048
-    eq = 1 - (1 + r * phi) ** (-1 / phi)  # E[1 - exp(-r m)]: the Gamma's Laplace transform
-    eq2 = 1 - 2 * (1 + r * phi) ** (-1 / phi) + (1 + 2 * r * phi) ** (-1 / phi)
-    mean, var = T * eq, T * (eq - eq2) + T**2 * (eq2 - eq**2)
+    mean, var = regime_count_moments(r, phi, T)
     extra = '[[parameters]]\nkey = "actors.x.provocation.regime_dispersion"\nrange = [0.0, 2.0]\nstart = 1.0\n'
     report = calibrate(setup(tmp_path, mean, extra, data_sd=math.sqrt(var), targets=("mean", "variance"),
                              evaluations=100), workers=1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from conftest import compiled, two_actor_raw
+from conftest import compiled, regime_count_moments, two_actor_raw
 from sim.draws import RunDraws, block_regime_uniforms, block_seed, n_uniforms
 from sim.ensemble import run_ensemble
 from sim.kernel import regime_multiplier
@@ -35,12 +35,7 @@ def test_yearly_counts_have_the_mixed_binomial_mean_and_variance(dispersion):
     sc = one_provoker(r, dispersion)
     _, table, _ = run_ensemble(sc, runs, seed=5, workers=1, per_run=True)
     x = table["provocations"].astype(float)
-
-    def laplace(s):  # E[exp(-s m)]
-        return np.exp(-s) if dispersion == 0 else (1 + s * dispersion) ** (-1 / dispersion)
-    eq, eq2 = 1 - laplace(r), 1 - 2 * laplace(r) + laplace(2 * r)
-    mean = T * eq
-    var = T * (eq - eq2) + T**2 * (eq2 - eq**2)
+    mean, var = regime_count_moments(r, dispersion, T)
     se_mean = np.sqrt(var / runs)
     se_var = np.sqrt((np.mean((x - x.mean()) ** 4) - x.var() ** 2) / runs)
     assert abs(x.mean() - mean) < 4 * se_mean
