@@ -23,11 +23,12 @@ class CompiledScenario:
     """Everything a run needs, as arrays. Build with :func:`compile_scenario`.
 
     Per actor (N,): capability, baseline, ceiling, noise, decay, grievance, deterrence (the factor
-    D_i in (0, 1]), base_rate, kappa, regime_dispersion, provocation_rung. Per pair (N, N), row = observer i, column =
-    observed j: adversary (A), threat_weight (A*), capability_weight (w), weight (A* w), engaged
-    (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when not drilling),
-    drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity * (1 - transparency)),
-    summit_relief (T, N), backchannel (T, P; daily success probability), lever pairs (P, 2).
+    D_i in (0, 1]), base_rate, kappa, regime_dispersion, provocation_rung. Per pair (N, N), row =
+    observer i, column = observed j: adversary (A), threat_weight (A*), capability_weight (w),
+    weight (A* w), engaged (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when
+    not drilling), drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity *
+    (1 - transparency)), summit_relief (T, N), backchannel (T, P; daily success probability),
+    lever pairs (P, 2).
     """
 
     name: str

@@ -95,8 +95,9 @@ def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarra
               regime: np.ndarray):
     """One step of MODEL.md section 4 for all runs and actors at once.
 
-    level (R, N) int, threat (R, N) float, regime (R, N) the runs' base-rate multipliers. Returns next level, next threat and the step's arrays
-    (intended, provoked, realised, perceived, misperceived, mde, source, hostile_level).
+    level (R, N) int, threat (R, N) float, regime (R, N) the runs' base-rate multipliers. Returns
+    next level, next threat and the step's arrays (intended, provoked, realised, perceived,
+    misperceived, mde, source, hostile_level).
     """
     intended, provoked = kernel.intend_phase(sc, t, level, threat, draws, regime)
     realised, _ = kernel.execute_phase(sc, intended, draws)
