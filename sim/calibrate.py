@@ -9,35 +9,31 @@ the optimiser is derivative-free (Nelder-Mead within the ranges, by default).
 
 from __future__ import annotations
 
-import copy
 import csv
 import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 from scipy.optimize import minimize
 
 from .compile import compile_scenario
+from .draws import Stream, ensemble_root
 from .ensemble import run_ensemble
 from .errors import InputError, problem
-from .scenario import format_pydantic_error, read_toml, read_with_extends, set_key_path, validate_scenario
+from .scenario import ScenarioFile, StrictTable, read_input_file
 
 STATISTICS = ("mean", "variance")
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class FitParameter(_Table):
+class FitParameter(StrictTable):
     key: str
     range: Annotated[tuple[float, float], Field(strict=False)]
     start: float
 
 
-class CalibrationMeta(_Table):
+class CalibrationMeta(StrictTable):
     name: str
     description: str = ""
     scenario: str
@@ -51,19 +47,16 @@ class CalibrationMeta(_Table):
     max_evaluations: Annotated[int, Field(ge=1)] = 80
 
 
-class CalibrationFile(_Table):
+class CalibrationFile(StrictTable):
     calibration: CalibrationMeta
     parameters: Annotated[list[FitParameter], Field(min_length=1)]
 
 
-def load_calibration(path: str | Path) -> tuple[CalibrationFile, np.ndarray, tuple[dict, dict], Path]:
-    """Validate a calibration file; return it, the data column, the raw base scenario and its path."""
+def load_calibration(path: str | Path) -> tuple[CalibrationFile, np.ndarray, ScenarioFile, Path]:
+    """Validate a calibration file; return it, the data column, the base scenario file and its path."""
     path = Path(path)
     file = str(path)
-    try:
-        spec = CalibrationFile.model_validate(read_toml(path, None))
-    except ValidationError as exc:
-        raise InputError([format_pydantic_error(e, file, {}, CalibrationFile) for e in exc.errors()]) from None
+    spec = read_input_file(path, CalibrationFile)
     meta = spec.calibration
     for i, p in enumerate(spec.parameters):
         lo, hi = p.range
@@ -87,35 +80,32 @@ def load_calibration(path: str | Path) -> tuple[CalibrationFile, np.ndarray, tup
         data = np.array([float(r[meta.column]) for r in rows])
     except ValueError as exc:
         raise InputError(problem(file, "calibration.column", f"{data_path} has a non-number in {meta.column!r}: {exc}")) from None
-    raw = read_with_extends(scenario_path, ())
-    base = validate_scenario(copy.deepcopy(raw[0]), str(scenario_path), raw[1])
+    source = ScenarioFile.read(scenario_path)
+    base = source.build()
     if meta.actor not in base.actors:
         raise InputError(problem(file, "calibration.actor", f"unknown actor {meta.actor!r}; actors: {', '.join(base.actors)}"))
-    _scenario_at(spec, raw, scenario_path, file, [p.start for p in spec.parameters])  # key paths and values
-    return spec, data, raw, scenario_path
+    _scenario_at(spec, source, file, [p.start for p in spec.parameters])  # key paths and values
+    return spec, data, source, scenario_path
 
 
-def _scenario_at(spec, raw, scenario_path, file, values):
-    tree, origins = copy.deepcopy(raw[0]), dict(raw[1])
-    for i, (p, v) in enumerate(zip(spec.parameters, values)):
-        try:
-            set_key_path(tree, p.key, float(v), file)
-        except InputError as exc:
-            raise InputError(problem(file, f"parameters[{i}].key", exc.problems[0].split(": ", 2)[-1])) from None
-        origins[tuple(p.key.split("."))] = f"{file} (parameters[{i}])"
-    return validate_scenario(tree, str(scenario_path), origins)
+def _scenario_at(spec, source: ScenarioFile, file: str, values):
+    """The scenario with the fitted parameters set to ``values``."""
+    index = {p.key: i for i, p in enumerate(spec.parameters)}
+    return source.build({p.key: float(v) for p, v in zip(spec.parameters, values)},
+                        origin=lambda key: f"{file} (parameters[{index[key]}])",
+                        where=lambda key: f"{file}: parameters[{index[key]}].key")
 
 
 def simulated_statistics(scenario, actor: int, runs: int, seed: int, workers: int | None = None) -> dict:
     """Mean and variance (across runs) of one actor's provocation days over the horizon."""
-    totals, _, _ = run_ensemble(scenario, runs, seed, workers=workers)
+    totals, _, _ = run_ensemble(scenario, runs, ensemble_root(seed, Stream.CALIBRATION), workers=workers)
     mean, var = (float(m[actor]) for m in totals.provocation_moments())
     return {"mean": mean, "variance": var, "mean_se": float(np.sqrt(var / runs))}
 
 
 def calibrate(path: str | Path, runs: int | None = None, workers: int | None = None, progress=None) -> dict:
     """Fit the file's parameters; return the fit, the statistics it reaches and their residuals."""
-    spec, data, raw, scenario_path = load_calibration(path)
+    spec, data, source, scenario_path = load_calibration(path)
     meta = spec.calibration
     file = str(path)
     n_runs = runs or meta.runs
@@ -125,7 +115,7 @@ def calibrate(path: str | Path, runs: int | None = None, workers: int | None = N
     history = []
 
     def evaluate(x):
-        sc = compile_scenario(_scenario_at(spec, raw, scenario_path, file, x))
+        sc = compile_scenario(_scenario_at(spec, source, file, x))
         stats = simulated_statistics(sc, sc.actor_ids.index(meta.actor), n_runs, meta.seed, workers)
         loss = sum(((stats[t] - target[t]) / target[t]) ** 2 for t in meta.targets)
         history.append({"x": [float(v) for v in x], "loss": loss, **stats})

@@ -24,8 +24,8 @@ class CompiledScenario:
 
     Per actor (N,): capability, baseline, ceiling, noise, decay, grievance, deterrence (the factor
     D_i in (0, 1]), base_rate, kappa, regime_dispersion, provocation_rung. Per pair (N, N), row =
-    observer i, column = observed j: adversary (A), threat_weight (A*), capability_weight (w),
-    weight (A* w), engaged (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when
+    observer i, column = observed j: threat_weight (A*), weight (A* w, w the capability weight),
+    engaged (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when
     not drilling), drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity *
     (1 - transparency)), summit_relief (T, N), backchannel (T, P; daily success probability),
     lever pairs (P, 2).
@@ -41,7 +41,6 @@ class CompiledScenario:
     war_rung: int
     lever_rung: int
     window: int
-    engage: float
     accident: np.ndarray
     capability: np.ndarray
     baseline: np.ndarray
@@ -54,9 +53,7 @@ class CompiledScenario:
     kappa: np.ndarray
     regime_dispersion: np.ndarray
     provocation_rung: np.ndarray
-    adversary: np.ndarray
     threat_weight: np.ndarray
-    capability_weight: np.ndarray
     weight: np.ndarray
     engaged: np.ndarray
     bias: np.ndarray
@@ -178,7 +175,6 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         war_rung=sc.ladder.war_rung,
         lever_rung=sc.ladder.lever_rung,
         window=sc.model.window,
-        engage=sc.model.engage,
         accident=accident,
         capability=cap,
         baseline=np.array([a.baseline for a in actors], dtype=np.int64),
@@ -192,9 +188,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         regime_dispersion=np.array([a.provocation.regime_dispersion for a in actors], dtype=float),
         provocation_rung=np.array([min(3, K) if a.provocation.rung is None else a.provocation.rung for a in actors],
                                    dtype=np.int64),
-        adversary=A,
         threat_weight=A_star,
-        capability_weight=w,
         weight=A_star * w,
         engaged=(A_star >= sc.model.engage) & (A_star > 0),  # never oneself, never a non-adversary
         bias=bias,
@@ -239,8 +233,12 @@ def alliance_threat_weights(A: np.ndarray, alliances: list[tuple[list[int], floa
 
 
 def deterrence_factor(A_star: np.ndarray, capability: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """D_i = exp(-lambda_i max(0, ln(C_i / c_i))), C_i = sum_j A*_ji c_j (MODEL.md section 2). Shape (N,)."""
+    """D_i = exp(-lambda_i max(0, ln(C_i / c_i))), C_i = sum_j A*_ji c_j (MODEL.md section 2). Shape (N,).
+
+    An actor nobody is engaged against (C_i = 0) is not deterred: D_i = 1. Only the ratio C_i / c_i
+    enters, so capabilities in any unit (or all scaled by one factor) give the same D.
+    """
     opposing = A_star.T @ capability
-    with np.errstate(divide="ignore"):
-        ratio = np.log(np.where(opposing > 0, opposing, 1.0) / capability)
-    return np.exp(-lam * np.maximum(0.0, ratio))
+    ratio = np.divide(opposing, capability, out=np.zeros_like(opposing), where=opposing > 0)
+    log_ratio = np.log(ratio, out=np.zeros_like(ratio), where=ratio > 0)
+    return np.exp(-lam * np.maximum(0.0, log_ratio))

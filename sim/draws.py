@@ -1,4 +1,4 @@
-"""The fixed layout of random numbers per step, block seeding, and replay of one run's draws.
+"""The fixed layout of random numbers per step, the random streams of every purpose, and replay of one run.
 
 Every step draws, for each of R runs, the same numbers whether they are used or not (MODEL.md
 section 4): uniforms ``(R, 4N + P)`` laid out as [provocation N | accident N | rule N | deterrence N |
@@ -6,27 +6,81 @@ backchannel P], then standard normals ``(R, N, N)`` (observer, observed). Becaus
 depends on the state, a run's draws are fixed by its generator alone, so the Mesa engine can replay any
 ensemble run exactly, and a perfect-perception twin can share a run's numbers.
 
-Besides the step draws, each run has one uniform per actor for its provocation regime (a run-long
-multiplier on the base rate, see ``kernel.regime_multiplier``). They come from a stream of their own
-(spawn key (2, block) for a block, a child of the run's generator for a Mesa run), so adding them
-left every step draw as it was, and they are drawn whether a scenario uses regimes or not.
+Streams. Every random number comes from ``SeedSequence(seed, spawn_key=KEY)`` where KEY starts with
+the purpose (:class:`Stream`): an ensemble's *root* is ``(RUN,)`` for ``escsim run``,
+``(SWEEP_POINT, i)`` for point i of a sweep, ``(SWEEP_SHARED,)`` for a sweep on common random
+numbers, ``(CALIBRATION,)`` for calibration; below a root, ensemble block b steps on
+``root + (BLOCK, b)``, draws its runs' provocation regimes on ``root + (REGIME, b)``, and Mesa run k of
+an ensemble on ``root + (MESA_RUN, k)``. Keys of different purposes differ in their first element, so
+no two purposes share a stream by construction (a plain ``SeedSequence(s)`` and ``SeedSequence((s, 0))``
+are the same stream, which is why seeds are never tuples here). Nothing calls ``SeedSequence.spawn``,
+which would change the caller's object.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
 
-Seed = int | tuple[int, ...]
-"""An ensemble's seed: an int, or a tuple of ints (a sweep point's (experiment seed, point index))."""
-
 BLOCK_SIZE = 1024
 """Runs per ensemble block: each block has its own seed, so results never depend on workers."""
 
-_MESA_STREAM = 0  # spawn-key namespaces keep Mesa runs and ensemble blocks on disjoint streams
-_BLOCK_STREAM = 1
-_REGIME_STREAM = 2
+
+class Stream(enum.IntEnum):
+    """The purposes random numbers are drawn for: the first element of every stream's spawn key."""
+
+    RUN = 1  # escsim run and simulate(seed=int)
+    SWEEP_POINT = 2  # one point of a sweep, followed by its index
+    SWEEP_SHARED = 3  # every point of a sweep on common random numbers
+    CALIBRATION = 4  # every evaluation of a calibration (common random numbers)
+    MODEL_REGIME = 5  # a stand-alone Mesa model's regime draws, beside its own step stream
+    # below an ensemble's root
+    BLOCK = 10
+    REGIME = 11
+    MESA_RUN = 12
+
+
+Seed = int | np.random.SeedSequence
+"""An ensemble's seed: an int (the ``RUN`` stream of that seed) or a root from :func:`ensemble_root`."""
+
+
+def ensemble_root(seed: Seed, purpose: Stream = Stream.RUN, *index: int) -> np.random.SeedSequence:
+    """The root stream of an ensemble: ``SeedSequence(seed, spawn_key=(purpose, *index))``.
+
+    A SeedSequence is returned as it is (it is a root already), so every function that takes a
+    seed takes either.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"a seed is a whole number >= 0 or a SeedSequence; got {seed!r}")
+    return np.random.SeedSequence(int(seed), spawn_key=(int(purpose), *map(int, index)))
+
+
+def child_stream(root: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
+    """The stream ``root + key``, made without touching ``root`` (``spawn`` would advance it)."""
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, *map(int, key)),
+                                  pool_size=root.pool_size)
+
+
+def describe_seed(seed: Seed) -> dict:
+    """A root as JSON: ``{"seed": entropy, "stream": [purpose, *index]}`` (see :func:`root_from`)."""
+    root = ensemble_root(seed)
+    return {"seed": int(root.entropy), "stream": [int(k) for k in root.spawn_key]}
+
+
+def root_from(described: dict) -> np.random.SeedSequence:
+    """The root :func:`describe_seed` wrote (a results manifest's ``seed`` and ``stream``)."""
+    return np.random.SeedSequence(int(described["seed"]), spawn_key=tuple(int(k) for k in described["stream"]))
+
+
+def stream_label(seed: Seed) -> str:
+    """A short text for tables: ``"7 run"``, ``"7 sweep_point 3"``."""
+    root = ensemble_root(seed)
+    purpose, *index = root.spawn_key
+    return " ".join([str(root.entropy), Stream(purpose).name.lower(), *map(str, index)])
 
 
 @dataclass(frozen=True)
@@ -85,19 +139,28 @@ def fill_step(rng: np.random.Generator, uniforms: np.ndarray, normals: np.ndarra
 
 
 def run_seed(seed: Seed, run: int) -> np.random.SeedSequence:
-    """The seed of Mesa run ``run`` of an ensemble seeded ``seed`` (independent of other runs)."""
-    return np.random.SeedSequence(seed, spawn_key=(_MESA_STREAM, run))
+    """The stream of Mesa run ``run`` of an ensemble seeded ``seed`` (independent of other runs)."""
+    return child_stream(ensemble_root(seed), Stream.MESA_RUN, run)
 
 
 def block_seed(seed: Seed, block: int) -> np.random.SeedSequence:
-    """The seed of ensemble block ``block``: fixed by (seed, block) alone, whoever runs it."""
-    return np.random.SeedSequence(seed, spawn_key=(_BLOCK_STREAM, block))
+    """The step stream of ensemble block ``block``: fixed by (seed, block) alone, whoever runs it."""
+    return child_stream(ensemble_root(seed), Stream.BLOCK, block)
 
 
 def block_regime_uniforms(seed: Seed, block: int, n_actors: int, block_size: int = BLOCK_SIZE) -> np.ndarray:
     """The regime uniforms of every run of block ``block``: (block_size, N), fixed by (seed, block)."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_REGIME_STREAM, block)))
+    rng = np.random.default_rng(child_stream(ensemble_root(seed), Stream.REGIME, block))
     return rng.random((block_size, n_actors))
+
+
+def model_regime_uniforms(rng: np.random.Generator, n_actors: int) -> np.ndarray:
+    """A stand-alone Mesa run's regime uniforms (1, N): a stream beside the generator's own, derived
+    from its SeedSequence without advancing it or the generator."""
+    seed_seq = rng.bit_generator.seed_seq
+    if not isinstance(seed_seq, np.random.SeedSequence):  # a generator built from raw state: draw from it
+        return rng.random((1, n_actors))
+    return np.random.default_rng(child_stream(seed_seq, Stream.MODEL_REGIME)).random((1, n_actors))
 
 
 class RunDraws:
@@ -114,11 +177,10 @@ class RunDraws:
         self.n_actors = n_actors
         self.batch = batch
         self.index = index
-        # a child generator: the run's step stream is the same whether regimes are drawn or not
-        self.regime = regime if regime is not None else rng.spawn(1)[0].random((1, n_actors))
+        self.regime = regime if regime is not None else model_regime_uniforms(rng, n_actors)
 
     @classmethod
-    def from_block(cls, seed: int, block: int, index: int, n_actors: int,
+    def from_block(cls, seed: Seed, block: int, index: int, n_actors: int,
                    block_size: int = BLOCK_SIZE) -> RunDraws:
         if not 0 <= index < block_size:
             raise ValueError(f"run index {index} is outside a block of {block_size} runs")

@@ -1,11 +1,12 @@
 """The vectorized engine: every run of an ensemble as NumPy arrays, in fixed blocks of 1,024 runs.
 
 Run k of an ensemble seeded S is row k % 1024 of block k // 1024, and block b draws its numbers from
-``SeedSequence(S, spawn_key=(1, b))`` in the fixed layout of :mod:`sim.draws`, always for all 1,024
+its own stream below the ensemble's root (:func:`sim.draws.block_seed`) in the fixed layout of
+:mod:`sim.draws`, always for all 1,024
 rows (a last, partial block simulates them all and keeps the runs it needs). A run's numbers therefore
 depend only on (S, k): not on the run count, the number of workers or how blocks are batched. Blocks
-are stepped together in batches (``blocks_per_batch`` of them side by side, to amortise Python's
-per-call cost), folded into integer :class:`~sim.outcomes.Totals` and summed in block order; memory
+are stepped together in batches (up to four side by side, to amortise Python's per-call cost, and
+fewer when that leaves a worker idle), folded into integer :class:`~sim.outcomes.Totals` and summed in block order; memory
 stays that of one batch per worker however many runs there are.
 """
 
@@ -18,11 +19,19 @@ from tqdm.auto import tqdm
 
 from . import kernel
 from .compile import CompiledScenario
-from .draws import BLOCK_SIZE, Seed, StepDraws, block_regime_uniforms, block_seed, fill_step, n_uniforms
+from .draws import (BLOCK_SIZE, Seed, StepDraws, block_regime_uniforms, block_seed, ensemble_root, fill_step,
+                    n_uniforms)
 from .outcomes import OutcomeTracker, Totals
-from .parallel import chunks, map_in_order
+from .parallel import chunks, default_workers, map_in_order
 
-BLOCKS_PER_BATCH = 4
+BLOCKS_PER_BATCH = 4  # the most blocks stepped side by side: more gains little per call, costs memory
+TASKS_PER_WORKER = 3  # enough tasks for each worker that no core idles while another finishes a long one
+
+
+def batch_size(n_blocks: int, workers: int) -> int:
+    """Blocks per batch: up to BLOCKS_PER_BATCH, but small enough that every worker gets several tasks
+    (10 blocks on 2 workers: batches of 2, 5 tasks; on 8 workers: batches of 1, 10 tasks)."""
+    return max(1, min(BLOCKS_PER_BATCH, -(-n_blocks // (TASKS_PER_WORKER * workers))))
 
 
 @dataclass
@@ -126,25 +135,29 @@ def _empty_trace(R: int, T: int, N: int) -> dict[str, np.ndarray]:
 
 
 def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int = 0, workers: int | None = None,
-                 blocks_per_batch: int = BLOCKS_PER_BATCH, twins: bool = False, per_run: bool = False,
+                 blocks_per_batch: int | None = None, twins: bool = False, per_run: bool = False,
                  samples: int = 0, progress: bool = False):
     """Run runs ``first_run .. first_run + runs - 1`` in blocks across ``workers`` processes; fold in order.
 
-    ``seed`` is an int or a tuple of ints (a sweep's (experiment seed, point)). ``first_run`` must
-    start a block; totals of consecutive ranges add up to the totals of their union, which lets a
-    caller extend an ensemble (adaptive stopping) without redoing runs.
+    ``seed`` is an int (the run stream of that seed) or a root from :func:`sim.draws.ensemble_root`
+    (a sweep point's, a calibration's). ``first_run`` must start a block; totals of consecutive
+    ranges add up to the totals of their union, which lets a caller extend an ensemble (adaptive
+    stopping) without redoing runs. ``blocks_per_batch`` fixes the batch size (default: adapted to
+    the blocks and workers by :func:`batch_size`); no choice of it or of ``workers`` changes a number.
     Returns (totals, per-run columns or None, sample paths of realised actions (S, T, N)).
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    if blocks_per_batch < 1:
+    if blocks_per_batch is not None and blocks_per_batch < 1:
         raise ValueError(f"blocks_per_batch must be at least 1, got {blocks_per_batch}")
     if first_run % BLOCK_SIZE:
         raise ValueError(f"first_run must be a multiple of {BLOCK_SIZE}, got {first_run}")
+    seed = ensemble_root(seed)
     end = first_run + runs
     first_block, last_block = first_run // BLOCK_SIZE, -(-end // BLOCK_SIZE)
-    tasks = [(sc, seed, first_block + b0, b1 - b0, end)
-             for b0, b1 in chunks(last_block - first_block, blocks_per_batch)]
+    n_blocks = last_block - first_block
+    size = blocks_per_batch or batch_size(n_blocks, min(workers or default_workers(), n_blocks))
+    tasks = [(sc, seed, first_block + b0, b1 - b0, end) for b0, b1 in chunks(n_blocks, size)]
     outputs = map_in_order(run_batch, tasks, workers, twins=twins, per_run=per_run, samples=samples)
     totals, table, sample_actions = fold(outputs, sc, runs, progress)
     if table is not None:

@@ -7,7 +7,6 @@ allowed) before a single file is written.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
@@ -17,12 +16,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from .compile import CompiledScenario, compile_scenario
+from .draws import Stream, describe_seed, ensemble_root
 from .errors import InputError, problem
-from .scenario import (Scenario, format_pydantic_error, load_scenario, read_toml, read_with_extends, set_key_path,
-                       validate_scenario)
+from .scenario import Scenario, ScenarioFile, StrictTable, read_input_file
 
 SAMPLERS = ("grid", "lhs", "sobol", "oat", "saltelli")
 OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_inadvertent", "p_misperception_driven_escalation")
@@ -30,11 +29,7 @@ MAX_POINTS = 100_000
 Value = bool | int | float | str
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Parameter(_Table):
+class Parameter(StrictTable):
     """One varied parameter: a key path (or several set together) and its values or range."""
 
     key: str | Annotated[list[str], Field(min_length=1)]
@@ -61,8 +56,15 @@ class Parameter(_Table):
         return [self.cast(v) for v in np.linspace(lo, hi, self.steps)]
 
     def scale(self, unit: np.ndarray) -> list[Value]:
-        """Map points of [0, 1) onto the range (for lhs, sobol, saltelli designs)."""
+        """Map points of [0, 1) onto the range (for lhs, sobol, saltelli designs).
+
+        An integer parameter takes each whole number of [lo, hi] on an equal share of [0, 1)
+        (rounding a continuous draw would give the two end values half the weight of the others).
+        """
         lo, hi = self.range
+        if self.integer:
+            first, last = math.ceil(lo), math.floor(hi)
+            return [min(last, first + int(u * (last - first + 1))) for u in unit]
         return [self.cast(lo + u * (hi - lo)) for u in unit]
 
     def cast(self, x: float) -> Value:
@@ -70,7 +72,7 @@ class Parameter(_Table):
         return int(math.floor(x + 0.5)) if self.integer else float(f"{x:.12g}")
 
 
-class ExperimentMeta(_Table):
+class ExperimentMeta(StrictTable):
     name: str
     description: str = ""
     question: str = ""
@@ -85,7 +87,7 @@ class ExperimentMeta(_Table):
     outputs: Annotated[list[Literal[OUTPUTS]], Field(min_length=1)] = ["p_miscalculation", "p_crisis", "p_war"]
 
 
-class ExperimentFile(_Table):
+class ExperimentFile(StrictTable):
     experiment: ExperimentMeta
     parameters: Annotated[list[Parameter], Field(min_length=1)]
 
@@ -97,7 +99,7 @@ class Point:
     index: int
     values: dict[str, Value]
     overrides: dict[str, Value]
-    seed: int | tuple[int, int]
+    seed: np.random.SeedSequence  # the point's root stream (sim.draws)
     scenario: CompiledScenario
 
 
@@ -126,7 +128,7 @@ class Experiment:
             "experiment": self.spec.model_dump(mode="json"),
             "runs_per_point": self.runs,
             "scenario": self.base.model_dump(mode="json"),
-            "points": [{"point": p.index, "values": p.values, "seed": p.seed} for p in self.points],
+            "points": [{"point": p.index, "values": p.values, **describe_seed(p.seed)} for p in self.points],
         }
 
 
@@ -134,24 +136,20 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
     """Read, validate and plan an experiment file; ``runs`` overrides its runs per point."""
     path = Path(path)
     file = str(path)
-    raw = read_toml(path, None)
-    try:
-        spec = ExperimentFile.model_validate(raw)
-    except ValidationError as exc:
-        raise InputError([format_pydantic_error(e, file, {}, ExperimentFile) for e in exc.errors()]) from None
+    spec = read_input_file(path, ExperimentFile)
     _check_parameters(spec, file)
     scenario_path = path.parent / spec.experiment.scenario
     if not scenario_path.exists():
         raise InputError(problem(file, "experiment.scenario", f"scenario file {scenario_path} not found "
                                  "(the path is relative to the experiment file)"))
-    base_raw = read_with_extends(scenario_path, ())
-    base = load_scenario(scenario_path)
-    designs = design(spec)
+    source = ScenarioFile.read(scenario_path)
+    base = source.build()
     points = []
-    for index, values in enumerate(designs):
+    for index, values in enumerate(design(spec)):
         overrides = {key: values[p.column] for p in spec.parameters for key in p.keys}
-        seed = spec.experiment.seed if spec.experiment.common_random_numbers else (spec.experiment.seed, index)
-        scenario = _point_scenario(base_raw, scenario_path, overrides, file, spec, values)
+        seed = (ensemble_root(spec.experiment.seed, Stream.SWEEP_SHARED) if spec.experiment.common_random_numbers
+                else ensemble_root(spec.experiment.seed, Stream.SWEEP_POINT, index))
+        scenario = _point_scenario(source, overrides, file, spec, values)
         points.append(Point(index, values, overrides, seed, compile_scenario(scenario)))
     n_runs = runs if runs is not None else spec.experiment.runs
     exp = Experiment(file, spec, base, points, n_runs, "")
@@ -159,20 +157,16 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
     return Experiment(file, spec, base, points, n_runs, digest)
 
 
-def _point_scenario(base_raw, scenario_path: Path, overrides: dict, file: str, spec, values) -> Scenario:
+def _point_scenario(source: ScenarioFile, overrides: dict, file: str, spec, values) -> Scenario:
     """The scenario at one point, validated; errors name the experiment's parameter, not the scenario."""
-    raw, origins = copy.deepcopy(base_raw[0]), dict(base_raw[1])
-    for key, value in overrides.items():
-        where = _parameter_key(spec, key)
-        try:
-            set_key_path(raw, key, value, file)
-        except InputError as exc:
-            raise InputError(problem(file, where, f"{key!r} is not a key of scenario {scenario_path}: "
-                                     f"{exc.problems[0].split(': ', 2)[-1]}")) from None
-        origins[tuple(key.split("."))] = f"{file} ({where})"
+    def where(key):
+        return f"{file}: {_parameter_key(spec, key)}"
+
     try:
-        return validate_scenario(raw, str(scenario_path), origins)
+        return source.build(overrides, origin=lambda key: f"{file} ({_parameter_key(spec, key)})", where=where)
     except InputError as exc:
+        if len(exc.problems) == 1 and exc.problems[0].startswith(f"{file}: parameters"):
+            raise
         shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
         raise InputError([f"{file}: at the point {shown}: {line}" for line in exc.problems]) from None
 
@@ -198,6 +192,9 @@ def _check_parameters(spec: ExperimentFile, file: str) -> None:
             out.append(problem(file, key, "needs values = [...] or range = [low, high]"))
         if p.range is not None and not p.range[0] < p.range[1]:
             out.append(problem(file, f"{key}.range", f"needs low < high; got {list(p.range)}"))
+        elif p.range is not None and p.integer and math.ceil(p.range[0]) > math.floor(p.range[1]):
+            out.append(problem(file, f"{key}.range", f"an integer parameter needs a whole number in its range; "
+                               f"got {list(p.range)}"))
         if continuous and p.range is None:
             out.append(problem(file, f"{key}.range", f"sampler {meta.sampler!r} draws from ranges: give "
                                "range = [low, high] (values lists go with the grid and oat samplers)"))
@@ -250,9 +247,8 @@ def design(spec: ExperimentFile) -> list[dict[str, Value]]:
     else:  # saltelli: SALib's own design for its Sobol-index estimators
         from SALib.sample import sobol as saltelli
 
-        problem_ = salib_problem(params)
-        x = saltelli.sample(problem_, meta.points, calc_second_order=False, seed=meta.seed)
-        return [{p.column: p.cast(v) for p, v in zip(params, row)} for row in x]
+        unit_problem = {**salib_problem(params), "bounds": [[0.0, 1.0]] * d}
+        unit = saltelli.sample(unit_problem, meta.points, calc_second_order=False, seed=meta.seed)
     return [{p.column: v for p, v in zip(params, values)} for values in zip(*(p.scale(unit[:, k])
                                                                              for k, p in enumerate(params)))]
 

@@ -81,14 +81,14 @@ def perceived_rung(p, top_rung):
     return clip(round_half_up(p), 0, top_rung)
 
 
-def misperceived(perceived, realised, observers, top_rung):
+def misperceived(perceived, realised, observer_actors, top_rung):
     """Whether observer i misreads j's action today (never itself). (R, M, N) bool.
 
-    A misperception is clip(round(p_ij), 0, K) != a_j. observers (M,) are the observers' actor
-    indices, so the diagonal is found in any row slice.
+    A misperception is clip(round(p_ij), 0, K) != a_j. observer_actors (M,) are the actor indices
+    of the M observer rows, so the diagonal (i reading itself) is found in any row slice.
     """
     wrong = perceived_rung(perceived, top_rung) != realised[:, None, :]
-    return wrong & (observers[:, None] != np.arange(realised.shape[1])[None, :])
+    return wrong & (observer_actors[:, None] != np.arange(realised.shape[1])[None, :])
 
 
 # 4. Threat --------------------------------------------------------------------------------------
@@ -124,13 +124,14 @@ def hostile_level(perceived, engaged):
     return np.where(engaged.any(axis=-1), q, 0.0)
 
 
-def hostile_source(perceived, engaged, runs, observers):
-    """For the given (run, observer-row) cells, the engaged j whose perceived action set q.
+def hostile_source(perceived, engaged, runs, rows):
+    """For the given (run, observer row) cells, the engaged j whose perceived action set q.
 
-    The first j of equal maxima. perceived (R, M, N); engaged (M, N); runs, observers (C,) int.
-    Returns (C,) int. Used only where an MDE needs attributing, so it is cheap.
+    The first j of equal maxima. perceived (R, M, N); engaged (M, N); runs, rows (C,) int indices
+    into the run axis and the observer-row axis. Returns (C,) int actor indices. Used only where
+    an MDE needs attributing, so it is cheap.
     """
-    seen = np.where(engaged[observers], perceived[runs, observers], -np.inf)
+    seen = np.where(engaged[rows], perceived[runs, rows], -np.inf)
     return seen.argmax(axis=-1)
 
 
@@ -215,8 +216,7 @@ def perceive_phase(sc, t, level, realised, draws, rows=ALL):
     hot = hotline_open(level[:, rows], level, sc.lever_rung) if sc.hotline_eta.any() else None
     p = perceive(realised, sc.bias[rows], sc.drill_ambiguity[t], sc.noise[rows], sc.hotline_eta[rows], hot,
                  draws.normals[:, rows])
-    observers = np.arange(sc.n_actors)[rows]
-    return p, misperceived(p, realised, observers, sc.top_rung)
+    return p, misperceived(p, realised, np.arange(sc.n_actors)[rows], sc.top_rung)
 
 
 def threat_phase(sc, t, threat, perceived, rows=ALL):
@@ -228,9 +228,9 @@ def threat_phase(sc, t, threat, perceived, rows=ALL):
 def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
     """Phases 5-6 for ``rows``: decisions, MDE tags and what drove them.
 
-    level, intended (R, N); perceived (R, M, N); next_threat (R, M). Returns decided (R, M) int,
-    mde (R, M) bool, source (R, M) int (where mde: the actor whose perceived action set q; else -1),
-    q (R, M) float.
+    level, intended (R, N) for all actors; perceived (R, M, N) and next_threat (R, M) for the M
+    observer rows. Returns decided (R, M) int, mde (R, M) bool, source (R, M) int (where mde: the
+    actor whose perceived action set q; else -1), q (R, M) float.
 
     The counterfactual decision is computed only for runs where the actor climbed, since an MDE
     needs r > l; rules are elementwise, so the subset gets exactly the values the full array would.
@@ -239,20 +239,22 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
     q = hostile_level(perceived, engaged)
     decided = np.empty(q.shape, dtype=np.int64)
     mde = np.zeros(q.shape, dtype=bool)
-    for k, i in enumerate(range(sc.n_actors)[rows]):
-        args = dict(rule_name=sc.rule_names[i], params=sc.rule_params[i], baseline=sc.baseline[i],
-                    ceiling=sc.ceiling[i], deterrence=sc.deterrence[i], crisis_rung=sc.crisis_rung)
-        decided[:, k] = decide(level=level[:, i], q=q[:, k], threat=next_threat[:, k], u_rule=draws.rule[:, i],
-                               u_deter=draws.deterrence[:, i], **args)
-        climbed = np.flatnonzero(decided[:, k] > level[:, i])
+    # Observer row m (columns of q, decided, mde) is actor `actor` (columns of level, intended, draws).
+    for m, actor in enumerate(range(sc.n_actors)[rows]):
+        rule = dict(rule_name=sc.rule_names[actor], params=sc.rule_params[actor], baseline=sc.baseline[actor],
+                    ceiling=sc.ceiling[actor], deterrence=sc.deterrence[actor], crisis_rung=sc.crisis_rung)
+        own_level = level[:, actor]
+        decided[:, m] = decide(level=own_level, q=q[:, m], threat=next_threat[:, m], u_rule=draws.rule[:, actor],
+                               u_deter=draws.deterrence[:, actor], **rule)
+        climbed = np.flatnonzero(decided[:, m] > own_level)
         if climbed.size:
-            q_star = hostile_level(intended[climbed, None, :].astype(float), engaged[k:k + 1])[:, 0]
-            r_star = decide(level=level[climbed, i], q=q_star, threat=next_threat[climbed, k],
-                            u_rule=draws.rule[climbed, i], u_deter=draws.deterrence[climbed, i], **args)
-            mde[climbed, k] = misperception_driven(level[climbed, i], decided[climbed, k], r_star)
+            q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[m:m + 1])[:, 0]
+            r_intended = decide(level=own_level[climbed], q=q_intended, threat=next_threat[climbed, m],
+                                u_rule=draws.rule[climbed, actor], u_deter=draws.deterrence[climbed, actor], **rule)
+            mde[climbed, m] = misperception_driven(own_level[climbed], decided[climbed, m], r_intended)
     source = np.full(q.shape, -1, dtype=np.int64)
-    runs, observers = np.nonzero(mde)
-    source[runs, observers] = hostile_source(perceived, engaged, runs, observers)
+    runs, mde_rows = np.nonzero(mde)
+    source[runs, mde_rows] = hostile_source(perceived, engaged, runs, mde_rows)
     return decided, mde, source, q
 
 

@@ -8,11 +8,14 @@ raises :class:`sim.errors.InputError` whose lines read ``FILE: KEY: message; all
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,18 +41,20 @@ DEFAULT_RUNGS = (
 )
 
 
-class _Table(BaseModel):
+class StrictTable(BaseModel):
+    """A table of an input file: unknown keys are errors, numbers are strict, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class Meta(_Table):
+class Meta(StrictTable):
     name: str
     description: str = ""
     start: Date = dt.date(2024, 1, 1)
     horizon: Annotated[int, Field(ge=1, le=100_000)] = 365
 
 
-class Ladder(_Table):
+class Ladder(StrictTable):
     rungs: Annotated[list[str], Field(min_length=2)] = list(DEFAULT_RUNGS)
     crisis_rung: Rung = 4
     war_rung: Rung = 5
@@ -57,13 +62,13 @@ class Ladder(_Table):
     accident: list[Probability] | None = None  # per rung; default 0 below rung 3
 
 
-class ModelParams(_Table):
+class ModelParams(StrictTable):
     gamma: NonNegative = 0.25
     engage: Probability = 0.5
     window: Annotated[int, Field(ge=1)] = 30
 
 
-class Provocation(_Table):
+class Provocation(StrictTable):
     base_rate: NonNegative = 0.0
     kappa: NonNegative = 0.0
     regime_dispersion: NonNegative = 0.0  # variance of the run's Gamma(mean 1) multiplier on base_rate
@@ -79,7 +84,7 @@ class RuleSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
-class Actor(_Table):
+class Actor(StrictTable):
     name: str | None = None
     capability: Annotated[float, Field(gt=0.0)]
     baseline: Rung = 0
@@ -94,13 +99,13 @@ class Actor(_Table):
     provocation: Provocation = Provocation()
 
 
-class Alliance(_Table):
+class Alliance(StrictTable):
     members: Annotated[list[str], Field(min_length=2)]
     cohesion: Probability = 0.5
     enabled: bool = True
 
 
-class Drill(_Table):
+class Drill(StrictTable):
     participants: Annotated[list[str], Field(min_length=1)]
     windows: list[Window]
     rung: Rung = 2
@@ -112,7 +117,7 @@ class Drill(_Table):
     repeat_every_days: Annotated[int, Field(ge=1)] | None = None  # repeat each window until the horizon
 
 
-class Summit(_Table):
+class Summit(StrictTable):
     participants: Annotated[list[str], Field(min_length=2, max_length=2)]
     windows: list[Window]
     backchannel: Probability = 0.5
@@ -120,19 +125,19 @@ class Summit(_Table):
     enabled: bool = True
 
 
-class Backchannel(_Table):
+class Backchannel(StrictTable):
     between: Annotated[list[str], Field(min_length=2, max_length=2)]
     success: Probability = 0.1
     enabled: bool = True
 
 
-class Hotline(_Table):
+class Hotline(StrictTable):
     between: Annotated[list[str], Field(min_length=2, max_length=2)]
     eta: Probability = 0.5
     enabled: bool = True
 
 
-class Scenario(_Table):
+class Scenario(StrictTable):
     """A validated scenario, `extends` resolved. Build it with :func:`load_scenario`."""
 
     extends: str | None = None
@@ -159,20 +164,65 @@ class Scenario(_Table):
 
 # ---------------------------------------------------------------- loading
 
+_COLLECTIONS = ("alliances", "drills", "summits", "backchannels", "hotlines")
+
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read, merge (`extends`), override and validate a scenario file.
 
     ``overrides`` maps dotted key paths (``"alliances.trilateral.cohesion"``) to values; a path must
-    name a key the scenario has or its schema allows.
+    name a key the scenario has or its schema allows. To build many variants of one file, read it
+    once with :meth:`ScenarioFile.read` and call :meth:`ScenarioFile.build` for each.
     """
-    path = Path(path)
-    raw, origins = read_with_extends(path, ())
-    if overrides:
-        for key, value in overrides.items():
-            set_key_path(raw, key, value, str(path))
-            origins[tuple(key.split("."))] = f"override {key}"
-    return validate_scenario(raw, str(path), origins)
+    return ScenarioFile.read(path).build(overrides)
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    """A scenario file read and merged once (`extends` resolved): the one path from TOML to a Scenario.
+
+    ``raw`` is the merged mapping as read; ``origins`` maps each key path to the file that set it, so
+    an error in an inherited key names the file to fix.
+    """
+
+    path: Path
+    raw: dict
+    origins: dict
+
+    @classmethod
+    def read(cls, path: str | Path) -> ScenarioFile:
+        raw, origins = read_with_extends(Path(path), ())
+        return cls(Path(path), raw, origins)
+
+    def build(self, overrides: dict[str, Any] | None = None, origin: Callable[[str], str] | None = None,
+              where: Callable[[str], str] | None = None) -> Scenario:
+        """The scenario with ``overrides`` (dotted key path -> value) applied, validated.
+
+        ``origin(key)`` says where an override came from in error messages (default ``override KEY``);
+        ``where(key)`` names the key path in the message for an override that names no table of the
+        scenario (default: the key path itself).
+        """
+        raw, origins = copy.deepcopy(self.raw), dict(self.origins)
+        file = str(self.path)
+        for key, value in (overrides or {}).items():
+            try:
+                set_key_path(raw, key, value, file)
+            except InputError as exc:
+                if where is None:
+                    raise
+                reason = exc.problems[0].split(": ", 2)[-1]
+                raise InputError(f"{where(key)}: {key!r} is not a key of scenario {file}: {reason}") from None
+            origins[tuple(key.split("."))] = origin(key) if origin else f"override {key}"
+        return validate_scenario(raw, file, origins)
+
+
+def read_input_file(path: str | Path, schema: type[BaseModel]) -> BaseModel:
+    """Read a TOML input file (experiment, calibration, ...) and validate it against ``schema``;
+    problems are one line each, naming the file and key (InputError)."""
+    try:
+        return schema.model_validate(read_toml(Path(path), None))
+    except ValidationError as exc:
+        raise InputError([format_pydantic_error(e, str(path), {}, schema) for e in exc.errors()]) from None
 
 
 def validate_scenario(raw: dict, file: str = "<memory>", origins: dict | None = None) -> Scenario:
@@ -224,18 +274,28 @@ def read_with_extends(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
     return merged, base_origins
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+def _deep_merge(base: dict, over: dict, path: tuple[str, ...] = ()) -> dict:
     """Tables merge key by key; any other value (arrays included) replaces the base's.
 
-    A table that names a different ``name`` (a rule switched for another) replaces the base's
-    table whole, so the old rule's parameters do not linger.
+    One exception: an actor's ``rule`` table naming another rule replaces the base's rule whole, so
+    the old rule's parameters do not linger. No other table is ever replaced whole (a renamed actor
+    or scenario keeps the base's other keys).
     """
     out = dict(base)
     for k, v in over.items():
         old = out.get(k)
-        mergeable = isinstance(v, dict) and isinstance(old, dict) and v.get("name", old.get("name")) == old.get("name")
-        out[k] = _deep_merge(old, v) if mergeable else v
+        here = (*path, k)
+        mergeable = isinstance(v, dict) and isinstance(old, dict) and not _switches_rule(here, old, v)
+        out[k] = _deep_merge(old, v, here) if mergeable else v
     return out
+
+
+def _switches_rule(path: tuple[str, ...], old: dict, new: dict) -> bool:
+    """Whether ``new`` at ``path`` is an actor's rule table naming a different rule than ``old``."""
+    if len(path) != 3 or path[0] != "actors" or path[2] != "rule":
+        return False
+    default = RuleSpec.model_fields["name"].default
+    return new.get("name", old.get("name", default)) != old.get("name", default)
 
 
 def _leaf_paths(d: dict, prefix: tuple = ()) -> list[tuple]:
@@ -246,8 +306,14 @@ def _leaf_paths(d: dict, prefix: tuple = ()) -> list[tuple]:
 
 
 def set_key_path(raw: dict, dotted: str, value: Any, file: str) -> None:
-    """Set a dotted key path in the raw mapping; intermediate tables must exist (no typos create keys)."""
+    """Set a dotted key path in the raw mapping; intermediate tables must exist (no typos create keys).
+
+    The scenario's top-level collections (``alliances``, ``drills``, ...) exist even where the file
+    leaves them out, so an override may add an entry to them.
+    """
     parts = dotted.split(".")
+    if len(parts) > 1 and parts[0] in _COLLECTIONS:
+        raw.setdefault(parts[0], {})
     node = raw
     for i, part in enumerate(parts[:-1]):
         nxt = node.get(part) if isinstance(node, dict) else None
@@ -402,7 +468,7 @@ def _check_references(sc: Scenario) -> list[tuple[str, str]]:
                 key = f"{kind}.{name}.windows[{i}]"
                 if b < a:
                     out.append((key, f"ends ({b}) before it starts ({a}); write [start, end]"))
-                elif a < sc.scenario.start or b > sc.end:
+                elif item.enabled and (a < sc.scenario.start or b > sc.end):  # a switched-off entry never runs
                     out.append((key, f"{a}..{b} falls outside the scenario: {span}"))
     for name, d in sc.drills.items():
         need_rung(f"drills.{name}.rung", d.rung)

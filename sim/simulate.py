@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compile import CompiledScenario
-from .draws import run_seed
+from .draws import Seed, ensemble_root, run_seed
 from .ensemble import BatchOutput, fold, run_ensemble
 from .model import EscalationModel
 from .outcomes import Totals
@@ -27,19 +27,21 @@ class EnsembleResult:
 
     scenario: CompiledScenario
     runs: int
-    seed: int
+    seed: Seed
     engine: str
     totals: Totals
     per_run: dict[str, np.ndarray] | None = None
     sample_actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
 
 
-def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: int = 0, *, engine: str = "ensemble",
+def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, engine: str = "ensemble",
              workers: int | None = None, twins: bool = False, per_run: bool = True,
              progress: bool = False) -> EnsembleResult:
     """Run ``runs`` runs of ``scenario`` seeded from ``seed`` and fold their outcomes.
 
     Run k uses draws fixed by (seed, k) alone, so any subset of runs gives the same per-run numbers.
+    ``seed`` is an int (the ``RUN`` stream of :mod:`sim.draws`) or a root from
+    :func:`sim.draws.ensemble_root` (a sweep point's or a calibration's stream).
     With ``twins`` each run also runs its perfect-perception twin on the same draws, which gives
     the inadvertent-escalation count (MODEL.md section 6). ``engine="ensemble"`` (the default) steps
     all runs as arrays; ``engine="mesa"`` steps one Mesa model per run. Both use ``workers``
@@ -51,6 +53,7 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: int = 0, *, e
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
+    seed = ensemble_root(seed)
     if engine == "ensemble":
         totals, table, samples = run_ensemble(scenario, runs, seed, workers=workers, twins=twins,
                                               per_run=per_run, samples=SAMPLE_PATHS, progress=progress)
@@ -61,7 +64,7 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: int = 0, *, e
     return EnsembleResult(scenario, runs, seed, engine, totals, table, samples)
 
 
-def run_mesa_chunk(scenario: CompiledScenario, seed: int, start: int, stop: int, *, twins: bool = False,
+def run_mesa_chunk(scenario: CompiledScenario, seed: Seed, start: int, stop: int, *, twins: bool = False,
                    per_run: bool = True) -> BatchOutput:
     """Mesa runs ``start .. stop - 1`` of an ensemble seeded ``seed``, folded."""
     totals, columns, samples = None, {}, []

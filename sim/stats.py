@@ -21,8 +21,11 @@ def wilson_interval(successes, trials, confidence: float = 0.95):
     denom = 1.0 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    # Clip the rounding error at the ends (k = 0 or k = n give exactly 0 or 1).
-    return p, np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # At k = 0 and k = n the bounds are exactly 0 and 1; the formula leaves rounding error there
+    # (a lower bound 1.7e-18 above an estimate of 0 once broke error bars).
+    low = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return p, low, high
 
 
 def estimate(successes: int, trials: int, confidence: float = 0.95) -> dict:

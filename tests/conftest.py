@@ -7,6 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests: the same examples on every run (CI reproduces a failure exactly), and no per-example
+# deadline, which a loaded 2-core machine would trip for reasons that are not the code's.
+settings.register_profile("project", derandomize=True, deadline=None)
+settings.load_profile("project")
 
 from sim.compile import compile_scenario
 from sim.draws import FixedDraws

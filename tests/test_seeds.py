@@ -1,9 +1,12 @@
 """Same seed, same scenario: the same numbers; Mesa's batch_run reproduces them on 3.3 and 3.5."""
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import SCENARIOS
 from sim.compile import compile_scenario
+from sim.draws import Stream, block_seed, child_stream, ensemble_root, run_seed
 from sim.model import EscalationModel, batch_run
 from sim.scenario import load_scenario
 from sim.simulate import simulate
@@ -45,3 +48,47 @@ def test_batch_run_is_reproducible_and_matches_direct_runs():
     for _ in range(80):
         direct.step()
     assert by_seed[4][0] == (direct.state_agents[0].level, direct.state_agents[0].threat)
+
+
+# ---------------------------------------------------------------- a stream per purpose
+
+
+def _state(seq) -> tuple:
+    return tuple(seq.generate_state(4))
+
+
+@given(st.integers(0, 2**40), st.integers(0, 50))
+def test_every_purpose_has_a_stream_of_its_own(seed, index):
+    """The streams of a run, a sweep point (index 0 included), a shared sweep, a calibration and the
+    blocks, regimes and Mesa runs below each are pairwise different for the same seed."""
+    roots = [ensemble_root(seed), ensemble_root(seed, Stream.SWEEP_POINT, index),
+             ensemble_root(seed, Stream.SWEEP_SHARED), ensemble_root(seed, Stream.CALIBRATION)]
+    streams = [*roots, np.random.SeedSequence(seed)]
+    for root in roots:
+        streams += [block_seed(root, index), child_stream(root, Stream.REGIME, index), run_seed(root, index)]
+    states = [_state(s) for s in streams]
+    assert len(set(states)) == len(states)
+
+
+def test_a_seed_sequence_passed_in_is_never_advanced():
+    seq = np.random.SeedSequence(11)
+    a, b = EscalationModel(SC, rng=seq), EscalationModel(SC, rng=seq)
+    assert seq.n_children_spawned == 0
+    assert np.array_equal(a.regime, b.regime)
+    root = ensemble_root(4, Stream.SWEEP_POINT, 2)
+    simulate(SC, runs=3, seed=root, workers=1)
+    assert root.n_children_spawned == 0
+
+
+def test_a_sweep_point_does_not_replay_escsim_run():
+    run = simulate(SC, runs=1024, seed=5, workers=1).per_run
+    point = simulate(SC, runs=1024, seed=ensemble_root(5, Stream.SWEEP_POINT, 0), workers=1).per_run
+    assert not np.array_equal(run["misperceptions"], point["misperceptions"])
+
+
+def test_batches_keep_every_worker_busy():
+    from sim.ensemble import batch_size
+
+    assert [batch_size(10, w) for w in (1, 2, 8)] == [4, 2, 1]  # 3, 5 and 10 tasks
+    assert batch_size(4, 2) == 1  # a calibration's 4,096 runs: four tasks on two cores, not one
+    assert batch_size(1000, 2) == 4

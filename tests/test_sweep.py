@@ -13,6 +13,7 @@ import pytest
 
 from conftest import ROOT, SCENARIOS
 from sim.cli import main
+from sim.draws import Stream
 from sim.experiment import load_experiment
 from sim.sweep import run_sweep
 
@@ -94,7 +95,9 @@ def test_points_get_their_own_seeds_unless_common_random_numbers(tmp_path):
     body = COHESION + "values = [0.0, 1.0]\n"
     own = load_experiment(write_experiment(tmp_path, body, name="a.toml"))
     crn = load_experiment(write_experiment(tmp_path, body, name="b.toml", common_random_numbers=True))
-    assert [p.seed for p in own.points] == [(3, 0), (3, 1)] and [p.seed for p in crn.points] == [3, 3]
+    state = [tuple(p.seed.generate_state(4)) for p in own.points + crn.points]
+    assert len({*state[:2], state[2]}) == 3 and state[2] == state[3]  # two own streams; one shared
+    assert [p.seed.spawn_key for p in own.points] == [(Stream.SWEEP_POINT, 0), (Stream.SWEEP_POINT, 1)]
 
 
 def test_table_is_the_same_for_any_workers_and_a_point_does_not_depend_on_the_others(tmp_path):
