@@ -9,7 +9,6 @@ ensemble of the current settings and shows P(miscalculation) with its 95% interv
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sim.errors import InputError
 from sim.model import EscalationModel
 from sim.plots import OKABE_ITO
 from sim.results import replay_events, summarise
-from sim.scenario import read_with_extends, validate_scenario
+from sim.scenario import Scenario, ScenarioFile
 from sim.simulate import simulate
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
@@ -31,73 +30,74 @@ SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 ENSEMBLE_RUNS = 4096
 
 
-def lever_settings(raw: dict, *, cohesion=None, drill_scale=1.0, transparency=None, hotline=False,
-                   backchannel=False, noise=None) -> dict:
-    """A raw scenario with the page's levers applied, for any scenario (no actor is named here).
+def lever_overrides(sc: Scenario, *, cohesion=1.0, drill_scale=1.0, transparency=0.0, hotline=False,
+                    backchannel=False, noise=1.0) -> dict:
+    """The page's levers as overrides (dotted key path -> value) of scenario ``sc``, for any actors.
 
-    cohesion sets every alliance's; drill_scale multiplies every drill's scale; transparency sets
-    every drill's; hotline and backchannel add one between every pair of adversaries; noise sets
-    every actor's perception noise. None leaves the scenario's own value.
+    Each lever is relative to the scenario's own values, so the levers at their defaults change
+    nothing: ``cohesion`` multiplies every alliance's cohesion (capped at 1), ``drill_scale`` every
+    drill's scale, ``noise`` every actor's perception noise; ``transparency`` removes that share of
+    what each drill's transparency leaves ambiguous (tau -> tau + (1 - tau) x transparency);
+    ``hotline`` and ``backchannel`` add one between every pair of adversaries.
     """
-    out = copy.deepcopy(raw)
-    for al in out.get("alliances", {}).values():
-        if cohesion is not None:
-            al["cohesion"] = cohesion
-    for d in out.get("drills", {}).values():
-        d["scale"] = d.get("scale", 1.0) * drill_scale
-        if transparency is not None:
-            d["transparency"] = transparency
-    actors = out.get("actors", {})
-    pairs = sorted({tuple(sorted((a, b))) for a, spec in actors.items() for b in spec.get("threatened_by", {})
-                    if b in actors and b != a})
+    out = {}
+    for name, al in sc.alliances.items():
+        if cohesion != 1.0:
+            out[f"alliances.{name}.cohesion"] = min(1.0, al.cohesion * cohesion)
+    for name, d in sc.drills.items():
+        if drill_scale != 1.0:
+            out[f"drills.{name}.scale"] = d.scale * drill_scale
+        if transparency:
+            out[f"drills.{name}.transparency"] = d.transparency + (1.0 - d.transparency) * transparency
+    for aid, actor in sc.actors.items():
+        if noise != 1.0:
+            out[f"actors.{aid}.noise"] = actor.noise * noise
+    pairs = sorted({tuple(sorted((a, b))) for a, actor in sc.actors.items() for b in actor.threatened_by})
     for a, b in pairs:
         if hotline:
-            out.setdefault("hotlines", {})[f"page_{a}_{b}"] = {"between": [a, b], "eta": 0.5}
+            out[f"hotlines.page_{a}_{b}"] = {"between": [a, b], "eta": 0.5}
         if backchannel:
-            out.setdefault("backchannels", {})[f"page_{a}_{b}"] = {"between": [a, b], "success": 0.1}
-    if noise is not None:
-        for spec in actors.values():
-            spec["noise"] = noise
+            out[f"backchannels.page_{a}_{b}"] = {"between": [a, b], "success": 0.1}
     return out
 
 
 class InteractiveModel(EscalationModel):
-    """The Mesa engine with the page's levers as keyword arguments.
+    """The Mesa engine with the page's levers as keyword arguments (see :func:`lever_overrides`).
 
     Its parameters avoid the name ``scenario`` (Mesa 3.5's page passes its own scenario objects
-    under that name). A combination the scenario schema refuses runs the unmodified scenario and
-    leaves the reason in ``self.problem`` for the page to show.
+    under that name). With every lever at its default the model is the scenario as written, exactly
+    what ``escsim run`` runs. A combination the scenario schema refuses runs the unmodified scenario
+    and leaves the reason in ``self.problem`` for the page to show.
     """
 
-    def __init__(self, scenario_name: str = "korea_baseline", cohesion: float = 0.8, drill_scale: float = 1.0,
-                 transparency: float = 0.3, hotline: bool = False, backchannel: bool = False,
-                 noise: float = 0.2, rng=None):
-        path = SCENARIO_DIR / f"{scenario_name}.toml"
-        self.settings = (f"cohesion {cohesion:.2f}, drill scale {drill_scale:.1f}x, transparency {transparency:.2f}, "
-                         f"noise {noise:.2f}, hotlines {'on' if hotline else 'off'}, "
+    def __init__(self, scenario_name: str = "korea_baseline", cohesion: float = 1.0, drill_scale: float = 1.0,
+                 transparency: float = 0.0, hotline: bool = False, backchannel: bool = False,
+                 noise: float = 1.0, rng=None):
+        source = ScenarioFile.read(SCENARIO_DIR / f"{scenario_name}.toml")
+        self.settings = (f"cohesion x{cohesion:.2f}, drill scale x{drill_scale:.1f}, "
+                         f"transparency +{transparency:.2f}, noise x{noise:.2f}, hotlines {'on' if hotline else 'off'}, "
                          f"backchannels {'on' if backchannel else 'off'}")
-        raw, origins = read_with_extends(path, ())
         self.problem = None
+        sc = source.build()
         try:
-            sc = validate_scenario(lever_settings(raw, cohesion=cohesion, drill_scale=drill_scale,
-                                                  transparency=transparency, hotline=hotline,
-                                                  backchannel=backchannel, noise=noise), str(path), origins)
+            sc = source.build(lever_overrides(sc, cohesion=cohesion, drill_scale=drill_scale, transparency=transparency,
+                                              hotline=hotline, backchannel=backchannel, noise=noise),
+                              origin=lambda key: "the page's levers")
         except InputError as exc:
             self.problem = "; ".join(exc.problems)
-            sc = validate_scenario(raw, str(path), origins)
         super().__init__(compile_scenario(sc), rng=rng)
 
 
 model_params = {
     "scenario_name": {"type": "Select", "value": "korea_baseline", "values": SCENARIOS, "label": "Scenario"},
-    "cohesion": {"type": "SliderFloat", "value": 0.8, "min": 0.0, "max": 1.0, "step": 0.05,
-                 "label": "Alliance cohesion"},
+    "cohesion": {"type": "SliderFloat", "value": 1.0, "min": 0.0, "max": 1.5, "step": 0.05,
+                 "label": "Alliance cohesion (x scenario's, at most 1)"},
     "drill_scale": {"type": "SliderFloat", "value": 1.0, "min": 0.0, "max": 3.0, "step": 0.1,
                     "label": "Drill scale (x scenario's)"},
-    "transparency": {"type": "SliderFloat", "value": 0.3, "min": 0.0, "max": 1.0, "step": 0.05,
-                     "label": "Drill transparency"},
-    "noise": {"type": "SliderFloat", "value": 0.2, "min": 0.0, "max": 1.0, "step": 0.05,
-              "label": "Perception noise (rungs)"},
+    "transparency": {"type": "SliderFloat", "value": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                     "label": "Drill transparency (share of the rest added)"},
+    "noise": {"type": "SliderFloat", "value": 1.0, "min": 0.0, "max": 3.0, "step": 0.1,
+              "label": "Perception noise (x scenario's)"},
     "hotline": {"type": "Checkbox", "value": False, "label": "Hotlines between adversaries"},
     "backchannel": {"type": "Checkbox", "value": False, "label": "Backchannels between adversaries"},
 }
@@ -175,6 +175,7 @@ def KeyNumbers(model):
         f"Settings: {model.settings}.")
 
     def run_ensemble():
+        # seed 0, as escsim run's default: an untouched scenario gives escsim run's numbers
         res = summarise(simulate(sc, ENSEMBLE_RUNS, seed=0, workers=1, per_run=False))
         set_ensemble(res["p_miscalculation"])
 

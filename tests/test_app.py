@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -40,19 +41,51 @@ DAY_AT_LEAST = "(n) => { const m = /Day (\\d+) of \\d+/.exec(document.body.inner
 
 
 def test_levers_reach_the_scenario_for_any_actors():
-    m = app.InteractiveModel(cohesion=1.0, drill_scale=2.0, transparency=0.9, hotline=True, backchannel=True,
-                             noise=0.4, rng=1)
+    m = app.InteractiveModel(cohesion=1.5, drill_scale=2.0, transparency=0.9, hotline=True, backchannel=True,
+                             noise=2.0, rng=1)
     sc = m.compiled
     nk, us = sc.actor_ids.index("north_korea"), sc.actor_ids.index("united_states")
     assert m.problem is None
-    assert np.all(sc.noise == 0.4)
+    assert np.all(sc.noise == 0.4)  # 0.2 x 2
+    sk = sc.actor_ids.index("south_korea")
+    assert sc.threat_weight[us, nk] == pytest.approx(max(0.6, min(1.0, 0.8 * 1.5) * 1.0))  # cohesion capped at 1
     assert sc.hotline_eta[nk, us] == 0.5 and sc.hotline_eta[us, nk] == 0.5
     assert sc.backchannel[0].max() == 0.1
     fs = [p for p in sc.drill_periods if p[0] == "freedom_shield"][0]
     assert sc.drill_scale[fs[1], sc.actor_ids.index("south_korea")] == 3.0  # 1.5 x 2
-    assert sc.drill_ambiguity[fs[1], sc.actor_ids.index("south_korea")] == pytest.approx(1.0 * 0.1)
+    # transparency 0.3 plus 0.9 of the remaining 0.7: 0.93, so 0.07 of the ambiguity 1.0 is left
+    assert sc.drill_ambiguity[fs[1], sk] == pytest.approx(1.0 * 0.07)
     strait = app.InteractiveModel(scenario_name="strait_example", hotline=True)  # no Korean actor anywhere
     assert strait.compiled.hotline_eta.max() == 0.5 and strait.problem is None
+
+
+@pytest.mark.parametrize("name", app.SCENARIOS)
+def test_the_untouched_page_runs_the_scenario_as_written(name):
+    """Every lever at its default leaves every compiled array as escsim run compiles it."""
+    from sim.compile import compile_scenario
+    from sim.scenario import load_scenario
+
+    page = app.InteractiveModel(scenario_name=name).compiled
+    run = compile_scenario(load_scenario(ROOT / "scenarios" / f"{name}.toml"))
+    for field in fields(run):
+        a, b = getattr(page, field.name), getattr(run, field.name)
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, (name, field.name)
+
+
+def test_the_page_ensemble_is_escsim_runs(monkeypatch):
+    from sim.compile import compile_scenario
+    from sim.scenario import load_scenario
+    from sim.simulate import simulate
+
+    monkeypatch.setattr(app, "ENSEMBLE_RUNS", 1024)
+    m = app.InteractiveModel(scenario_name="lever_transparency")
+    box, rc = solara.render(app.KeyNumbers(m), handle_error=False)
+    import ipyvuetify
+
+    rc.find(ipyvuetify.Btn, children=["Run an ensemble of 1,024 runs"]).widget.click()
+    sc = compile_scenario(load_scenario(ROOT / "scenarios" / "lever_transparency.toml"))
+    k = simulate(sc, 1024, seed=0, workers=1, per_run=False).totals.miscalculation
+    assert f"{k / 1024:.4f}" in page_text(rc)
 
 
 def test_a_refused_combination_is_reported_not_raised():
@@ -181,7 +214,8 @@ def test_page_in_a_real_browser(served_page, tmp_path):
 
 
 def drive_the_page(page, url: str, shot: Path) -> None:
-    """Load the page, move the cohesion slider, Reset, play to day 60, pause; check the chart changed."""
+    """Load the page, move the cohesion slider (x1.00 -> x0.80), Reset, play to day 60, pause; check the chart
+    changed."""
     page.goto(url, wait_until="load", timeout=60_000)
     page.get_by_text("Model Parameters").wait_for(timeout=60_000)
     page.get_by_text("Day 0 of 365").wait_for(timeout=30_000)
@@ -196,11 +230,11 @@ def drive_the_page(page, url: str, shot: Path) -> None:
     deadline = time.time() + 20  # a loaded machine may take a while to apply the keys
     while slider.get_attribute("aria-valuenow") == value_before and time.time() < deadline:
         page.wait_for_timeout(200)
-    assert (value_before, slider.get_attribute("aria-valuenow")) == ("0.8", "0.6")
+    assert (float(value_before), float(slider.get_attribute("aria-valuenow"))) == (1.0, 0.8)
     # Mesa's page builds a model with new settings on Reset; the key numbers then show them. The
     # slider's value reaches the server a moment after the browser shows it, so a Reset pressed in
     # between builds the old settings: press it again until the page shows the new ones.
-    click_until(page, "Reset", page.get_by_text("cohesion 0.60"))
+    click_until(page, "Reset", page.get_by_text("cohesion x0.80"))
     # press play: the button turns into pause once the server has taken the click
     pause = page.get_by_role("button").filter(has_text="❚❚")
     click_until(page, "▶", pause)
@@ -213,6 +247,6 @@ def drive_the_page(page, url: str, shot: Path) -> None:
     day = page.evaluate(DAY_SHOWN)
     page.wait_for_timeout(1500)
     assert page.evaluate(DAY_SHOWN) == day >= 60, "the model went on after pause"
-    assert "cohesion 0.60" in page.inner_text("body")
+    assert "cohesion x0.80" in page.inner_text("body")
     assert chart.get_attribute("src") != before, "the ladder chart did not change"
     page.screenshot(path=str(shot), full_page=True)
