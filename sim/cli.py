@@ -88,10 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
     ap.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
 
-    rep = sub.add_parser("replay", help="replay one ensemble run in the Mesa engine and show its days")
-    rep.add_argument("scenario", type=Path, help="scenario TOML file")
+    rep = sub.add_parser("replay", help="replay one run in the Mesa engine and show what changed, day by day",
+                         description="Replay run K of a scenario's ensemble (ensemble engine, seed S), or of an "
+                         "escsim run results directory, whose manifest gives the scenario as resolved, seed, engine "
+                         "and runs. Prints each change of rung, provocation, accident, misperception-driven "
+                         "escalation, and each actor's crisis and war as it begins and ends, then the run's outcomes "
+                         "as runs.csv has them.")
+    rep.add_argument("target", type=Path, metavar="SCENARIO|RESULTS",
+                     help="a scenario TOML file, or a results directory written by escsim run")
     rep.add_argument("--run", type=_seed, required=True, help="the run's index in the ensemble (runs.csv 'run')")
-    rep.add_argument("--seed", type=_seed, default=0, help="the ensemble's seed")
+    rep.add_argument("--seed", type=_seed, help="a scenario file's ensemble seed (default 0); a results directory's "
+                     "manifest gives its own, so --seed is refused there")
     rep.add_argument("--out", type=Path, help="write the run's day-by-day path to this CSV file")
 
     val = sub.add_parser("validate", help="check scenario files without running them")
@@ -135,7 +142,7 @@ def _validate(args) -> int:
 def _run(args) -> int:
     from .compile import compile_scenario
     from .plots import run_figures
-    from .results import format_table, summarise, write_results
+    from .results import check_run_dir, format_table, replace_dir, summarise, write_results
     from .scenario import load_scenario
     from .simulate import simulate
 
@@ -143,18 +150,26 @@ def _run(args) -> int:
     compiled = compile_scenario(scenario)
     runs = args.runs or DEFAULT_RUNS[args.engine]
     out = args.out or Path("results") / compiled.name
+    check_run_dir(out, scenario)  # refuse another scenario's results before the runs, not after
     per_run = args.runs_table == "yes" or (args.runs_table == "auto" and runs <= RUNS_TABLE_LIMIT)
     result = simulate(compiled, runs, args.seed, engine=args.engine, workers=args.workers, twins=args.twins,
                       per_run=per_run, progress=sys.stderr.isatty())
-    paths = write_results(result, scenario, out, command=["escsim", *sys.argv[1:]])
-    if not args.no_plot:
-        paths["figures"] = ", ".join(str(p) for p in run_figures(out))
+
+    def fill(directory: Path) -> dict:
+        paths = write_results(result, scenario, directory, command=["escsim", *sys.argv[1:]])
+        if not args.no_plot:
+            paths["figures"] = run_figures(directory)
+        return paths
+
+    # The whole directory is replaced, so figures of an earlier run never sit beside new numbers.
+    written = replace_dir(out, fill)
     summary = summarise(result)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(format_table(summary))
-        print("results: " + ", ".join(str(p) for p in paths.values()))
+        names = [p.name for value in written.values() for p in (value if isinstance(value, list) else [value])]
+        print(f"results in {out}: " + ", ".join(names))
     return 0
 
 
@@ -260,19 +275,21 @@ def _report(args) -> int:
 
 
 def _replay(args) -> int:
-    from .compile import compile_scenario
-    from .model import EscalationModel
-    from .results import atomic_write, replay_events, replay_table
-    from .scenario import load_scenario
+    from .results import atomic_write, replay_events, replay_model, replay_outcomes, replay_table
 
-    compiled = compile_scenario(load_scenario(args.scenario))
-    model = EscalationModel.replay(compiled, args.seed, args.run).run()
-    print(f"{compiled.name}, seed {args.seed}, run {args.run}: the days on which something happened")
+    out = args.out
+    if out is not None and (out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents)):
+        raise InputError(f"--out {out}: name a CSV file in a folder")  # refused before the run, not after
+    model, label = replay_model(args.target, args.run, args.seed)  # every input error comes from here
+    model.run()
+    print(f"{label}: what changed, day by day")
     for line in replay_events(model):
         print(line)
-    if args.out:
-        atomic_write(args.out, replay_table(model))
-        print(f"path written to {args.out}")
+    print(f"outcomes (as in runs.csv): {replay_outcomes(model)}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, replay_table(model))
+        print(f"path written to {out}")
     return 0
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from . import kernel
 from .agents import StateAgent
 from .compile import CompiledScenario, compile_scenario
-from .draws import BLOCK_SIZE, RunDraws
+from .draws import BLOCK_SIZE, RunDraws, Seed
 from .outcomes import OutcomeTracker
 from .scenario import Scenario, load_scenario
 
@@ -75,12 +75,17 @@ class EscalationModel(mesa.Model):
         self.history["level"][0] = self.actions("level")[0]
         self.datacollector = mesa.DataCollector(
             model_reporters={"top_realised_rung": lambda m: int(m.actions("realised").max()) if m.t else 0},
-            agent_reporters={"level": "level", "threat": "threat", "realised": "realised"},
+            # Mesa indexes agent rows by its own AgentID (a number); "actor" labels each row with the
+            # scenario's actor id, e.g. get_agent_vars_dataframe().reset_index().set_index(["Step", "actor"]).
+            agent_reporters={"actor": "actor_id", "level": "level", "threat": "threat", "realised": "realised"},
         )
 
     @classmethod
-    def replay(cls, scenario, seed: int, run: int, perfect_perception: bool = False) -> EscalationModel:
+    def replay(cls, scenario, seed: Seed, run: int, perfect_perception: bool = False) -> EscalationModel:
         """A model that replays run ``run`` of the ensemble engine's ensemble seeded ``seed``.
+
+        ``seed`` is what the ensemble was given: an int, or a root stream (a sweep point's, read back
+        from a manifest with :func:`sim.draws.root_from`).
 
         It is fed the exact draws that run saw (row run % 1024 of block run // 1024), so stepping it
         gives the ensemble run's paths and tags, step for step.

@@ -19,14 +19,20 @@ class OutcomeTracker:
     Per run: provocation days per actor, max realised rung, first-passage step of the running max to
     each rung, first crisis, first and last misperception-driven escalation (MDE), the crisis step that made the run a
     miscalculation and its lag from that MDE, and counts of misperceptions and MDEs per
-    observer-observed pair. Across runs: occupancy (T, N, K+1), runs at each realised rung.
+    observer-observed pair, and each actor's own max realised rung (who reached crisis or war).
+    Across runs: occupancy (T, N, K+1), runs at each realised rung.
     """
+
+    ACTOR_MAX_RUNG = "actor_max_rung_"
+    """Prefix of the per-run columns ``actor_max_rung_<i>`` (actor index i): per-run columns are 1-D,
+    and the tracker knows actors by index only (:func:`sim.results.runs_columns` names them)."""
 
     def __init__(self, runs: int, n_actors: int, top_rung: int, horizon: int,
                  crisis_rung: int, war_rung: int, window: int):
         R, N, K, T = runs, n_actors, top_rung, horizon
         self.crisis_rung, self.war_rung, self.window, self.horizon = crisis_rung, war_rung, window, T
         self.max_rung = np.zeros(R, dtype=np.int64)
+        self.actor_max_rung = np.zeros((R, N), dtype=np.int64)
         self.first_passage = np.full((R, K + 1), NEVER, dtype=np.int64)
         self.first_crisis = np.full(R, NEVER, dtype=np.int64)
         self.first_mde = np.full(R, NEVER, dtype=np.int64)
@@ -44,6 +50,7 @@ class OutcomeTracker:
         provoked (R, N) bool."""
         R, N = realised.shape
         self.provocations += provoked
+        np.maximum(self.actor_max_rung, realised, out=self.actor_max_rung)
         top = realised.max(axis=1)
         rose = np.flatnonzero(top > self.max_rung)  # few runs climb on any one day
         if rose.size:
@@ -97,6 +104,7 @@ class OutcomeTracker:
             "misperceptions": self.misperceptions.sum(axis=(1, 2)),
             "mde": self.mde.sum(axis=(1, 2)),
             "provocations": self.provocations.sum(axis=1),
+            **{f"{self.ACTOR_MAX_RUNG}{i}": self.actor_max_rung[:, i] for i in range(self.actor_max_rung.shape[1])},
         }
         if twin is not None:
             cols["inadvertent"] = self.crisis & ~twin.crisis
@@ -107,9 +115,8 @@ class OutcomeTracker:
 class Totals:
     """Integer counts over runs; ``a + b`` folds two groups of runs exactly.
 
-    Histograms use index T (or K+1, W+1) for 'never'. Shapes: first_passage (K+1, T+1),
+    Histograms use index T (or W+1) for 'never'. Shapes: first_passage (K+1, T+1),
     max_rung (K+1,), occupancy (T, N, K+1), misperceptions and mde (N, N) pair sums,
-    mde_runs (N, N) runs with at least one MDE by i driven by j, crisis_step (T+1,),
     miscalculation_lag (W+1,), provocations (N,) provocation days per actor summed over runs and
     provocations_sq (N,) their squares (for the variance across runs, as calibration needs).
     """
@@ -127,8 +134,6 @@ class Totals:
     occupancy: np.ndarray
     misperceptions: np.ndarray
     mde: np.ndarray
-    mde_runs: np.ndarray
-    crisis_step: np.ndarray
     miscalculation_lag: np.ndarray
     provocations: np.ndarray
     provocations_sq: np.ndarray
@@ -138,7 +143,6 @@ class Totals:
         T, K = tr.horizon, tr.first_passage.shape[1] - 1
         fp = np.where(tr.first_passage == NEVER, T, tr.first_passage)
         first_passage = np.stack([np.bincount(fp[:, k], minlength=T + 1) for k in range(K + 1)])
-        crisis_step = np.bincount(np.where(tr.crisis, tr.first_crisis, T), minlength=T + 1)
         lag = tr.miscalculation_lag[tr.miscalculation]
         return cls(
             runs=len(tr.max_rung),
@@ -154,8 +158,6 @@ class Totals:
             occupancy=tr.occupancy.copy(),
             misperceptions=tr.misperceptions.sum(axis=0),
             mde=tr.mde.sum(axis=0),
-            mde_runs=(tr.mde > 0).sum(axis=0),
-            crisis_step=crisis_step,
             miscalculation_lag=np.bincount(lag, minlength=tr.window + 1)[: tr.window + 1],
             provocations=tr.provocations.sum(axis=0),
             provocations_sq=(tr.provocations**2).sum(axis=0),

@@ -34,14 +34,16 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def experiment_section(path: Path, results: Path, page_dir: Path) -> list[str]:
     """The markdown of one experiment, its figure copied into ``page_dir/figures``."""
-    exp = load_experiment(path)
-    meta = exp.meta
     table = results / "points.csv"
     if not table.exists():
         raise InputError(f"{results}: no points.csv; run: escsim sweep {path} --out {results}")
     manifest = json.loads((results / "manifest.json").read_text())
+    # A sweep run with --runs has its own runs per point: plan the experiment with those to compare.
+    exp = load_experiment(path, runs=manifest.get("runs_per_point"))
+    meta = exp.meta
     if manifest.get("fingerprint") != exp.fingerprint:
-        raise InputError(f"{results}: holds results of another version of {path}; run the sweep again")
+        raise InputError(f"{results}: holds results of another version of {path} (the file or its scenario "
+                         "changed since the sweep ran); run the sweep again")
     rows = list(csv.DictReader(open(table)))
     if len(rows) != len(exp.points):
         raise InputError(f"{results}: {len(rows)} of {len(exp.points)} points done; finish with: "
@@ -54,7 +56,8 @@ def experiment_section(path: Path, results: Path, page_dir: Path) -> list[str]:
     here = os.path.relpath  # commands are run from the working directory (the project root)
     lines = [f"## {meta.name}", "", f"**Question.** {meta.question or meta.description}", "",
              f"**Command.** `escsim sweep {here(path)} --out {here(results)}` "
-             f"({len(rows)} points x {exp.runs:,} runs, sampler `{meta.sampler}`, seed {meta.seed}"
+             f"({len(rows)} points x {exp.runs:,} runs of {exp.base.scenario.horizon} days from "
+             f"{exp.base.scenario.start}, sampler `{meta.sampler}`, seed {meta.seed}"
              f"{', common random numbers' if meta.common_random_numbers else ''}), then "
              f"`escsim plot {here(results)}`.", "", f"![{meta.name}]({os.path.relpath(target, page_dir)})", ""]
     outputs = [o for o in meta.outputs if o in rows[0]]
@@ -98,7 +101,7 @@ def write_report(experiments: list[Path], results_root: Path, out: Path) -> Path
              "Generated from the results of the sweeps below by the command that follows; do not edit by "
              "hand. Each section lists the command that makes its results; run them, then this one:", "",
              f"    {command}", "",
-             "Every number is a probability over the scenario's one-year horizon with its Wilson 95% "
+             "Every number is a probability over its scenario's horizon (stated in each section) with its Wilson 95% "
              "interval (Monte Carlo error only; parameter uncertainty is what the sampling experiments show). "
              "The scenarios say which of their values are calibrated to data and which are assumptions.", ""]
     for path in experiments:

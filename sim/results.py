@@ -12,37 +12,51 @@ import io
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from .compile import CompiledScenario
+from .draws import Seed, describe_seed
+from .errors import InputError
 from .kernel import perceived_rung
+from .outcomes import OutcomeTracker, Totals
 from .scenario import Scenario
 from .simulate import EnsembleResult
-from .stats import estimate
+from .stats import escalation_curves, estimate
 
 
 def summarise(result: EnsembleResult) -> dict:
-    """The headline numbers of an ensemble, JSON-ready.
+    """The headline numbers of an ensemble, JSON-ready (see :func:`summarise_totals`)."""
+    return summarise_totals(result.scenario, result.totals, seed=result.seed, engine=result.engine)
+
+
+def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: str = "ensemble") -> dict:
+    """The headline numbers of the runs folded into ``tot``, JSON-ready.
 
     Probabilities come as ``{"estimate", "ci_low", "ci_high", "successes", "runs"}`` with Wilson 95%
-    intervals; ``p_inadvertent`` only when the ensemble ran perfect-perception twins.
+    intervals; ``p_inadvertent`` only when the ensemble ran perfect-perception twins. ``seed`` and
+    ``stream`` name the random stream the runs drew from (:func:`sim.draws.describe_seed`).
     """
-    tot, sc, n = result.totals, result.scenario, result.runs
+    n = tot.runs
     ids = sc.actor_ids
     out = {
         "scenario": sc.name,
         "runs": n,
-        "seed": result.seed,
-        "engine": result.engine,
+        **describe_seed(seed),
+        "engine": engine,
         "horizon_days": sc.horizon,
         "p_miscalculation": estimate(tot.miscalculation, n),
         "p_crisis": estimate(tot.crisis, n),
         "p_war": estimate(tot.war, n),
+        # runs whose max realised rung reached the top rung K (nuclear use on the default ladder)
+        "p_nuclear_use": estimate(int(tot.max_rung[sc.top_rung]), n),
         "p_misperception_driven_escalation": estimate(tot.runs_with_mde, n),
     }
     if tot.twin_runs:
@@ -63,16 +77,20 @@ def summarise(result: EnsembleResult) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    """A short plain-text table of the headline probabilities."""
-    rows = [("P(miscalculation)", "p_miscalculation"), ("P(crisis)", "p_crisis"), ("P(war)", "p_war")]
-    if "p_inadvertent" in summary:
-        rows.append(("P(inadvertent crisis)", "p_inadvertent"))
+    """A short plain-text table of the headline probabilities, each with its interval and its count
+    (runs with the outcome / runs), so a small or zero count is never hidden behind a rounded estimate."""
+    top = list(summary["max_rung_distribution"])[-1]  # the top rung's name: "nuclear use" by default
+    rows = [("P(miscalculation)", "p_miscalculation"), ("P(crisis)", "p_crisis"), ("P(war)", "p_war"),
+            (f"P({top})", "p_nuclear_use"), ("P(inadvertent crisis)", "p_inadvertent")]
     lines = [f"{summary['scenario']}: {summary['runs']} runs of {summary['horizon_days']} days, "
              f"seed {summary['seed']}, {summary['engine']} engine",
-             f"{'':24}{'estimate':>10}{'95% interval':>22}"]
+             f"{'':24}{'estimate':>10}{'95% interval':>20}{'runs with it':>18}"]
     for label, key in rows:
+        if key not in summary:  # p_inadvertent: only with twins
+            continue
         e = summary[key]
-        lines.append(f"{label:24}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]")
+        count = f"{e['successes']}/{e['runs']}"
+        lines.append(f"{label:24}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]{count:>18}")
     return "\n".join(lines)
 
 
@@ -91,34 +109,136 @@ def manifest(result: EnsembleResult, scenario: Scenario, command: list[str] | No
     """What it takes to reproduce a result: the scenario as resolved, seed, runs and versions."""
     return {
         "scenario_file": scenario.source,
+        "scenario_file_resolved": str(Path(scenario.source).resolve()),
         "scenario": scenario.model_dump(mode="json"),
         "runs": result.runs,
-        "seed": result.seed,
+        **describe_seed(result.seed),
         "engine": result.engine,
         "command": command if command is not None else sys.argv,
         "versions": versions(),
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
+
+    The file gets the permissions an ordinary new file would (0666 less the umask), not the 0600
+    of the temporary file it is renamed from.
+    """
     path = Path(path)
     payload = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
+    tmp = None
+    try:  # the temporary file is made inside the try, so an interruption right after cannot leave it
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_run_dir(out: Path, scenario: Scenario) -> None:
+    """Refuse ``out`` unless it is absent, empty, or holds an earlier run of the same scenario file.
+
+    An earlier run of the same file is replaced whole by :func:`replace_dir`; anything else (another
+    scenario's results, even under the same scenario name, or files that are not results) is never
+    overwritten.
+    """
+    out = Path(out)
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    manifest = out / "manifest.json"
+    try:
+        theirs = json.loads(manifest.read_text())
+        their_file, their_name = theirs["scenario_file_resolved"], theirs["scenario"]["scenario"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{out}: exists and does not hold results of escsim run; choose another --out") from None
+    ours = str(Path(scenario.source).resolve())
+    if their_file != ours or their_name != scenario.scenario.name:
+        raise InputError(f"{out}: holds the results of scenario {their_name!r} from {their_file}; they are not "
+                         f"replaced by {scenario.source}'s: choose another --out, or delete the directory")
+
+
+def replace_dir(out: Path, fill: Callable[[Path], object]):
+    """Build a results directory with ``fill(tmp)`` beside ``out``, then put it in place of ``out``.
+
+    Readers see the old directory whole or the new one whole (with a moment between the two
+    renames when neither is there), never a mix of old and new files, and an interruption while
+    filling leaves ``out`` as it was. Returns what ``fill`` returns.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        value = fill(tmp)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            os.replace(out, old / out.name)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return value
+
+
+def runs_columns(sc: CompiledScenario, per_run: dict[str, np.ndarray]) -> dict[str, list]:
+    """The columns of runs.csv from per-run columns (:meth:`OutcomeTracker.per_run`, plus ``run`` in
+    an ensemble's table): the whole-number outcomes, each actor's max realised rung ``max_rung_<id>``,
+    and ``crisis_actors`` / ``war_actors``, the ids (joined by ";") of the actors whose own realised
+    action reached the crisis / war rung on some day."""
+    index_cols = [f"{OutcomeTracker.ACTOR_MAX_RUNG}{i}" for i in range(sc.n_actors)]
+    out = {k: np.asarray(v).astype(np.int64).tolist() for k, v in per_run.items() if k not in index_cols}
+    top = np.stack([np.asarray(per_run[c], dtype=np.int64) for c in index_cols], axis=1)  # (R, N)
+    for i, actor in enumerate(sc.actor_ids):
+        out[f"max_rung_{actor}"] = top[:, i].tolist()
+    out["crisis_actors"] = _actor_lists(top >= sc.crisis_rung, sc.actor_ids)
+    out["war_actors"] = _actor_lists(top >= sc.war_rung, sc.actor_ids)
+    return out
+
+
+def _actor_lists(reached: np.ndarray, ids) -> list[str]:
+    """Per row of ``reached`` (R, N) bool, the ids of its True actors joined by ";" ("" for none).
+
+    Rows take few distinct patterns, so each pattern is joined once (fast for a million runs)."""
+    patterns, which = np.unique(reached, axis=0, return_inverse=True)
+    text = [";".join(ids[j] for j in np.flatnonzero(p)) for p in patterns]
+    return [text[k] for k in np.ravel(which)]
+
+
+def curves_csv(sc: CompiledScenario, totals: Totals) -> str:
+    """The escalation curves as CSV: per step and date, for each rung k >= 1, P(max realised rung so
+    far >= k) as ``p_ge_k`` with its Wilson 95% band ``low_k``, ``high_k`` (:func:`escalation_curves`).
+    Floats are written in full (``repr``), so reading the file back gives the computed numbers."""
+    p, low, high = escalation_curves(totals.first_passage, totals.runs)
+    rungs = range(1, sc.top_rung + 1)
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(["step", "date", *[f"{name}_{k}" for k in rungs for name in ("p_ge", "low", "high")]])
+    for t in range(p.shape[1]):
+        values = [float(a[k, t]) for k in rungs for a in (p, low, high)]
+        w.writerow([t, sc.start + dt.timedelta(days=t), *values])
+    return text.getvalue()
 
 
 def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
                   command: list[str] | None = None) -> dict[str, Path]:
-    """Write summary.json, totals.npz, manifest.json and (if kept) runs.csv to ``out``."""
+    """Write summary.json, totals.npz, escalation_curves.csv, manifest.json and (if kept) runs.csv
+    to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"summary": out / "summary.json", "totals": out / "totals.npz", "manifest": out / "manifest.json"}
@@ -127,14 +247,16 @@ def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
     np.savez_compressed(buf, sample_actions=result.sample_actions,
                         **{f.name: np.asarray(getattr(result.totals, f.name)) for f in fields(result.totals)})
     atomic_write(paths["totals"], buf.getvalue())
+    paths["curves"] = out / "escalation_curves.csv"
+    atomic_write(paths["curves"], curves_csv(result.scenario, result.totals))
     atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2) + "\n")
     if result.per_run is not None:
         paths["runs"] = out / "runs.csv"
         text = io.StringIO()
         w = csv.writer(text, lineterminator="\n")
-        cols = list(result.per_run)
+        cols = runs_columns(result.scenario, result.per_run)
         w.writerow(cols)
-        w.writerows(zip(*(result.per_run[c].astype(np.int64).tolist() for c in cols)))
+        w.writerows(zip(*cols.values()))
         atomic_write(paths["runs"], text.getvalue())
     return paths
 
@@ -156,29 +278,157 @@ def replay_table(model) -> str:
 
 
 def replay_events(model, misperceptions: bool = False) -> list[str]:
-    """One line per day with a provocation, accident, misperception-driven escalation or crisis
-    (and, with ``misperceptions``, each misreading of an adversary's action)."""
+    """What changed in a run, day by day: one line per day on which something happened.
+
+    Listed: every change of an actor's rung (its realised action), with what caused it (a drill, a
+    provocation, an accident); provocations and accidents that left the rung where it was; each
+    misperception-driven escalation (a decision for the next day); and each actor's crisis and war,
+    one line when it begins and one when it ends. A day with nothing new prints nothing, and a run of
+    consecutive days with the same events prints as one line over the span.
+
+    With ``misperceptions`` (the interactive page's log), also each misreading of an adversary's
+    action, and every day is its own line, so that each misreading is listed once per day it happened.
+    """
     sc, h = model.compiled, model.history
-    names = sc.actor_names
-    lines = []
+    days = []
     for t in range(model.t):
-        events = []
-        if misperceptions:
-            for i, j in zip(*np.nonzero(h["misperceived"][t] & (sc.threat_weight > 0))):
-                seen = int(perceived_rung(h["perceived"][t, i, j], sc.top_rung))
-                events.append(f"{names[i]} reads {names[j]}'s {sc.rung_names[h['realised'][t, j]]} "
-                              f"as {sc.rung_names[seen]}")
-        for i in range(sc.n_actors):
-            x, a = h["intended"][t, i], h["realised"][t, i]
-            if h["provoked"][t, i]:
-                events.append(f"{names[i]} provokes ({sc.rung_names[sc.provocation_rung[i]]})")
-            if a > x:
-                events.append(f"{names[i]} accident: {sc.rung_names[x]} -> {sc.rung_names[a]}")
-            if h["mde"][t, i]:
-                events.append(f"{names[i]} escalates on a misreading to rung {h['level'][t + 1, i]} "
-                              f"(read hostility {h['hostile_level'][t, i]:.2f})")
-        if h["realised"][t].max() >= sc.crisis_rung:
-            events.append(f"CRISIS: {sc.rung_names[h['realised'][t].max()]}")
-        if events:
-            lines.append(f"{sc.start + dt.timedelta(days=t)} (day {t}): " + "; ".join(events))
+        events = _misreadings(sc, h, t) if misperceptions else []
+        events += [e for i in range(sc.n_actors) for e in _actor_events(sc, h, t, i)]
+        events += [e for i in range(sc.n_actors) if (e := _crisis_event(sc, h, t, i))]
+        days.append("; ".join(events))
+    return _day_lines(sc, days, collapse=not misperceptions)
+
+
+def _misreadings(sc, h, t: int) -> list[str]:
+    """Day t's misreadings of an adversary's action."""
+    names, out = sc.actor_names, []
+    for i, j in zip(*np.nonzero(h["misperceived"][t] & (sc.threat_weight > 0))):
+        seen = int(perceived_rung(h["perceived"][t, i, j], sc.top_rung))
+        out.append(f"{names[i]} reads {names[j]}'s {sc.rung_names[h['realised'][t, j]]} as {sc.rung_names[seen]}")
+    return out
+
+
+def _actor_events(sc, h, t: int, i: int) -> list[str]:
+    """Actor i's day t: its change of rung (or a provocation or accident that changed none), and a
+    misperception-driven escalation it decided on."""
+    rung, name = sc.rung_names, sc.actor_names[i]
+    x, a, posture = h["intended"][t, i], h["realised"][t, i], h["level"][t, i]
+    before = h["realised"][t - 1, i] if t else posture  # before day 0: its starting posture
+    provoked, accident = bool(h["provoked"][t, i]), a > x
+    out = []
+    if a != before or provoked or accident:
+        causes = ["provokes"] if provoked else []
+        if x == sc.drill_rung[t, i] > posture and a != before:  # the drill set today's action
+            causes.insert(0, "drills")
+        move = (f"up to {rung[a]} from {rung[before]}" if a > before else
+                f"down to {rung[a]} from {rung[before]}" if a < before else f"stays at {rung[a]}")
+        head = f"{name} {' and '.join(causes)}," if causes else name
+        out.append(f"{head} {move}" + (f" by accident (meant {rung[x]})" if accident else ""))
+    if h["mde"][t, i]:
+        out.append(f"{name} escalates on a misreading, to {rung[h['level'][t + 1, i]]} from the next day "
+                   f"(read hostility {h['hostile_level'][t, i]:.2f})")
+    return out
+
+
+def _crisis_event(sc, h, t: int, i: int) -> str | None:
+    """Actor i's crisis or war beginning or ending on day t (MODEL.md section 1: its realised action at
+    or above the crisis or war rung), or None when its state is yesterday's."""
+    def state(a):
+        return 2 if a >= sc.war_rung else 1 if a >= sc.crisis_rung else 0
+
+    a = h["realised"][t, i]
+    now, before = state(a), state(h["realised"][t - 1, i]) if t else 0  # nothing before day 0
+    name, at = sc.actor_names[i], sc.rung_names[a]
+    if now == before:
+        return None
+    if now > before:
+        return f"WAR begins: {name} at {at}" if now == 2 else f"CRISIS begins: {name} at {at}"
+    if now == 1:
+        return f"WAR ends: {name} down to {at}, still in crisis"
+    return f"{'WAR and CRISIS end' if before == 2 else 'CRISIS ends'}: {name} down to {at}"
+
+
+def _day_lines(sc, days: list[str], collapse: bool = True) -> list[str]:
+    """One line per day with events; with ``collapse``, consecutive days with the same events become one."""
+    lines, t = [], 0
+    while t < len(days):
+        last = t
+        while collapse and last + 1 < len(days) and days[last + 1] == days[t]:
+            last += 1
+        if days[t]:
+            first_day, last_day = sc.start + dt.timedelta(days=t), sc.start + dt.timedelta(days=last)
+            when = (f"{first_day} (day {t})" if last == t else
+                    f"{first_day} to {last_day} (days {t}-{last}, each day)")
+            lines.append(f"{when}: {days[t]}")
+        t = last + 1
     return lines
+
+
+def replay_model(target: Path, run: int, seed: int | None = None):
+    """The model (not yet run) that replays run ``run``, and a line naming that run.
+
+    ``target`` is a scenario file, whose ensemble-engine ensemble seeded ``seed`` (default 0) is
+    replayed, or an `escsim run` results directory, whose manifest decides the scenario (as resolved),
+    seed, engine and run count; ``seed`` is then refused. A Mesa-engine run k is not a row of an
+    ensemble block: it is replayed as ``simulate`` ran it, on its own stream ``run_seed(root, k)``.
+    """
+    from .compile import compile_scenario
+    from .model import EscalationModel
+    from .scenario import load_scenario
+
+    target = Path(target)
+    if target.is_dir():
+        return _replay_from_results(target, run, seed)
+    compiled = compile_scenario(load_scenario(target))
+    seed = 0 if seed is None else seed
+    return (EscalationModel.replay(compiled, seed, run),
+            f"{compiled.name}, seed {seed}, run {run} (ensemble engine)")
+
+
+def _replay_from_results(results: Path, run: int, seed: int | None):
+    from .compile import compile_scenario
+    from .draws import Stream, root_from, run_seed, stream_label
+    from .model import EscalationModel
+    from .scenario import validate_scenario
+
+    if seed is not None:
+        raise InputError(f"--seed {seed}: {results} is a results directory, whose manifest.json gives the seed; "
+                         "drop --seed")
+    man, path = _run_manifest(results)
+    runs, engine = man["runs"], man["engine"]
+    if not 0 <= run < runs:
+        raise InputError(f"--run {run}: {results} holds {runs} runs, numbered 0 to {runs - 1}")
+    compiled = compile_scenario(validate_scenario(man["scenario"], str(path)))
+    root = root_from(man)
+    seed_text = f"seed {root.entropy}" if root.spawn_key == (Stream.RUN,) else f"stream {stream_label(root)}"
+    where = f"{compiled.name}, run {run} of {runs} in {results} ({seed_text}"
+    if engine == "ensemble":
+        return EscalationModel.replay(compiled, root, run), f"{where}, ensemble engine)"
+    if engine == "mesa":
+        return (EscalationModel(compiled, rng=run_seed(root, run)),
+                f"{where}, Mesa engine: its own stream, not an ensemble-engine row)")
+    raise InputError(f"{path}: engine {engine!r} is neither ensemble nor mesa")
+
+
+def _run_manifest(results: Path) -> tuple[dict, Path]:
+    """An `escsim run` directory's manifest, with the keys a replay needs, or an InputError."""
+    path = results / "manifest.json"
+    if (results / "points.csv").exists():
+        raise InputError(f"{results}: a sweep's results; replay takes a scenario file or an escsim run directory")
+    try:
+        man = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{results}: no manifest.json; not an escsim run directory") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read as JSON ({exc})") from None
+    needed = ("scenario", "seed", "stream", "engine", "runs")
+    missing = [k for k in needed if not isinstance(man, dict) or k not in man]
+    if missing:
+        raise InputError(f"{path}: has no {', '.join(missing)}; not the manifest of an escsim run")
+    return man, path
+
+
+def replay_outcomes(model) -> str:
+    """A finished run's outcomes as ``name=value`` pairs, named and written as in runs.csv."""
+    cols = runs_columns(model.compiled, model.outcomes.per_run())
+    return " ".join(f"{k}={v[0]}" for k, v in cols.items())

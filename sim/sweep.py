@@ -22,13 +22,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .compile import CompiledScenario
-from .draws import BLOCK_SIZE
+from .draws import BLOCK_SIZE, stream_label
 from .ensemble import run_ensemble
 from .errors import InputError
 from .experiment import Experiment, salib_problem
 from .parallel import map_as_completed
-from .results import atomic_write, summarise, versions
-from .simulate import EnsembleResult
+from .results import atomic_write, summarise_totals, versions
+from .stats import wilson_interval
 
 ADAPTIVE_STEP = 4 * BLOCK_SIZE  # runs added per round when stopping early on a target half-width
 
@@ -55,18 +55,17 @@ def run_point(scenario: CompiledScenario, seed, runs: int, twins: bool = False,
         totals = part if totals is None else totals + part
         done += n
         if target_half_width is not None:
-            s = summarise(EnsembleResult(scenario, done, seed, "ensemble", totals))["p_miscalculation"]
-            if max(s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]) <= target_half_width:
+            p, low, high = wilson_interval(totals.miscalculation, totals.runs)
+            if max(p - low, high - p) <= target_half_width:
                 break
-    return summarise(EnsembleResult(scenario, done, seed, "ensemble", totals))
+    return summarise_totals(scenario, totals, seed=seed)
 
 
 def point_row(exp: Experiment, index: int, summary: dict) -> dict:
     """The tidy-table row of one point: its parameters, runs, each probability with its interval, and
     summary statistics of its escalation curve."""
     point = exp.points[index]
-    row = {"point": index, **point.values, "runs": summary["runs"],
-           "seed": point.seed if isinstance(point.seed, int) else ":".join(map(str, point.seed))}
+    row = {"point": index, **point.values, "runs": summary["runs"], "seed": stream_label(point.seed)}
     for name in exp.meta.outputs:
         e = summary[name]
         row[name], row[f"{name}_low"], row[f"{name}_high"] = e["estimate"], e["ci_low"], e["ci_high"]
@@ -77,7 +76,9 @@ def point_row(exp: Experiment, index: int, summary: dict) -> dict:
         row[f"p_max_rung_ge_{k}"] = float(counts[k:].sum() / n)
     row["mean_miscalculation_lag_days"] = summary["miscalculation_lag_days_mean"]
     prov = summary.get("provocation_days_per_run", {})
-    row["mean_provocation_days"] = float(sum(v["mean"] for v in prov.values()))
+    # one column per actor (0 for an actor that never provoked), so every point has the same columns
+    for actor in point.scenario.actor_ids:
+        row[f"mean_provocation_days_{actor}"] = float(prov[actor]["mean"]) if actor in prov else 0.0
     return row
 
 
