@@ -61,16 +61,25 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the points on this Dask scheduler (e.g. tcp://10.0.0.5:8786); needs the dask extra")
 
-    pl = sub.add_parser("plot", help="draw figures from results directories")
-    pl.add_argument("results", type=Path, nargs="+", help="results directories of escsim run or escsim sweep "
-                    "(several sweeps over the same parameter: their response curves on one figure)")
+    pl = sub.add_parser("plot", help="draw figures from results directories",
+                        description="Draw figures from results directories. A flag the chosen figure does not "
+                        "read, a name not in the results, or a design the figure cannot show is refused "
+                        "(exit 2) and nothing is written.")
+    pl.add_argument("results", type=Path, nargs="+", help="one escsim run directory, or escsim sweep directories "
+                    "(several only for response: one-parameter grids over the same parameter, overlaid)")
     pl.add_argument("--kind", choices=("curves", "paths", "response", "effects", "scatter", "map", "sensitivity"),
-                    help="which figure (default: curves and paths for a run; for a sweep, by its design)")
-    pl.add_argument("--out", type=Path, help="the figure file (.png, .svg or .pdf); default: inside RESULTS")
-    pl.add_argument("--x", help="the parameter on the x axis of a sweep figure (default: the first)")
-    pl.add_argument("--y", help="the parameter on the y axis of a risk map (default: the second)")
-    pl.add_argument("--output", default="p_miscalculation", help="the probability mapped or analysed")
-    pl.add_argument("--risk", type=float, help="draw the contour of this probability on a risk map")
+                    help="which figure. A run: curves, paths (default: both). A sweep (default by its design): "
+                    "response (a grid of one parameter, or of two: one line per level of the other; not OAT: "
+                    "use effects), effects (grid or oat), scatter (numeric parameters), map (a grid of two "
+                    "numeric parameters), sensitivity (a saltelli sweep)")
+    pl.add_argument("--out", type=Path, help="write this one file (.png, .svg or .pdf; missing folders are made) "
+                    "instead of the figure's PNG and SVG inside RESULTS; on a run directory it needs --kind")
+    pl.add_argument("--x", help="response and map: the sweep parameter on the x axis (default: the first numeric "
+                    "one); others refuse it")
+    pl.add_argument("--y", help="map only: the sweep parameter on the y axis (default: the other one)")
+    pl.add_argument("--output", help="sweeps: the probability drawn, one of the sweep's outputs (default: "
+                    "response and effects draw a panel per output, the others p_miscalculation)")
+    pl.add_argument("--risk", type=float, help="map only: a probability in (0, 1) whose contour is drawn")
 
     cal = sub.add_parser("calibrate", help="fit scenario parameters to yearly counts in data, by simulation")
     cal.add_argument("calibration", type=Path, help="calibration TOML file")
@@ -196,17 +205,12 @@ def _sweep(args) -> int:
 def _plot(args) -> int:
     from .plots import results_kind, run_figures, sweep_figures
 
-    kinds = []
-    for d in args.results:
-        try:
-            kinds.append(results_kind(d))
-        except FileNotFoundError as exc:
-            raise InputError(str(exc)) from None
-    if args.out is not None and args.out.suffix not in (".png", ".svg", ".pdf"):
-        raise InputError(f"--out {args.out}: name a .png, .svg or .pdf file")
-    if set(kinds) == {"run"} and len(kinds) == 1:
-        if args.kind not in (None, "curves", "paths"):
-            raise InputError(f"{args.results[0]}: a run directory has figures curves and paths, not {args.kind}")
+    kinds = [results_kind(d) for d in args.results]  # raises InputError for a directory of neither
+    if kinds == ["run"]:
+        for flag in ("x", "y", "output", "risk"):
+            if getattr(args, flag) is not None:
+                raise InputError(f"--{flag} is for sweep figures; a run directory's figures (curves, paths) "
+                                 "take only --kind and --out")
         written = run_figures(args.results[0], (args.kind,) if args.kind else ("curves", "paths"), args.out)
     elif set(kinds) == {"sweep"}:
         if args.kind in ("curves", "paths"):

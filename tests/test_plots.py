@@ -1,6 +1,9 @@
 """Figures checked through their data: plotted arrays equal the results, bands enclose lines, labels name rungs."""
 
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -103,6 +106,7 @@ def test_risk_map_holds_the_grid_and_draws_the_risk_contour():
     assert "risk 0.15" in ax.get_title()
     no_contour = plot_risk_map(rows, "scale", "ambiguity", risk=0.9)  # outside the grid's range: none drawn
     assert not [c for c in no_contour.axes[0].collections if hasattr(c, "levels")]
+    assert "risk 0.9: not crossed in this grid (0 to 0.3)" in no_contour.axes[0].get_title()
 
 
 def test_sensitivity_bars_are_the_indices():
@@ -167,3 +171,26 @@ def test_scatter_plots_every_point_against_each_parameter():
         assert np.allclose(line.get_xdata(), [r[col] for r in rows])
         assert np.allclose(line.get_ydata(), [0.02, 0.05, 0.03])
         assert ax.get_xlabel() == col
+
+
+def test_error_bars_survive_an_interval_end_a_rounding_error_past_the_estimate():
+    from sim.plots import plot_effects, plot_scatter
+
+    rows = rows_for([0.0, 1.0], [0.0, 0.0])
+    for r in rows:
+        r["p_war"], r["p_war_low"] = 0.0, 1.7e-18  # what the Wilson interval gives at 0 of n
+    bars = plot_effects(rows, ["cohesion"], ["p_war"]).axes[0].collections[0].get_segments()
+    assert all(seg[0][0] <= 0.0 <= seg[1][0] for seg in bars)
+    plot_scatter(rows, ["cohesion"], "p_war")
+
+
+def test_importing_and_drawing_leave_the_users_matplotlib_backend_alone(tmp_path):
+    """A notebook's backend must survive: no matplotlib.use at import, no pyplot."""
+    code = ("import sys, matplotlib; matplotlib.use('svg'); import sim.plots as p; "
+            "fig = p.plot_sensitivity({'base_samples': 2, 'indices': {'p_miscalculation': {'a': "
+            "{'S1': 0.5, 'S1_conf': 0.1, 'ST': 0.6, 'ST_conf': 0.1}}}}, path=sys.argv[1]); "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "assert 'matplotlib.pyplot' not in sys.modules; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.png")], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
