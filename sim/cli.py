@@ -116,7 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
     args = build_parser().parse_args(argv)
+    # SIGTERM stops a command the way Ctrl-C does, so that the same unwinding (workers killed, no
+    # temporary file left) runs for both; only the exit status and the word differ.
+    stopped_by = signal.SIGINT
+
+    def terminate(signum, frame):
+        nonlocal stopped_by
+        stopped_by = signum
+        raise KeyboardInterrupt
+
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be set
+    previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
     try:
         commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep, "plot": _plot,
                     "calibrate": _calibrate, "report": _report, "app": _app}
@@ -126,11 +140,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; files already written are complete", file=sys.stderr)
-        return 130
+        word = "interrupted" if stopped_by == signal.SIGINT else "terminated"
+        print(f"{word}; files already written are complete", file=sys.stderr)
+        return 128 + stopped_by
     except BrokenPipeError:  # output piped into a reader that stopped early (e.g. head)
         sys.stderr.close()
         return 0
+    finally:
+        # A pool whose iterator was left by an exception (even an unexpected one) would otherwise
+        # keep its workers computing, and Python's exit would wait for every queued task. Only a
+        # command that imported the pool module can have one.
+        parallel = sys.modules.get(f"{__package__}.parallel")
+        if parallel is not None:
+            parallel.end_pools()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _validate(args) -> int:

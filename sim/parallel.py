@@ -1,18 +1,31 @@
-"""Run independent tasks on a process pool and hand back their results in task order."""
+"""Run independent tasks on a process pool and hand back their results in task order.
+
+The pool's workers never outlive this process, and stop with it: a worker dies when its parent
+dies (even by SIGKILL), ignores Ctrl-C (the parent decides), and anything that ends the caller's
+loop early (Ctrl-C, SIGTERM turned into an exception by the command line, a failed task, an
+abandoned iterator) kills the workers at once instead of waiting for the tasks they are running.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 
 import tqdm
 
-# tqdm's monitor thread (started with the first progress bar, to refresh stalled bars) would make
-# every later pool a fork of a multi-threaded process, which can deadlock a worker (Python 3.12
-# warns of it). Our bars are updated as results arrive and need no monitor.
-tqdm.tqdm.monitor_interval = 0
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_CHECK_INTERVAL = 0.5  # seconds between a watchdog's looks at its worker's parent
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+_live_pools: set[ProcessPoolExecutor] = set()  # pools whose workers may be running; see end_pools
 
 
 def default_workers() -> int:
@@ -49,14 +62,27 @@ def map_as_completed(func: Callable, tasks: list[tuple[Hashable, tuple]], worker
     yield from _map(func, tasks, workers, options, in_order=False)
 
 
+def end_pools() -> None:
+    """Kill the workers of every pool still open in this process, without waiting for their tasks.
+
+    For the command line's way out: an exception raised in a caller's loop body (between two
+    results) leaves the iterator, and its pool, alive until the iterator is collected; at exit the
+    standard library would then wait for every queued task.
+    """
+    for pool in list(_live_pools):
+        _end(pool)
+
+
 def _map(func, tasks, workers, options, in_order: bool):
     workers = min(workers or default_workers(), len(tasks))
     if workers <= 1:
         for key, args in tasks:
             yield key, func(*args, **options)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=fork_context()) as pool:
-        pending = {pool.submit(func, *args, **options): key for key, args in tasks}
+    pool = _start_pool(workers)
+    try:
+        with _signals_held(STOP_SIGNALS):  # the first submit forks the workers
+            pending = {pool.submit(func, *args, **options): key for key, args in tasks}
         if in_order:
             for future, key in list(pending.items()):
                 yield key, future.result()
@@ -65,6 +91,111 @@ def _map(func, tasks, workers, options, in_order: bool):
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=pending.get):
                 yield pending.pop(future), future.result()
+    except BaseException:  # KeyboardInterrupt, a task's error, GeneratorExit when the caller stops early
+        _end(pool)
+        raise
+    finally:
+        _live_pools.discard(pool)
+        pool.shutdown()  # after _end, a no-op; else the idle workers exit on their own
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    _stop_tqdm_monitor()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=fork_context(), initializer=_init_worker,
+                               initargs=(os.getpid(), threading.main_thread().ident))
+    _live_pools.add(pool)
+    return pool
+
+
+def _stop_tqdm_monitor() -> None:
+    # tqdm's monitor thread (started with the first progress bar, to refresh stalled bars) would make
+    # this pool a fork of a multi-threaded process, which can deadlock a worker (Python 3.12 warns
+    # of it). Our bars are updated as results arrive and need no monitor. A bar opened before the
+    # first pool (callers open theirs before asking for results) has already started one: stop it.
+    # Each bar class keeps its own (tqdm.auto's is a subclass), so look at every subclass.
+    tqdm.tqdm.monitor_interval = 0  # inherited by the subclasses
+    classes = [tqdm.tqdm]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        monitor = cls.__dict__.get("monitor")
+        if monitor is not None:
+            cls.monitor = None
+            monitor.exit()  # wakes it and joins it
+
+
+def _end(pool: ProcessPoolExecutor) -> None:
+    """Drop ``pool``'s queued tasks and kill its workers now: shutdown alone waits for running tasks."""
+    processes = list((pool._processes or {}).values())  # the workers; Python 3.14 adds pool.kill_workers()
+    for process in processes:
+        process.kill()  # workers hold nothing to clean up: results travel only through the pool's pipe
+    pool.shutdown(wait=True, cancel_futures=True)  # the manager thread sees the dead workers and ends
+    for process in processes:
+        process.join()
+    _live_pools.discard(pool)
+
+
+@contextmanager
+def _signals_held(signals):
+    """Block ``signals`` in this thread for the block; any that arrive are delivered after it.
+
+    Forked workers inherit the mask, so a Ctrl-C that reaches the process group between the fork
+    and the worker's initializer waits for the initializer, which ignores it, instead of raising
+    KeyboardInterrupt in a half-started worker (which would print a traceback).
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _init_worker(parent: int, parent_main_thread: int) -> None:
+    """Runs first in each worker: leave Ctrl-C to the parent, and die when the parent dies."""
+    # Ctrl-C at a terminal signals the whole process group; the parent catches it and kills us.
+    # SIGTERM must simply end a worker: the handler the command line installs in the parent (which
+    # the fork copied) would turn it into an exception inside a task, caught and sent back.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by _signals_held around the fork
+    # Two ways to follow the parent into death. prctl(PR_SET_PDEATHSIG) has the kernel send SIGKILL
+    # the moment the parent dies, however it dies, whatever this worker is doing (no polling, no
+    # GIL). But it fires when the *thread* that forked us exits, not the process. With the fork
+    # start method ProcessPoolExecutor (3.11 to 3.13) forks all its workers in the first submit(),
+    # in the caller's thread, and never later from its manager thread (replacing workers needs
+    # max_tasks_per_child, which it refuses with fork). We need not rely on that: after a fork the
+    # child's one thread is a copy of the forking thread, with its id, so we know which thread
+    # forked us. If it was the parent's main thread, which lives as long as the process, prctl is
+    # exact. If it was another (a program using the library may run an ensemble in a request
+    # thread), prctl would kill us when that thread ends, perhaps while the pool is still in use;
+    # then, and off Linux, a daemon thread watches getppid() instead, which changes only when the
+    # whole parent process is gone (we are handed to init or a subreaper). It needs the GIL and
+    # polls, hence second choice.
+    if not (threading.get_ident() == parent_main_thread and _die_with_parent_linux()):
+        threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before either was in place
+        os._exit(1)
+
+
+def _die_with_parent_linux() -> bool:
+    """Ask Linux to SIGKILL this process when the thread that forked it exits; False if it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    os._exit(1)  # from any thread, ends the whole worker at once
 
 
 def chunks(total: int, size: int) -> Iterable[tuple[int, int]]:
