@@ -1,0 +1,242 @@
+"""Hindcast year scenarios come from the template and the data alone; predictive bands and the comparison."""
+
+import calendar
+import csv
+import datetime as dt
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from sim.compile import compile_scenario
+from sim.errors import InputError
+from sim.hindcast import compare, format_comparison, load_hindcast, predict_year
+from sim.scenario import load_scenario
+
+SETTINGS = ROOT / "calibration" / "hindcast.toml"
+TEMPLATE = ROOT / "scenarios" / "korea_baseline.toml"
+EXERCISES = ROOT / "data" / "exercise_windows_2011_2026.csv"
+YEARS = tuple(range(2011, 2022))
+ACTOR = {"US": "united_states", "ROK": "south_korea", "JPN": "japan"}
+
+
+@pytest.fixture(scope="module")
+def hindcast():
+    return load_hindcast(SETTINGS)
+
+
+def rows_of(year):
+    """The windows file's dated rows of ``year``, read here independently of sim.record."""
+    with open(EXERCISES, newline="") as f:
+        return [r for r in csv.DictReader(f) if int(r["year"]) == year and r["kind"] != "none"]
+
+
+def test_every_year_validates_and_spans_its_calendar_year(hindcast):
+    assert hindcast.years == YEARS
+    assert hindcast.actor == "north_korea"
+    assert hindcast.template == TEMPLATE
+    for year in YEARS:
+        sc = hindcast.scenario_for(year)
+        assert sc.scenario.start == dt.date(year, 1, 1)
+        assert sc.end == dt.date(year, 12, 31)
+        assert sc.scenario.horizon == (366 if calendar.isleap(year) else 365)
+    with pytest.raises(ValueError, match="no year 2022"):
+        hindcast.scenario_for(2022)
+
+
+def test_drills_are_the_years_rows_of_the_windows_file(hindcast):
+    kinds = hindcast.settings.kinds
+    for year in YEARS:
+        drills = list(hindcast.scenario_for(year).drills.values())
+        rows = rows_of(year)
+        assert len(drills) == len(rows), year
+        for d, r in zip(drills, rows):
+            first = max(dt.date.fromisoformat(r["start"]), dt.date(year, 1, 1))
+            last = min(dt.date.fromisoformat(r["end"]), dt.date(year, 12, 31))
+            assert d.windows == [(first, last)]
+            assert d.participants == [ACTOR[p] for p in r["participants"].split(";")]
+            assert d.approximate == (r["verified"] != "yes")
+            k = kinds[r["kind"]]
+            assert (d.rung, d.scale, d.ambiguity, d.transparency) == (k.rung, k.scale, k.ambiguity, k.transparency)
+    assert list(hindcast.scenario_for(2021).drills) == ["combined_command_post_training",
+                                                        "combined_command_post_training_2"]
+    assert list(hindcast.scenario_for(2018).drills) == ["foal_eagle", "key_resolve", "max_thunder"]  # UFG: none
+
+
+def test_drill_days_are_the_records_window_days(hindcast):
+    for year in YEARS:
+        compiled = compile_scenario(hindcast.scenario_for(year))
+        assert int((compiled.drill_rung >= 0).any(axis=1).sum()) == hindcast.record[year].window_days, year
+
+
+def test_everything_but_the_calendar_is_the_templates(hindcast):
+    template = load_scenario(TEMPLATE)
+    sc = hindcast.scenario_for(2016)
+    for table in ("ladder", "model", "actors", "alliances", "summits", "backchannels", "hotlines"):
+        assert getattr(sc, table) == getattr(template, table), table
+
+
+def test_shipped_kind_parameters_are_the_templates_drills(hindcast):
+    drills = load_scenario(TEMPLATE).drills
+
+    def params(x):
+        return x.rung, x.scale, x.ambiguity, x.transparency
+
+    kinds = hindcast.settings.kinds
+    assert params(kinds["CPX+FTX"]) == params(drills["freedom_shield"]) == params(drills["ulchi_freedom_shield"])
+    assert params(kinds["trilateral"]) == params(drills["freedom_edge"])
+    assert params(kinds["CPX"]) == params(kinds["FTX"]) == params(kinds["air"]) == params(kinds["CPX+FTX"])
+
+
+# ---------------------------------------------------------------- other data and bad settings
+
+
+def setup(tmp_path, settings_edits=(), windows_edits=()):
+    """A hindcast file and its data files in tmp_path (the shipped ones, edited)."""
+    for name in ("nk_provocation_events_2011_2021.csv", "exercise_windows_2011_2026.csv",
+                 "inter_korean_clashes_2000_2025.csv"):
+        shutil.copy(ROOT / "data" / name, tmp_path / name)
+    windows = tmp_path / "exercise_windows_2011_2026.csv"
+    for old, new in windows_edits:
+        text = windows.read_text()
+        assert old in text, old
+        windows.write_text(text.replace(old, new, 1))
+    text = SETTINGS.read_text().replace("../data/", "").replace("../scenarios/", str(TEMPLATE.parent) + "/")
+    for old, new in settings_edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "hindcast.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_window_crossing_new_year_is_clipped_to_its_year(tmp_path):
+    path = setup(tmp_path, windows_edits=[("2012,Ulchi Freedom Guardian,2012-08-20,2012-08-31",
+                                           "2012,Ulchi Freedom Guardian,2012-12-20,2013-01-10")])
+    h = load_hindcast(path)
+    assert h.scenario_for(2012).drills["ulchi_freedom_guardian"].windows == [(dt.date(2012, 12, 20),
+                                                                               dt.date(2012, 12, 31))]
+    # a row belongs to its year only: 2013 keeps its own rows, with no drill in January
+    assert all(w[0].month > 1 for d in h.scenario_for(2013).drills.values() for w in d.windows)
+    assert h.record[2012].window_days == 64 + 12
+
+
+def test_a_template_given_in_the_call_replaces_the_files(tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text(f'extends = "{TEMPLATE}"\n[alliances.us_rok]\ncohesion = 0.5\n')
+    h = load_hindcast(SETTINGS, template=other)
+    assert h.scenario_for(2015).alliances["us_rok"].cohesion == 0.5
+
+
+def one_line(path, *words):
+    with pytest.raises(InputError) as info:
+        load_hindcast(path)
+    lines = info.value.problems
+    assert len(lines) == 1, lines
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ('actor = "north_korea"', 'actor = "north_korea"\nruns = 10', ["hindcast.toml: hindcast.runs: unknown key",
+                                                                  "allowed here: name, description, scenario"]),
+    ("[kinds.FTX]\nrung = 2", "[kinds.FTX]\nrung = 2\nnoise = 1.0", ["kinds.FTX.noise: unknown key",
+                                                                       "rung, scale, ambiguity, transparency"]),
+    ("[kinds.FTX]\nrung = 2\nscale = 1.5", '[kinds.FTX]\nrung = 2\nscale = "big"', ["kinds.FTX.scale", "'big'"]),
+    ("[kinds.FTX]\nrung = 2\nscale = 1.5\nambiguity = 1.0\ntransparency = 0.3",
+     "[kinds.FTX]\nrung = 2\nscale = 1.5\nambiguity = 1.0\ntransparency = 1.3", ["kinds.FTX.transparency", "1.3"]),
+    ("scale = 1.5\n", "", ["kinds.CPX.scale: required key is missing"]),
+    ('JPN = "japan"', 'JPN = "nippon"', ["participants.JPN: unknown actor 'nippon'", "north_korea, south_korea"]),
+    ('actor = "north_korea"', 'actor = "dprk"', ["hindcast.actor: unknown actor 'dprk'"]),
+    ("years = [2011, 2021]", "years = [2011, 2022]", ["hindcast.years", "2011-2021"]),
+    ('exercises = "exercise_windows_2011_2026.csv"', 'exercises = "windows_2011_2026.csv"',
+     ["hindcast.exercises", "not found"]),
+    # a rung the ladder does not have is the scenario's normal error, naming the kind and the data row
+    ("[kinds.FTX]\nrung = 2", "[kinds.FTX]\nrung = 9", ["drills.foal_eagle.rung", "kinds.FTX",
+                                                       "exercise_windows_2011_2026.csv line 3", "top rung 6"]),
+])
+def test_a_bad_settings_file_gives_one_line_naming_file_and_key(tmp_path, old, new, words):
+    path = setup(tmp_path, settings_edits=[(old, new)])
+    line = one_line(path, *words)
+    assert line.startswith(str(path) + ": ")
+
+
+def test_a_kind_or_code_the_settings_lack_names_the_data_row(tmp_path):
+    path = setup(tmp_path, settings_edits=[("[kinds.air]", "[kinds.aerial]")])
+    one_line(path, "exercise_windows_2011_2026.csv: line 25, kind: 'air' has no drill parameters",
+             "CPX, FTX, aerial")
+    path = setup(tmp_path, windows_edits=[("2016,Key Resolve,2016-03-07,2016-03-18,CPX,US;ROK",
+                                           "2016,Key Resolve,2016-03-07,2016-03-18,CPX,US;ROK;UK")])
+    one_line(path, "line 17, participants: 'UK' not mapped to an actor", "US, ROK, JPN, Japan")
+
+
+def test_a_bad_data_file_is_the_records_error(tmp_path):
+    path = setup(tmp_path, windows_edits=[("2014,Foal Eagle,2014-02-24", "2014,Foal Eagle,2014-02-30")])
+    one_line(path, "exercise_windows_2011_2026.csv: line 12, start: '2014-02-30' is not a date")
+
+
+# ---------------------------------------------------------------- predictive statistics and the comparison
+
+
+def test_predictive_median_band_and_clash_probability():
+    runs = 100
+    total = np.arange(runs)                 # 0..99: the k-th smallest value is k - 1
+    inside = total // 2
+    onsets = np.where(np.arange(runs) < 30, 1 + np.arange(runs) % 3, 0)   # 30 runs with 1 to 3 onsets
+    p = predict_year(total, inside, onsets)
+    assert p.runs == runs and p.band == 0.9
+    # inverted CDF: the smallest value whose share of runs at or below it reaches 5%, 50%, 95%
+    b = p.stats["provocation_days"]
+    assert (b.low, b.median, b.high) == (4, 49, 94)
+    b = p.stats["provocation_days_in_windows"]
+    assert (b.low, b.median, b.high) == (2, 24, 47)
+    b = p.stats["provocation_days_outside_windows"]  # total - inside = ceil(k / 2)
+    assert (b.low, b.median, b.high) == (2, 25, 47)
+    b = p.stats["crisis_onsets"]
+    assert (b.low, b.median, b.high) == (0, 0, 3)
+    assert p.p_clash == pytest.approx(0.3)
+    assert p.p_clash_low < 0.3 < p.p_clash_high
+    assert predict_year(total, inside, onsets, band=0.5).stats["provocation_days"].low == 24
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (([1, 2], [1, 1], [0]), "the same R"),
+    (([1, 2], [2, 1], [0, 0]), "exceeds provocation_days"),
+    (([1, -2], [0, 0], [0, 0]), "non-negative whole numbers"),
+    (([1.5, 2], [0, 0], [0, 0]), "non-negative whole numbers"),
+    (([[1, 2]], [[0, 0]], [[0, 0]]), "shape \\(R,\\)"),
+    (([], [], []), "non-empty"),
+])
+def test_predictive_statistics_refuse_bad_arrays(arrays, message):
+    with pytest.raises(ValueError, match=message):
+        predict_year(*arrays)
+
+
+def test_comparison_marks_each_observed_count_inside_or_outside_its_band(hindcast):
+    record = hindcast.record
+    ones = np.ones(200, dtype=np.int64)
+    predictions = {
+        # 2014: 16 provocation days (7 inside windows, 9 outside), 5 core clashes; runs with 10..20 days,
+        # all inside windows, and half the runs with 5 onsets
+        2014: predict_year(np.linspace(10, 20, 200).round(), np.linspace(10, 20, 200).round(),
+                           np.r_[np.zeros(100), 5 * ones[:100]]),
+        # 2016: 20 provocation days (10 inside); every run has 5 days, all inside, and no clash
+        2016: predict_year(5 * ones, 5 * ones, 0 * ones),
+    }
+    rows = compare(record, predictions)
+    assert [r.year for r in rows] == [2014, 2016]
+    c = rows[0].checks
+    assert c["provocation_days"].observed == 16 and c["provocation_days"].inside
+    assert not c["provocation_days_in_windows"].inside and not c["provocation_days_outside_windows"].inside
+    assert (c["provocation_days_in_windows"].low, c["provocation_days_outside_windows"].high) == (10, 0)
+    assert c["crisis_onsets"].observed == 5 and c["crisis_onsets"].inside
+    assert rows[0].had_clash and rows[0].p_clash == 0.5
+    c = rows[1].checks
+    assert not any(check.inside for key, check in c.items() if key != "crisis_onsets")
+    assert c["crisis_onsets"].inside and not rows[1].had_clash and rows[1].p_clash == 0.0
+    table = format_comparison(rows)
+    assert "2014" in table and "20* " in table and "inside the band: provocation days 1/2" in table
+    with pytest.raises(ValueError, match="not in the record"):
+        compare(record, {2030: predictions[2014]})
