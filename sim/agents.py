@@ -28,7 +28,7 @@ class StateAgent(mesa.Agent):
         self.threat = 0.0
         self.intended = self.realised = self.next_level = self.level
         self.next_threat = 0.0
-        self.provoked = self.accident = self.escalated_by_misperception = False
+        self.provoked = self.contact = self.accident = self.escalated_by_misperception = False
         self.perceived = np.zeros(sc.n_actors)
         self.misread = np.zeros(sc.n_actors, dtype=bool)
         self.hostile_level = 0.0
@@ -39,9 +39,9 @@ class StateAgent(mesa.Agent):
     def intend(self) -> None:
         """Phase 1: drill, provoke or hold: the action this state means to take today."""
         m = self.model
-        x, provoked = kernel.intend_phase(m.compiled, m.t, m.now["level"], m.now["threat"], m.draws, m.regime,
-                                          self.row)
-        self.intended, self.provoked = int(x[0, 0]), bool(provoked[0, 0])
+        x, provoked, contact = kernel.intend_phase(m.compiled, m.t, m.now["level"], m.now["threat"], m.draws,
+                                                   m.regime, self.row)
+        self.intended, self.provoked, self.contact = int(x[0, 0]), bool(provoked[0, 0]), bool(contact[0, 0])
 
     def execute(self) -> None:
         """Phase 2: the action as carried out; an accident takes it one rung higher."""

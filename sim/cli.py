@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "manifest gives its own, so --seed is refused there")
     rep.add_argument("--out", type=Path, help="write the run's day-by-day path to this CSV file")
 
+    hc = sub.add_parser("hindcast", help="simulate each year of the record (2011-2021) and compare with it")
+    hc.add_argument("hindcast", type=Path, help="hindcast TOML file (e.g. calibration/hindcast.toml)")
+    hc.add_argument("--runs", type=_positive_int, default=4096, help="runs per year (default 4,096)")
+    hc.add_argument("--seed", type=_seed, default=0, help="seed; year Y draws from its own stream of it")
+    hc.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
+    hc.add_argument("--out", type=Path, help="results directory (default: results/HINDCAST_NAME)")
+    hc.add_argument("--no-plot", action="store_true", help="skip the figure")
+
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files")
     return parser
@@ -132,9 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be set
     previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
     try:
-        commands = {"run": _run, "validate": _validate, "replay": _replay, "sweep": _sweep, "plot": _plot,
-                    "calibrate": _calibrate, "report": _report, "app": _app}
-        return commands[args.command](args)
+        return globals()[f"_{args.command}"](args)  # each subcommand NAME is handled by the function _NAME
     except InputError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -299,6 +305,33 @@ def _report(args) -> int:
     from .report import write_report
 
     print(f"report: {write_report(args.experiments, args.results, args.out)}")
+    return 0
+
+
+def _hindcast(args) -> int:
+    from .hindcast import format_comparison, hindcast_report, load_hindcast, simulate_years
+    from .plots import plot_hindcast, save_figure
+    from .results import atomic_write, replace_dir
+
+    hc = load_hindcast(args.hindcast)  # every year's scenario is validated before anything runs
+    out = args.out or Path("results") / hc.name
+    years = simulate_years(hc, args.runs, args.seed, workers=args.workers, progress=sys.stderr.isatty())
+    report = hindcast_report(hc, years, runs=args.runs, seed=args.seed, command=["escsim", *sys.argv[1:]])
+
+    def fill(directory: Path) -> None:
+        atomic_write(directory / "hindcast.json", json.dumps(report["json"], indent=2) + "\n")
+        atomic_write(directory / "hindcast.csv", report["csv"])
+        if not args.no_plot:
+            fig = plot_hindcast(report["comparison"], report["period"], title=hc.name)
+            for suffix in ("png", "svg"):
+                save_figure(fig, directory / f"hindcast.{suffix}")
+
+    replace_dir(out, fill)
+    print(format_comparison(report["comparison"]))
+    for key, c in report["period"].items():
+        print(f"{key:24} observed {c.observed:8.3g}   simulated {c.median:8.3g} [{c.low:.3g}, {c.high:.3g}]"
+              f"{'' if c.inside else '   OUTSIDE'}")
+    print(f"results in {out}")
     return 0
 
 

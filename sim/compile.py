@@ -23,7 +23,8 @@ class CompiledScenario:
     """Everything a run needs, as arrays. Build with :func:`compile_scenario`.
 
     Per actor (N,): capability, baseline, ceiling, noise, decay, grievance, deterrence (the factor
-    D_i in (0, 1]), base_rate, kappa, regime_dispersion, provocation_rung. Per pair (N, N), row =
+    D_i in (0, 1]), base_rate, kappa, regime_dispersion, provocation_rung, contact_rate, in_kind.
+    Per pair (N, N), row =
     observer i, column = observed j: threat_weight (A*), weight (A* w, w the capability weight),
     engaged (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when
     not drilling), drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity *
@@ -53,6 +54,8 @@ class CompiledScenario:
     kappa: np.ndarray
     regime_dispersion: np.ndarray
     provocation_rung: np.ndarray
+    contact_rate: np.ndarray
+    in_kind: np.ndarray
     threat_weight: np.ndarray
     weight: np.ndarray
     engaged: np.ndarray
@@ -188,6 +191,8 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         regime_dispersion=np.array([a.provocation.regime_dispersion for a in actors], dtype=float),
         provocation_rung=np.array([min(3, K) if a.provocation.rung is None else a.provocation.rung for a in actors],
                                    dtype=np.int64),
+        contact_rate=np.array([a.provocation.contact_rate for a in actors], dtype=float),
+        in_kind=np.array([a.in_kind for a in actors], dtype=float),
         threat_weight=A_star,
         weight=A_star * w,
         engaged=(A_star >= sc.model.engage) & (A_star > 0),  # never oneself, never a non-adversary

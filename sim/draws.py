@@ -1,8 +1,8 @@
 """The fixed layout of random numbers per step, the random streams of every purpose, and replay of one run.
 
 Every step draws, for each of R runs, the same numbers whether they are used or not (MODEL.md
-section 4): uniforms ``(R, 4N + P)`` laid out as [provocation N | accident N | rule N | deterrence N |
-backchannel P], then standard normals ``(R, N, N)`` (observer, observed). Because the layout never
+section 4): uniforms ``(R, 6N + P)`` laid out as [provocation N | accident N | rule N | deterrence N |
+contact N | in-kind N | backchannel P], then standard normals ``(R, N, N)`` (observer, observed). Because the layout never
 depends on the state, a run's draws are fixed by its generator alone, so the Mesa engine can replay any
 ensemble run exactly, and a perfect-perception twin can share a run's numbers.
 
@@ -36,6 +36,7 @@ class Stream(enum.IntEnum):
     SWEEP_SHARED = 3  # every point of a sweep on common random numbers
     CALIBRATION = 4  # every evaluation of a calibration (common random numbers)
     MODEL_REGIME = 5  # a stand-alone Mesa model's regime draws, beside its own step stream
+    HINDCAST = 6  # one year of a hindcast, followed by the year
     # below an ensemble's root
     BLOCK = 10
     REGIME = 11
@@ -87,7 +88,7 @@ def stream_label(seed: Seed) -> str:
 class StepDraws:
     """The random numbers of one step for R runs; the views name the layout's parts."""
 
-    uniforms: np.ndarray  # (R, 4N + P)
+    uniforms: np.ndarray  # (R, 6N + P)
     normals: np.ndarray  # (R, N, N)
     n_actors: int
 
@@ -112,8 +113,16 @@ class StepDraws:
         return self._u(3)
 
     @property
+    def contact(self) -> np.ndarray:
+        return self._u(4)
+
+    @property
+    def in_kind(self) -> np.ndarray:
+        return self._u(5)
+
+    @property
     def backchannel(self) -> np.ndarray:
-        return self.uniforms[:, 4 * self.n_actors:]
+        return self.uniforms[:, 6 * self.n_actors:]
 
     def run(self, index: int) -> StepDraws:
         """The draws of one run, as a batch of one (views, no copy)."""
@@ -121,8 +130,8 @@ class StepDraws:
 
 
 def n_uniforms(n_actors: int) -> int:
-    """Uniforms per run and step: 4N + N(N-1)/2."""
-    return 4 * n_actors + n_actors * (n_actors - 1) // 2
+    """Uniforms per run and step: 6N + N(N-1)/2."""
+    return 6 * n_actors + n_actors * (n_actors - 1) // 2
 
 
 def draw_step(rng: np.random.Generator, runs: int, n_actors: int) -> StepDraws:
@@ -195,7 +204,7 @@ class RunDraws:
 class FixedDraws:
     """Draws given in full, step by step: for hand-worked tests and external replays.
 
-    ``uniforms`` has shape (T, 4N + P) and ``normals`` (T, N, N); step t returns row t. ``regime``
+    ``uniforms`` has shape (T, 6N + P) and ``normals`` (T, N, N); step t returns row t. ``regime``
     (N,) are the run's regime uniforms (default 0.5 each: the median multiplier).
     """
 

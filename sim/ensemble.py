@@ -65,12 +65,9 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
         sc.regime_dispersion)  # a twin has the same regimes: it differs in perception only
     twin_sc = sc.perfect_perception() if twins else None
 
-    def tracker():
-        return OutcomeTracker(valid, N, sc.top_rung, T, sc.crisis_rung, sc.war_rung, sc.window)
-
-    states = [(sc, np.broadcast_to(sc.baseline, (R, N)).copy(), np.zeros((R, N)), tracker())]
+    states = [(sc, np.broadcast_to(sc.baseline, (R, N)).copy(), np.zeros((R, N)), OutcomeTracker.for_scenario(sc, valid))]
     if twins:
-        states.append((twin_sc, states[0][1].copy(), np.zeros((R, N)), tracker()))
+        states.append((twin_sc, states[0][1].copy(), np.zeros((R, N)), OutcomeTracker.for_scenario(sc, valid)))
     keep = min(samples, valid) if first_block == 0 else 0
     sample_actions = np.zeros((keep, T, N), dtype=np.int64)
     paths = _empty_trace(R, T, N) if trace else None
@@ -83,8 +80,8 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
             fill_step(rng, uniforms[rows], normals[rows])
         for k, (scen, level, threat, track) in enumerate(states):
             nxt, th, step = step_runs(scen, t, level, threat, draws, regime)
-            track.record(t, step["realised"][:valid], step["misperceived"][:valid], step["mde"][:valid],
-                         step["source"][:valid], step["provoked"][:valid])
+            track.record(t, *(step[k][:valid] for k in ("realised", "misperceived", "mde", "source", "provoked",
+                                                          "contact")))
             if k == 0:
                 if keep:
                     sample_actions[:, t] = step["realised"][:keep]
@@ -105,17 +102,18 @@ def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarra
     """One step of MODEL.md section 4 for all runs and actors at once.
 
     level (R, N) int, threat (R, N) float, regime (R, N) the runs' base-rate multipliers. Returns
-    next level, next threat and the step's arrays (intended, provoked, realised, perceived,
+    next level, next threat and the step's arrays (intended, provoked, contact, realised, perceived,
     misperceived, mde, source, hostile_level).
     """
-    intended, provoked = kernel.intend_phase(sc, t, level, threat, draws, regime)
+    intended, provoked, contact = kernel.intend_phase(sc, t, level, threat, draws, regime)
     realised, _ = kernel.execute_phase(sc, intended, draws)
+    realised, intended, _ = kernel.exchange_phase(sc, realised, intended, contact, draws)
     perceived, misread = kernel.perceive_phase(sc, t, level, realised, draws)
     next_threat = kernel.threat_phase(sc, t, threat, perceived)
     decided, mde, source, q = kernel.decide_phase(sc, level, intended, perceived, next_threat, draws)
     next_level = kernel.backchannel_phase(sc, t, decided, level, draws)
     step = {"intended": intended, "realised": realised, "perceived": perceived, "misperceived": misread,
-            "mde": mde, "source": source, "hostile_level": q, "provoked": provoked}
+            "mde": mde, "source": source, "hostile_level": q, "provoked": provoked, "contact": contact}
     return next_level, next_threat, step
 
 
@@ -128,6 +126,7 @@ def _empty_trace(R: int, T: int, N: int) -> dict[str, np.ndarray]:
         "mde": np.zeros((R, T, N), dtype=bool),
         "source": np.zeros((R, T, N), dtype=np.int64),
         "provoked": np.zeros((R, T, N), dtype=bool),
+        "contact": np.zeros((R, T, N), dtype=bool),
         "hostile_level": np.zeros((R, T, N)),
         "level": np.zeros((R, T + 1, N), dtype=np.int64),
         "threat": np.zeros((R, T + 1, N)),

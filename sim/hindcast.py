@@ -335,3 +335,113 @@ def format_comparison(rows: list[YearComparison]) -> str:
     lines.append("inside the band: " + ", ".join(
         f"{short[k]} {sum(r.checks[k].inside for r in rows)}/{n}" for k in STATISTICS))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- simulating the years
+
+
+@dataclass(frozen=True)
+class YearRuns:
+    """One simulated year: per-run counts (R,) of the hindcast's actor and of crisis onsets."""
+
+    provocation_days: np.ndarray
+    provocation_days_in_windows: np.ndarray
+    crisis_onsets: np.ndarray
+    window_days: int  # days of the year inside an exercise window (the record's definition)
+
+
+def simulate_years(hc: Hindcast, runs: int, seed: int = 0, workers: int | None = None,
+                   progress: bool = False) -> dict[int, YearRuns]:
+    """Run ``runs`` runs of every year's scenario; year Y draws from the stream (seed, HINDCAST, Y).
+
+    Run k of every year is read as one simulated history of the whole period (the years' streams are
+    independent, so this pairs independent years, as the record's years are taken to be).
+    """
+    from .compile import compile_scenario
+    from .draws import Stream, ensemble_root
+    from .ensemble import run_ensemble
+
+    out = {}
+    for year, scenario in hc.scenarios.items():
+        sc = compile_scenario(scenario)
+        i = sc.actor_ids.index(hc.actor)
+        _, table, _ = run_ensemble(sc, runs, ensemble_root(seed, Stream.HINDCAST, year), workers=workers,
+                                   per_run=True, progress=progress)
+        out[year] = YearRuns(table[f"provocations_{i}"], table[f"exercise_provocations_{i}"],
+                             table["crisis_onsets"], int((sc.drill_rung >= 0).any(axis=1).sum()))
+    return out
+
+
+def predict(years: Mapping[int, YearRuns], band: float = 0.9) -> dict[int, YearPrediction]:
+    """:func:`predict_year` of every simulated year."""
+    return {y: predict_year(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, band)
+            for y, r in years.items()}
+
+
+PERIOD_STATISTICS = ("clash_years", "clashes", "rate_ratio_in_windows", "provocation_days")
+
+
+def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9) -> dict[str, Check]:
+    """The whole period's statistics, observed and simulated (run k of every year as one history).
+
+    clash_years: years with at least one clash; clashes: their total; rate_ratio_in_windows: the
+    provocation-day rate inside exercise windows over the rate outside, pooled over the years;
+    provocation_days: the period's total. Bands are central ``band`` quantiles over histories.
+    """
+    ys = sorted(years)
+    onsets = np.stack([years[y].crisis_onsets for y in ys])  # (Y, R)
+    prov = np.stack([years[y].provocation_days for y in ys])
+    inside = np.stack([years[y].provocation_days_in_windows for y in ys])
+    days_in = sum(years[y].window_days for y in ys)
+    days_all = sum(record[y].days for y in ys)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (inside.sum(0) / days_in) / ((prov - inside).sum(0) / (days_all - days_in))
+    simulated = {"clash_years": (onsets > 0).sum(0), "clashes": onsets.sum(0), "rate_ratio_in_windows": ratio,
+                 "provocation_days": prov.sum(0)}
+    obs_in = sum(record[y].provocation_days_in_windows for y in ys)
+    obs_all = sum(record[y].provocation_days for y in ys)
+    obs_days_in = sum(record[y].window_days for y in ys)
+    observed = {"clash_years": sum(record[y].had_clash for y in ys), "clashes": sum(record[y].core_clashes for y in ys),
+                "rate_ratio_in_windows": (obs_in / obs_days_in) / ((obs_all - obs_in) / (days_all - obs_days_in)),
+                "provocation_days": obs_all}
+    tail = (1.0 - band) / 2.0
+    out = {}
+    for key in PERIOD_STATISTICS:
+        x = simulated[key][np.isfinite(simulated[key])]
+        lo, med, hi = np.quantile(x, [tail, 0.5, 1.0 - tail], method="inverted_cdf")
+        out[key] = Check(observed=observed[key], median=float(med), low=float(lo), high=float(hi),
+                         inside=bool(lo <= observed[key] <= hi))
+    return out
+
+
+def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, seed: int,
+                    command: list[str] | None = None, band: float = 0.9) -> dict:
+    """The comparison, the period's checks, and their JSON and CSV forms for a results directory."""
+    import csv
+    import io
+
+    from .draws import Stream
+    from .results import versions
+
+    comparison = compare(hc.record, predict(years, band))
+    period = period_statistics(hc.record, years, band)
+
+    def check(c: Check) -> dict:
+        return {"observed": c.observed, "median": c.median, "low": c.low, "high": c.high, "inside": c.inside}
+
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(["year", "statistic", "observed", "median", "low", "high", "inside"])
+    for r in comparison:
+        for key, c in r.checks.items():
+            w.writerow([r.year, key, c.observed, c.median, c.low, c.high, int(c.inside)])
+    doc = {
+        "hindcast": hc.name, "file": str(hc.path), "template": str(hc.template), "runs_per_year": runs,
+        "seed": seed, "stream": [int(Stream.HINDCAST), "YEAR"], "band": band,
+        "years": {str(r.year): {k: check(c) for k, c in r.checks.items()} | {"p_clash": r.p_clash}
+                  for r in comparison},
+        "inside": {k: sum(r.checks[k].inside for r in comparison) for k in STATISTICS},
+        "period": {k: check(c) for k, c in period.items()},
+        "command": command, "versions": versions(),
+    }
+    return {"comparison": comparison, "period": period, "json": doc, "csv": text.getvalue()}

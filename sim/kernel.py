@@ -40,7 +40,10 @@ def regime_multiplier(u, dispersion):
 
 
 def intend(level, drill_rung, provokes, provocation_rung):
-    """Intended action x = max(level, drill rung if drilling, provocation rung if provoking). (R, M) int."""
+    """Intended action x = max(level, drill rung if drilling, provocation rung if provoking). (R, M) int.
+
+    ``provokes`` is true on a provocation day and on a contact incident (both are acts at the
+    provocation rung)."""
     x = np.maximum(level, drill_rung)
     return np.where(provokes, np.maximum(x, provocation_rung), x)
 
@@ -52,6 +55,33 @@ def execute(intended, u_accident, accident_by_rung, top_rung):
     """Realised action: one rung above intent with the rung's accident probability. Returns (a, accident)."""
     accident = u_accident < accident_by_rung[intended]
     return np.where(accident, np.minimum(intended + 1, top_rung), intended), accident
+
+
+# 2b. Exchange of fire ---------------------------------------------------------------------------
+
+
+def exchange_fire(realised, intended, contact, engaged, in_kind, u_in_kind, exchange_rung):
+    """Same-day responses in kind: the exchanges of fire that contact incidents lead to.
+
+    Actor j answers, the same day, a contact incident (fire at a contact line) of an actor it is
+    engaged with, with probability in_kind_j (its declared doctrine); an answered incident is an
+    exchange of fire, which puts the answering actor's intended and realised action and the
+    incident's actor's realised action at ``exchange_rung`` (at least). realised, intended (R, N)
+    int; contact (R, N) bool; engaged (N, N) bool (row j answers column i); in_kind (N,);
+    u_in_kind (R, N). Returns realised, intended, answers (R, N) bool: who fired back.
+    """
+    if not contact.any():
+        return realised, intended, np.zeros(contact.shape, dtype=bool)
+    targeted = np.zeros(contact.shape, dtype=bool)  # j is engaged with an actor in contact today
+    for i in np.flatnonzero(contact.any(axis=0)):
+        targeted |= contact[:, i:i + 1] & engaged[:, i][None, :]
+    answers = targeted & (u_in_kind < in_kind)
+    answered = np.zeros(contact.shape, dtype=bool)
+    for j in np.flatnonzero(answers.any(axis=0)):
+        answered |= answers[:, j:j + 1] & engaged[j, :][None, :]
+    answered &= contact
+    return (np.where(answers | answered, np.maximum(realised, exchange_rung), realised),
+            np.where(answers, np.maximum(intended, exchange_rung), intended), answers)
 
 
 # 3. Perception ----------------------------------------------------------------------------------
@@ -195,19 +225,30 @@ ALL = slice(None)
 
 
 def intend_phase(sc, t, level, threat, draws, regime, rows=ALL):
-    """Phase 1 for ``rows``: intended actions and whether each provoked. (R, M) int, (R, M) bool.
+    """Phase 1 for ``rows``: intended actions, provocations and contact incidents. (R, M) int, bool, bool.
 
-    regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`).
+    regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
+    the provocation and the contact hazard alike (a hostile year has more of both).
     """
-    chance = provocation_probability(threat[:, rows], sc.base_rate[rows] * regime[:, rows], sc.kappa[rows],
-                                     sc.deterrence[rows])
-    provokes = draws.provocation[:, rows] < chance
-    return intend(level[:, rows], sc.drill_rung[t, rows], provokes, sc.provocation_rung[rows]), provokes
+    th, m = threat[:, rows], regime[:, rows]
+    kappa, deterrence = sc.kappa[rows], sc.deterrence[rows]
+    provokes = draws.provocation[:, rows] < provocation_probability(th, sc.base_rate[rows] * m, kappa, deterrence)
+    contact = draws.contact[:, rows] < provocation_probability(th, sc.contact_rate[rows] * m, kappa, deterrence)
+    x = intend(level[:, rows], sc.drill_rung[t, rows], provokes | contact, sc.provocation_rung[rows])
+    return x, provokes, contact
 
 
 def execute_phase(sc, intended, draws, rows=ALL):
     """Phase 2 for ``rows``: realised actions and accidents. intended (R, N); returns (R, M) each."""
     return execute(intended[:, rows], draws.accident[:, rows], sc.accident, sc.top_rung)
+
+
+def exchange_phase(sc, realised, intended, contact, draws):
+    """Phase 2b for all actors: exchanges of fire. realised, intended (R, N) int; contact (R, N) bool.
+    Returns realised, intended, answers (R, N)."""
+    if not sc.in_kind.any():  # nobody answers in kind: nothing to compute
+        return realised, intended, np.zeros(contact.shape, dtype=bool)
+    return exchange_fire(realised, intended, contact, sc.engaged, sc.in_kind, draws.in_kind, sc.crisis_rung)
 
 
 def perceive_phase(sc, t, level, realised, draws, rows=ALL):

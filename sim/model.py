@@ -58,8 +58,7 @@ class EscalationModel(mesa.Model):
         self.draws = None
         self.now: dict[str, np.ndarray] = {}
         self.state_agents = [StateAgent(self, i) for i in range(sc.n_actors)]
-        self.outcomes = OutcomeTracker(1, sc.n_actors, sc.top_rung, sc.horizon, sc.crisis_rung,
-                                       sc.war_rung, sc.window)
+        self.outcomes = OutcomeTracker.for_scenario(sc, 1)
         T, N = sc.horizon, sc.n_actors
         self.history = {
             "intended": np.zeros((T, N), dtype=np.int64),
@@ -68,6 +67,7 @@ class EscalationModel(mesa.Model):
             "hostile_level": np.zeros((T, N)),
             "mde": np.zeros((T, N), dtype=bool),
             "provoked": np.zeros((T, N), dtype=bool),
+            "contact": np.zeros((T, N), dtype=bool),
             "misperceived": np.zeros((T, N, N), dtype=bool),
             "level": np.zeros((T + 1, N), dtype=np.int64),
             "threat": np.zeros((T + 1, N)),
@@ -115,7 +115,8 @@ class EscalationModel(mesa.Model):
         self.agents.do("intend")
         self.share("intended")
         self.agents.do("execute")
-        self.share("realised")
+        self.exchange_fire()
+        self.share("intended", "realised")
         self.agents.do("perceive")
         self.agents.do("update_threat")
         self.agents.do("decide")
@@ -126,6 +127,13 @@ class EscalationModel(mesa.Model):
         self.datacollector.collect(self)
         if self.t >= self.compiled.horizon:
             self.running = False
+
+    def exchange_fire(self) -> None:
+        """Phase 2b: contact incidents answered in kind the same day become exchanges of fire."""
+        realised, intended, _ = kernel.exchange_phase(self.compiled, self.actions("realised"), self.actions("intended"),
+                                                      self.actions("contact"), self.draws)
+        for agent, a, x in zip(self.state_agents, realised[0], intended[0]):
+            agent.realised, agent.intended = int(a), int(x)
 
     def open_backchannels(self) -> None:
         """Phase 7: backchannels between pairs lower both ends' next rung on a success."""
@@ -149,7 +157,9 @@ class EscalationModel(mesa.Model):
         h["level"][t + 1] = self.actions("next_level")[0]
         h["threat"][t + 1] = self.actions("next_threat")[0]
         h["provoked"][t] = self.actions("provoked")[0]
-        self.outcomes.record(t, realised, misread, mde, self.actions("source"), self.actions("provoked"))
+        h["contact"][t] = self.actions("contact")[0]
+        self.outcomes.record(t, realised, misread, mde, self.actions("source"), self.actions("provoked"),
+                             self.actions("contact"))
 
     def run(self) -> EscalationModel:
         """Step to the horizon; returns self for chaining."""

@@ -16,21 +16,28 @@ NEVER = -1  # step value for an event that did not happen
 class OutcomeTracker:
     """Running outcomes of R runs of one compiled scenario.
 
-    Per run: provocation days per actor, max realised rung, first-passage step of the running max to
-    each rung, first crisis, first and last misperception-driven escalation (MDE), the crisis step that made the run a
-    miscalculation and its lag from that MDE, and counts of misperceptions and MDEs per
-    observer-observed pair, and each actor's own max realised rung (who reached crisis or war).
-    Across runs: occupancy (T, N, K+1), runs at each realised rung.
+    Per run: provocation days per actor (all, and those on exercise days: days on which some actor
+    drills), contact incidents per actor, crisis onsets (days a crisis begins after a day without
+    one: the model's counterpart of a recorded clash), max realised rung, first-passage step of the
+    running max to each rung, first crisis, first and last misperception-driven escalation (MDE), the
+    crisis step that made the run a miscalculation and its lag from that MDE, and counts of
+    misperceptions and MDEs per observer-observed pair, and each actor's own max realised rung (who
+    reached crisis or war). Across runs: occupancy (T, N, K+1), runs at each realised rung.
     """
 
-    ACTOR_MAX_RUNG = "actor_max_rung_"
-    """Prefix of the per-run columns ``actor_max_rung_<i>`` (actor index i): per-run columns are 1-D,
-    and the tracker knows actors by index only (:func:`sim.results.runs_columns` names them)."""
+    PER_ACTOR = ("actor_max_rung", "provocations", "exercise_provocations", "contacts")
+    """Per-actor quantities, each a per-run column ``<name>_<i>`` for actor index i: per-run columns
+    are 1-D, and the tracker knows actors by index only (:func:`sim.results.runs_columns` names them)."""
 
     def __init__(self, runs: int, n_actors: int, top_rung: int, horizon: int,
-                 crisis_rung: int, war_rung: int, window: int):
+                 crisis_rung: int, war_rung: int, window: int, exercise_days: np.ndarray | None = None):
         R, N, K, T = runs, n_actors, top_rung, horizon
         self.crisis_rung, self.war_rung, self.window, self.horizon = crisis_rung, war_rung, window, T
+        self.exercise_days = np.zeros(T, dtype=bool) if exercise_days is None else np.asarray(exercise_days, bool)
+        self.exercise_provocations = np.zeros((R, N), dtype=np.int64)
+        self.contacts = np.zeros((R, N), dtype=np.int64)
+        self.crisis_onsets = np.zeros(R, dtype=np.int64)
+        self._in_crisis = np.zeros(R, dtype=bool)
         self.max_rung = np.zeros(R, dtype=np.int64)
         self.actor_max_rung = np.zeros((R, N), dtype=np.int64)
         self.first_passage = np.full((R, K + 1), NEVER, dtype=np.int64)
@@ -45,11 +52,21 @@ class OutcomeTracker:
         self.occupancy = np.zeros((T, N, K + 1), dtype=np.int64)
         self._rungs = np.arange(K + 1)
 
-    def record(self, t: int, realised, misperceived, mde, mde_source, provoked) -> None:
+    @classmethod
+    def for_scenario(cls, sc, runs: int) -> OutcomeTracker:
+        """A tracker of ``runs`` runs of compiled scenario ``sc`` (its exercise days: any actor drilling)."""
+        return cls(runs, sc.n_actors, sc.top_rung, sc.horizon, sc.crisis_rung, sc.war_rung, sc.window,
+                   exercise_days=(sc.drill_rung >= 0).any(axis=1))
+
+    def record(self, t: int, realised, misperceived, mde, mde_source, provoked, contact=None) -> None:
         """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N),
-        provoked (R, N) bool."""
+        provoked (R, N) bool, contact (R, N) bool (contact incidents; None: none)."""
         R, N = realised.shape
         self.provocations += provoked
+        if self.exercise_days[t]:
+            self.exercise_provocations += provoked
+        if contact is not None:
+            self.contacts += contact
         np.maximum(self.actor_max_rung, realised, out=self.actor_max_rung)
         top = realised.max(axis=1)
         rose = np.flatnonzero(top > self.max_rung)  # few runs climb on any one day
@@ -62,6 +79,8 @@ class OutcomeTracker:
         if t == 0:
             self.first_passage[:, 0] = 0  # rung 0 is reached on the first day by every run
         crisis = top >= self.crisis_rung
+        self.crisis_onsets += crisis & ~self._in_crisis
+        self._in_crisis = crisis
         self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
         # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
         # step t act from t + 1 on, so an MDE at t cannot cause today's crisis).
@@ -104,8 +123,11 @@ class OutcomeTracker:
             "misperceptions": self.misperceptions.sum(axis=(1, 2)),
             "mde": self.mde.sum(axis=(1, 2)),
             "provocations": self.provocations.sum(axis=1),
-            **{f"{self.ACTOR_MAX_RUNG}{i}": self.actor_max_rung[:, i] for i in range(self.actor_max_rung.shape[1])},
+            "crisis_onsets": self.crisis_onsets,
         }
+        for name in self.PER_ACTOR:
+            values = getattr(self, name)
+            cols.update({f"{name}_{i}": values[:, i] for i in range(values.shape[1])})
         if twin is not None:
             cols["inadvertent"] = self.crisis & ~twin.crisis
         return cols
@@ -118,7 +140,9 @@ class Totals:
     Histograms use index T (or W+1) for 'never'. Shapes: first_passage (K+1, T+1),
     max_rung (K+1,), occupancy (T, N, K+1), misperceptions and mde (N, N) pair sums,
     miscalculation_lag (W+1,), provocations (N,) provocation days per actor summed over runs and
-    provocations_sq (N,) their squares (for the variance across runs, as calibration needs).
+    provocations_sq (N,) their squares (for the variance across runs, as calibration needs),
+    exercise_provocations (N,) those on exercise days, contacts (N,) contact incidents, crisis_onsets
+    and crisis_onsets_sq (scalars) crisis onsets and their squares summed over runs.
     """
 
     runs: int
@@ -137,6 +161,10 @@ class Totals:
     miscalculation_lag: np.ndarray
     provocations: np.ndarray
     provocations_sq: np.ndarray
+    exercise_provocations: np.ndarray
+    contacts: np.ndarray
+    crisis_onsets: int
+    crisis_onsets_sq: int
 
     @classmethod
     def from_tracker(cls, tr: OutcomeTracker, twin: OutcomeTracker | None = None) -> Totals:
@@ -161,6 +189,10 @@ class Totals:
             miscalculation_lag=np.bincount(lag, minlength=tr.window + 1)[: tr.window + 1],
             provocations=tr.provocations.sum(axis=0),
             provocations_sq=(tr.provocations**2).sum(axis=0),
+            exercise_provocations=tr.exercise_provocations.sum(axis=0),
+            contacts=tr.contacts.sum(axis=0),
+            crisis_onsets=int(tr.crisis_onsets.sum()),
+            crisis_onsets_sq=int((tr.crisis_onsets**2).sum()),
         )
 
     def provocation_moments(self) -> tuple[np.ndarray, np.ndarray]:

@@ -300,6 +300,43 @@ def plot_sensitivity(sensitivity: dict, output: str = "p_miscalculation", path: 
     return _finish(fig, path)
 
 
+def plot_hindcast(comparison, period: dict | None = None, title: str = "", path: str | Path | None = None):
+    """Observed counts per year against the simulated median and band, one panel per statistic.
+
+    ``comparison`` is :func:`sim.hindcast.compare`'s list (one entry a year); ``period`` the
+    :func:`sim.hindcast.period_statistics` checks, named in the title. In each panel the first line
+    is the simulated median with its band (an errorbar container) and the markers are the record
+    (filled: inside the band; open: outside).
+    """
+    keys = ("provocation_days", "provocation_days_in_windows", "provocation_days_outside_windows", "crisis_onsets")
+    labels = ("provocation days", "... inside exercise windows", "... outside exercise windows",
+              "clashes (crisis onsets)")
+    years = np.array([r.year for r in comparison])
+    fig = _figure((13, 3.6))
+    axes = fig.subplots(1, len(keys), sharex=True)
+    for k, (ax, key, label) in enumerate(zip(axes, keys, labels)):
+        checks = [r.checks[key] for r in comparison]
+        med = np.array([c.median for c in checks])
+        err = np.array([[c.median - c.low for c in checks], [c.high - c.median for c in checks]])
+        ax.errorbar(years, med, yerr=err, fmt="s", color=OKABE_ITO[0], ms=4, capsize=3, label="simulated: median, 90% band")
+        obs = np.array([c.observed for c in checks])
+        inside = np.array([c.inside for c in checks])
+        ax.plot(years[inside], obs[inside], "o", color=OKABE_ITO[3], label="record (inside the band)")
+        ax.plot(years[~inside], obs[~inside], "o", mfc="none", color=OKABE_ITO[3], label="record (outside)")
+        ax.set_title(f"{label}: {inside.sum()}/{len(years)} inside", fontsize=9)
+        ax.set_xticks(years, [str(y)[2:] for y in years], fontsize=8)
+        ax.set_ylim(bottom=0)
+    axes[0].set_ylabel("count in the year")
+    axes[0].legend(fontsize=7, loc="upper left")
+    summary = ""
+    if period:
+        summary = "; ".join(f"{k.replace('_', ' ')} {c.observed:.3g} vs {c.median:.3g} [{c.low:.3g}, {c.high:.3g}]"
+                            for k, c in period.items())
+    fig.suptitle(f"Hindcast {title}: the record against simulated years (run k of each year = one history)\n"
+                 f"period, observed vs simulated median [90% band]: {summary}", fontsize=9)
+    return _finish(fig, path)
+
+
 # ---------------------------------------------------------------- figures from a results directory
 #
 # `escsim plot` and the run and sweep commands draw through these. Every request is checked in full

@@ -201,11 +201,12 @@ def runs_columns(sc: CompiledScenario, per_run: dict[str, np.ndarray]) -> dict[s
     an ensemble's table): the whole-number outcomes, each actor's max realised rung ``max_rung_<id>``,
     and ``crisis_actors`` / ``war_actors``, the ids (joined by ";") of the actors whose own realised
     action reached the crisis / war rung on some day."""
-    index_cols = [f"{OutcomeTracker.ACTOR_MAX_RUNG}{i}" for i in range(sc.n_actors)]
-    out = {k: np.asarray(v).astype(np.int64).tolist() for k, v in per_run.items() if k not in index_cols}
-    top = np.stack([np.asarray(per_run[c], dtype=np.int64) for c in index_cols], axis=1)  # (R, N)
-    for i, actor in enumerate(sc.actor_ids):
-        out[f"max_rung_{actor}"] = top[:, i].tolist()
+    per_actor = {f"{name}_{i}": (name, actor) for name in OutcomeTracker.PER_ACTOR
+                 for i, actor in enumerate(sc.actor_ids)}
+    out = {k: np.asarray(v).astype(np.int64).tolist() for k, v in per_run.items() if k not in per_actor}
+    for key, (name, actor) in per_actor.items():
+        out[f"{name.removeprefix('actor_')}_{actor}"] = np.asarray(per_run[key], dtype=np.int64).tolist()
+    top = np.stack([np.asarray(per_run[f"actor_max_rung_{i}"], dtype=np.int64) for i in range(sc.n_actors)], axis=1)
     out["crisis_actors"] = _actor_lists(top >= sc.crisis_rung, sc.actor_ids)
     out["war_actors"] = _actor_lists(top >= sc.war_rung, sc.actor_ids)
     return out

@@ -73,6 +73,7 @@ class Provocation(StrictTable):
     kappa: NonNegative = 0.0
     regime_dispersion: NonNegative = 0.0  # variance of the run's Gamma(mean 1) multiplier on base_rate
     rung: Rung | None = None  # default: rung 3 (provocation), or the top rung of a shorter ladder
+    contact_rate: NonNegative = 0.0  # daily hazard of a contact incident (fire at a contact line) at zero threat
 
 
 class RuleSpec(BaseModel):
@@ -97,6 +98,7 @@ class Actor(StrictTable):
     threatened_by: dict[str, Probability] = {}
     rule: RuleSpec = RuleSpec()
     provocation: Provocation = Provocation()
+    in_kind: Probability = 0.0  # chance of answering an engaged adversary's contact incident the same day
 
 
 class Alliance(StrictTable):

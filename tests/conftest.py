@@ -15,7 +15,7 @@ settings.register_profile("project", derandomize=True, deadline=None)
 settings.load_profile("project")
 
 from sim.compile import compile_scenario
-from sim.draws import FixedDraws
+from sim.draws import FixedDraws, n_uniforms
 from sim.scenario import _deep_merge, validate_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,12 +61,13 @@ def fixed_draws(sc, uniforms=0.5, normals=0.0, **at):
     """Draws for every step: uniforms all ``uniforms``, normals all ``normals``, then overrides.
 
     ``at`` maps names to lists of (step, index, value): ``provocation``, ``accident``, ``rule``,
-    ``deterrence`` index an actor; ``normal`` takes (step, observer, observed, value).
+    ``deterrence``, ``contact``, ``in_kind`` index an actor; ``normal`` takes (step, observer, observed, value).
     """
     T, N, P = sc.horizon, sc.n_actors, sc.n_pairs
-    u = np.full((T, 4 * N + P), float(uniforms))
+    u = np.full((T, n_uniforms(N)), float(uniforms))
     e = np.full((T, N, N), float(normals))
-    offset = {"provocation": 0, "accident": N, "rule": 2 * N, "deterrence": 3 * N, "backchannel": 4 * N}
+    offset = {"provocation": 0, "accident": N, "rule": 2 * N, "deterrence": 3 * N, "contact": 4 * N,
+              "in_kind": 5 * N, "backchannel": 6 * N}
     for name, items in at.items():
         for item in items:
             if name == "normal":

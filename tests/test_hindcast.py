@@ -12,6 +12,7 @@ from conftest import ROOT
 from sim.compile import compile_scenario
 from sim.errors import InputError
 from sim.hindcast import compare, format_comparison, load_hindcast, predict_year
+from sim.record import read_record
 from sim.scenario import load_scenario
 
 SETTINGS = ROOT / "calibration" / "hindcast.toml"
@@ -240,3 +241,39 @@ def test_comparison_marks_each_observed_count_inside_or_outside_its_band(hindcas
     assert "2014" in table and "20* " in table and "inside the band: provocation days 1/2" in table
     with pytest.raises(ValueError, match="not in the record"):
         compare(record, {2030: predictions[2014]})
+
+
+def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp_path, capsys):
+    import csv as csv_
+    import json as json_
+
+    from sim.cli import main
+
+    out = tmp_path / "hc"
+    assert main(["hindcast", str(ROOT / "calibration" / "hindcast.toml"), "--runs", "64", "--workers", "1",
+                 "--out", str(out)]) == 0
+    doc = json_.loads((out / "hindcast.json").read_text())
+    rows = list(csv_.DictReader((out / "hindcast.csv").open()))
+    assert len(rows) == 11 * 4 and doc["runs_per_year"] == 64
+    record = read_record(ROOT / "data" / "nk_provocation_events_2011_2021.csv",
+                         ROOT / "data" / "exercise_windows_2011_2026.csv",
+                         ROOT / "data" / "inter_korean_clashes_2000_2025.csv")
+    for r in rows:
+        y, key = int(r["year"]), r["statistic"]
+        observed = {"crisis_onsets": record[y].core_clashes}.get(key, getattr(record[y], key, None))
+        assert int(r["observed"]) == observed
+        assert float(r["low"]) <= float(r["median"]) <= float(r["high"])
+        assert r["inside"] == str(int(float(r["low"]) <= observed <= float(r["high"])))
+    assert doc["period"]["clashes"]["observed"] == 8 and doc["period"]["clash_years"]["observed"] == 4
+    assert (out / "hindcast.png").read_bytes()[:4] == b"\x89PNG"
+    assert "inside the band" in capsys.readouterr().out
+
+
+def test_years_draw_from_streams_of_their_own_and_repeat(tmp_path):
+    from sim.hindcast import simulate_years
+
+    hc = load_hindcast(ROOT / "calibration" / "hindcast.toml")
+    a = simulate_years(hc, 64, seed=1, workers=1)
+    b = simulate_years(hc, 64, seed=1, workers=1)
+    assert all(np.array_equal(a[y].provocation_days, b[y].provocation_days) for y in a)
+    assert not np.array_equal(a[2014].provocation_days, a[2015].provocation_days)

@@ -137,3 +137,33 @@ def test_deterministic_limit_follows_the_closed_form_step_by_step(seed):
         assert h["threat"][t] == pytest.approx([th_a, th_b], abs=1e-12), t
     assert not h["misperceived"].any() and not h["mde"].any()
     assert m.outcomes.max_rung[0] == 2 and not m.outcomes.crisis[0]
+
+
+def test_a_contact_incident_answered_in_kind_is_an_exchange_of_fire():
+    # 0 fires at the line (intends 3); 1 and 2 are engaged with 0; 1 answers (u < in_kind), 2 does not
+    engaged = A([[False, True, True], [True, False, False], [True, False, False]])
+    realised, intended = A([[3, 0, 1], [3, 0, 1]]), A([[3, 0, 1], [3, 0, 1]])
+    contact = A([[True, False, False], [False, False, False]])
+    u = A([[0.9, 0.2, 0.2], [0.9, 0.2, 0.2]])
+    a, x, answers = kernel.exchange_fire(realised, intended, contact, engaged, A([0.0, 0.5, 0.1]), u, 4)
+    assert a[0].tolist() == [4, 4, 1] and x[0].tolist() == [3, 4, 1]  # 0 did not intend the exchange; 1 did
+    assert answers[0].tolist() == [False, True, False]
+    assert a[1].tolist() == [3, 0, 1] and not answers[1].any()  # no contact, nothing to answer
+    # an unanswered incident stays a one-sided act at the provocation rung
+    a, _, answers = kernel.exchange_fire(realised, intended, contact, engaged, A([0.0, 0.1, 0.1]), u, 4)
+    assert a[0].tolist() == [3, 0, 1] and not answers.any()
+
+
+def test_contact_incidents_follow_their_hazard_and_answered_ones_are_crises():
+    raw = two_actor_raw(actors={"a": {"provocation": {"contact_rate": 0.05}, "baseline": 0},
+                                "b": {"in_kind": 1.0}})
+    raw["scenario"]["horizon"] = 200
+    sc = compiled(raw)
+    from sim.simulate import simulate
+
+    out = simulate(sc, 4096, seed=2, workers=1).per_run
+    days = out["contacts_0"]
+    p = 1 - math.exp(-0.05)
+    assert abs(days.mean() - 200 * p) < 4 * math.sqrt(200 * p * (1 - p) / 4096)
+    # b answers every incident: every incident is a crisis onset unless it falls on the day after another
+    assert np.all(out["crisis_onsets"] <= days) and np.all((days > 0) == (out["crisis_onsets"] > 0))
