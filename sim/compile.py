@@ -50,6 +50,7 @@ class CompiledScenario:
     decay: np.ndarray
     grievance: np.ndarray
     deterrence: np.ndarray
+    opposing_log_ratio: np.ndarray
     base_rate: np.ndarray
     kappa: np.ndarray
     regime_dispersion: np.ndarray
@@ -64,6 +65,7 @@ class CompiledScenario:
     drill_rung: np.ndarray
     drill_scale: np.ndarray
     drill_ambiguity: np.ndarray
+    drill_opacity: np.ndarray
     summit_relief: np.ndarray
     pairs: np.ndarray
     backchannel: np.ndarray
@@ -86,8 +88,8 @@ class CompiledScenario:
 
     def perfect_perception(self) -> CompiledScenario:
         """The twin of MODEL.md section 6: p = a (no noise, no bias, no drill ambiguity)."""
-        n, t = self.n_actors, self.horizon
-        return replace(self, noise=np.zeros(n), bias=np.zeros((n, n)), drill_ambiguity=np.zeros((t, n)))
+        return replace(self, noise=np.zeros_like(self.noise), bias=np.zeros_like(self.bias),
+                       drill_ambiguity=np.zeros_like(self.drill_ambiguity))
 
 
 def compile_scenario(sc: Scenario) -> CompiledScenario:
@@ -111,7 +113,8 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
     gamma = sc.model.gamma
     w = (cap[None, :] / cap[:, None]) ** gamma
     lam = np.array([a.deterrence for a in actors])
-    deterrence = deterrence_factor(A_star, cap, lam)
+    log_ratio = opposing_log_ratio(A_star, cap)
+    deterrence = np.exp(-lam * log_ratio)
 
     accident = np.array(sc.ladder.accident if sc.ladder.accident is not None
                         else [0.0 if k < 3 else DEFAULT_ACCIDENT_ABOVE_3 for k in range(K + 1)])
@@ -123,6 +126,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
     drill_rung = np.full((T, n), -1, dtype=np.int64)
     drill_scale = np.zeros((T, n))
     drill_amb = np.zeros((T, n))
+    drill_opacity = np.zeros((T, n))
     periods = []
     for name, d in sc.drills.items():
         if not d.enabled:
@@ -135,6 +139,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
             # Two drills on one day: each quantity takes the larger (the more alarming reading).
             drill_scale[sl] = np.maximum(drill_scale[sl], d.scale)
             drill_amb[sl] = np.maximum(drill_amb[sl], d.ambiguity * (1.0 - d.transparency))
+            drill_opacity[sl] = np.maximum(drill_opacity[sl], 1.0 - d.transparency)
 
     drill_scale[drill_rung < 0] = 1.0  # no drill: an actor's actions weigh as themselves
 
@@ -186,6 +191,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         decay=np.array([a.decay for a in actors], dtype=float),
         grievance=np.array([a.grievance for a in actors], dtype=float),
         deterrence=deterrence,
+        opposing_log_ratio=log_ratio,
         base_rate=np.array([a.provocation.base_rate for a in actors], dtype=float),
         kappa=np.array([a.provocation.kappa for a in actors], dtype=float),
         regime_dispersion=np.array([a.provocation.regime_dispersion for a in actors], dtype=float),
@@ -201,6 +207,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         drill_rung=drill_rung,
         drill_scale=drill_scale,
         drill_ambiguity=drill_amb,
+        drill_opacity=drill_opacity,
         summit_relief=relief,
         pairs=pairs,
         backchannel=backchannel,
@@ -237,13 +244,16 @@ def alliance_threat_weights(A: np.ndarray, alliances: list[tuple[list[int], floa
     return out
 
 
-def deterrence_factor(A_star: np.ndarray, capability: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """D_i = exp(-lambda_i max(0, ln(C_i / c_i))), C_i = sum_j A*_ji c_j (MODEL.md section 2). Shape (N,).
-
-    An actor nobody is engaged against (C_i = 0) is not deterred: D_i = 1. Only the ratio C_i / c_i
-    enters, so capabilities in any unit (or all scaled by one factor) give the same D.
-    """
+def opposing_log_ratio(A_star: np.ndarray, capability: np.ndarray) -> np.ndarray:
+    """max(0, ln(C_i / c_i)), C_i = sum_j A*_ji c_j: how far the capability engaged against i exceeds
+    its own (MODEL.md section 2). Shape (N,). 0 for an actor nobody is engaged against (C_i = 0).
+    Only the ratio C_i / c_i enters, so capabilities in any unit (all scaled by one factor) give the same."""
     opposing = A_star.T @ capability
     ratio = np.divide(opposing, capability, out=np.zeros_like(opposing), where=opposing > 0)
-    log_ratio = np.log(ratio, out=np.zeros_like(ratio), where=ratio > 0)
-    return np.exp(-lam * np.maximum(0.0, log_ratio))
+    return np.maximum(0.0, np.log(ratio, out=np.zeros_like(ratio), where=ratio > 0))
+
+
+def deterrence_factor(A_star: np.ndarray, capability: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """D_i = exp(-lambda_i max(0, ln(C_i / c_i))) (MODEL.md section 2). Shape (N,); D_i = 1 when nobody
+    is engaged against i."""
+    return np.exp(-lam * opposing_log_ratio(A_star, capability))

@@ -12,6 +12,7 @@ stays that of one batch per worker however many runs there are.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from .compile import CompiledScenario
 from .draws import (BLOCK_SIZE, Seed, StepDraws, block_regime_uniforms, block_seed, ensemble_root, fill_step,
                     n_uniforms)
 from .outcomes import OutcomeTracker, Totals
+from .parameters import check_keys, with_run_parameters
 from .parallel import chunks, default_workers, map_in_order
 
 BLOCKS_PER_BATCH = 4  # the most blocks stepped side by side: more gains little per call, costs memory
@@ -45,13 +47,17 @@ class BatchOutput:
 
 
 def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int, runs: int, *,
-              twins: bool = False, per_run: bool = False, samples: int = 0, trace: bool = False) -> BatchOutput:
+              twins: bool = False, per_run: bool = False, samples: int = 0, trace: bool = False,
+              parameters: Mapping[str, np.ndarray] | None = None) -> BatchOutput:
     """Step blocks ``first_block .. first_block + n_blocks - 1`` side by side for the whole horizon.
 
     ``runs`` is the ensemble's total run count (rows past it in the last block are simulated, for the
     fixed layout, and not counted). ``trace`` keeps every step's arrays for every row (tests, replay
-    checks); it costs memory in proportion to rows x steps.
+    checks); it costs memory in proportion to rows x steps. ``parameters`` gives each row its own
+    values (:mod:`sim.parameters`): key -> (n_blocks * 1024,) array, row by row.
     """
+    if parameters:
+        sc = with_run_parameters(sc, parameters)
     N, T = sc.n_actors, sc.horizon
     R = n_blocks * BLOCK_SIZE
     first_run = first_block * BLOCK_SIZE
@@ -135,7 +141,7 @@ def _empty_trace(R: int, T: int, N: int) -> dict[str, np.ndarray]:
 
 def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int = 0, workers: int | None = None,
                  blocks_per_batch: int | None = None, twins: bool = False, per_run: bool = False,
-                 samples: int = 0, progress: bool = False):
+                 samples: int = 0, progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None):
     """Run runs ``first_run .. first_run + runs - 1`` in blocks across ``workers`` processes; fold in order.
 
     ``seed`` is an int (the run stream of that seed) or a root from :func:`sim.draws.ensemble_root`
@@ -143,6 +149,8 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
     ranges add up to the totals of their union, which lets a caller extend an ensemble (adaptive
     stopping) without redoing runs. ``blocks_per_batch`` fixes the batch size (default: adapted to
     the blocks and workers by :func:`batch_size`); no choice of it or of ``workers`` changes a number.
+    ``parameters`` (:mod:`sim.parameters`) gives run ``first_run + k`` the values ``parameters[key][k]``
+    (each array has ``runs`` entries); a run's numbers then depend on (seed, run, its values) alone.
     Returns (totals, per-run columns or None, sample paths of realised actions (S, T, N)).
     """
     if runs < 1:
@@ -156,12 +164,37 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
     first_block, last_block = first_run // BLOCK_SIZE, -(-end // BLOCK_SIZE)
     n_blocks = last_block - first_block
     size = blocks_per_batch or batch_size(n_blocks, min(workers or default_workers(), n_blocks))
-    tasks = [(sc, seed, first_block + b0, b1 - b0, end) for b0, b1 in chunks(n_blocks, size)]
-    outputs = map_in_order(run_batch, tasks, workers, twins=twins, per_run=per_run, samples=samples)
+    if parameters:
+        check_keys(sc, parameters)
+        parameters = {k: np.asarray(v, dtype=float) for k, v in parameters.items()}
+        bad = {k: v.shape for k, v in parameters.items() if v.shape != (runs,)}
+        if bad:
+            raise ValueError(f"per-run parameters need {runs} values each (one per run); got shapes {bad}")
+    tasks = [(sc, seed, first_block + b0, b1 - b0, end,
+              _rows_of(parameters, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE))
+             for b0, b1 in chunks(n_blocks, size)]
+    outputs = map_in_order(_run_task, tasks, workers, twins=twins, per_run=per_run, samples=samples)
     totals, table, sample_actions = fold(outputs, sc, runs, progress)
     if table is not None:
         table["run"] = table["run"] + first_run
     return totals, table, sample_actions
+
+
+def _run_task(sc, seed, first_block, n_blocks, runs, parameters, **options) -> BatchOutput:
+    """One task of :func:`run_ensemble`: a batch with its rows' per-run parameters (None: none)."""
+    return run_batch(sc, seed, first_block, n_blocks, runs, parameters=parameters, **options)
+
+
+def _rows_of(parameters: Mapping[str, np.ndarray] | None, start: int, rows: int) -> dict[str, np.ndarray] | None:
+    """Rows ``start .. start + rows - 1`` of every per-run array; rows past the end (the simulated,
+    uncounted tail of a last block) repeat the first run's values."""
+    if not parameters:
+        return None
+    out = {}
+    for key, v in parameters.items():
+        idx = np.arange(start, start + rows)
+        out[key] = v[np.where(idx < len(v), idx, 0)]
+    return out
 
 
 def fold(outputs, sc: CompiledScenario, runs: int, progress: bool):

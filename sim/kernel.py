@@ -29,13 +29,16 @@ def regime_multiplier(u, dispersion):
 
     Gamma-distributed with mean 1 and variance ``dispersion`` (the inverse CDF at the run's uniform
     ``u``), so a year's provocation count is a Poisson mixture, overdispersed as the data are;
-    dispersion 0 gives exactly 1. u (R, N) uniforms; dispersion (N,). Returns (R, N).
+    dispersion 0 gives exactly 1. u (R, N) uniforms; dispersion (N,), or (R, N) with per-run
+    parameters. Returns (R, N).
     """
     u = np.asarray(u, dtype=float)
+    dispersion = np.broadcast_to(dispersion, u.shape)
     out = np.ones(u.shape)
-    for j in np.flatnonzero(dispersion > 0):
-        shape = 1.0 / dispersion[j]
-        out[:, j] = gammaincinv(shape, u[:, j]) / shape
+    some = dispersion > 0
+    if some.any():
+        shape = 1.0 / dispersion[some]
+        out[some] = gammaincinv(shape, u[some]) / shape
     return out
 
 
@@ -95,13 +98,13 @@ def hotline_open(observer_level, level, lever_rung):
 def perceive(realised, bias, ambiguity, noise, hotline_eta, hotline_on, normals):
     """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped.
 
-    realised (R, N); bias, hotline_eta (M, N); ambiguity (N,) [already times (1 - transparency)];
-    noise (M,); hotline_on (R, M, N) bool, or None when no hotline exists; normals (R, M, N).
+    realised (R, N); bias, hotline_eta (M, N); ambiguity (N,) or (R, N) [already times
+    (1 - transparency)]; noise (M,) or (R, M); hotline_on (R, M, N) bool, or None when no hotline exists; normals (R, M, N).
     Returns (R, M, N).
     """
-    s = noise[:, None] * (1.0 - hotline_eta * hotline_on) if hotline_on is not None else noise[:, None]
+    s = noise[..., None] * (1.0 - hotline_eta * hotline_on) if hotline_on is not None else noise[..., None]
     p = s * normals
-    p += bias + ambiguity  # (M, N): one pass over the big array instead of two
+    p += bias + np.expand_dims(ambiguity, -2)  # (M, N), or (R, M, N) per run: one pass over the big array
     p += realised[:, None, :]
     return p
 
@@ -127,12 +130,12 @@ def misperceived(perceived, realised, observer_actors, top_rung):
 def update_threat(threat, perceived, weight, drill_scale, baseline, decay, grievance, relief):
     """th(t+1) = decay th + (1 - decay)(g + sum_j A*_ij w_ij scale_j max(p_ij - b_j, 0)), then summit relief.
 
-    threat (R, M); perceived (R, M, N); weight = A* w (M, N); drill_scale, baseline (N,);
-    decay, grievance, relief (M,). Returns (R, M).
+    threat (R, M); perceived (R, M, N); weight = A* w (M, N); drill_scale (N,) or (R, N); baseline (N,);
+    decay, grievance (M,) or (R, M); relief (M,). Returns (R, M).
     """
     above = perceived - baseline
     np.maximum(above, 0.0, out=above)
-    above *= weight * drill_scale
+    above *= weight * np.expand_dims(drill_scale, -2)
     hostility = _sum_last(above)
     return (decay * threat + (1.0 - decay) * (grievance + hostility)) * (1.0 - relief)
 
@@ -231,9 +234,9 @@ def intend_phase(sc, t, level, threat, draws, regime, rows=ALL):
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
     th, m = threat[:, rows], regime[:, rows]
-    kappa, deterrence = sc.kappa[rows], sc.deterrence[rows]
-    provokes = draws.provocation[:, rows] < provocation_probability(th, sc.base_rate[rows] * m, kappa, deterrence)
-    contact = draws.contact[:, rows] < provocation_probability(th, sc.contact_rate[rows] * m, kappa, deterrence)
+    kappa, deterrence = sc.kappa[..., rows], sc.deterrence[..., rows]
+    provokes = draws.provocation[:, rows] < provocation_probability(th, sc.base_rate[..., rows] * m, kappa, deterrence)
+    contact = draws.contact[:, rows] < provocation_probability(th, sc.contact_rate[..., rows] * m, kappa, deterrence)
     x = intend(level[:, rows], sc.drill_rung[t, rows], provokes | contact, sc.provocation_rung[rows])
     return x, provokes, contact
 
@@ -255,7 +258,7 @@ def perceive_phase(sc, t, level, realised, draws, rows=ALL):
     """Phase 3 for observers ``rows``: perceived actions (R, M, N) and misperceptions (R, M, N)."""
     # Without hotlines the noise factor is exactly 1: skip the (R, M, N) mask (same numbers, less work).
     hot = hotline_open(level[:, rows], level, sc.lever_rung) if sc.hotline_eta.any() else None
-    p = perceive(realised, sc.bias[rows], sc.drill_ambiguity[t], sc.noise[rows], sc.hotline_eta[rows], hot,
+    p = perceive(realised, sc.bias[rows], sc.drill_ambiguity[t], sc.noise[..., rows], sc.hotline_eta[rows], hot,
                  draws.normals[:, rows])
     return p, misperceived(p, realised, np.arange(sc.n_actors)[rows], sc.top_rung)
 
@@ -263,7 +266,7 @@ def perceive_phase(sc, t, level, realised, draws, rows=ALL):
 def threat_phase(sc, t, threat, perceived, rows=ALL):
     """Phase 4 for ``rows``: threat after today's update and summit relief. (R, M)."""
     return update_threat(threat[:, rows], perceived, sc.weight[rows], sc.drill_scale[t], sc.baseline,
-                         sc.decay[rows], sc.grievance[rows], sc.summit_relief[t, rows])
+                         sc.decay[..., rows], sc.grievance[..., rows], sc.summit_relief[t, rows])
 
 
 def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
@@ -282,21 +285,30 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
     mde = np.zeros(q.shape, dtype=bool)
     # Observer row m (columns of q, decided, mde) is actor `actor` (columns of level, intended, draws).
     for m, actor in enumerate(range(sc.n_actors)[rows]):
-        rule = dict(rule_name=sc.rule_names[actor], params=sc.rule_params[actor], baseline=sc.baseline[actor],
-                    ceiling=sc.ceiling[actor], deterrence=sc.deterrence[actor], crisis_rung=sc.crisis_rung)
+        # a parameter is a number, or (R,) values, one per run, with per-run parameters
+        params, deterrence = sc.rule_params[actor], sc.deterrence[..., actor]
+        rule = dict(rule_name=sc.rule_names[actor], baseline=sc.baseline[actor], ceiling=sc.ceiling[actor],
+                    crisis_rung=sc.crisis_rung)
         own_level = level[:, actor]
         decided[:, m] = decide(level=own_level, q=q[:, m], threat=next_threat[:, m], u_rule=draws.rule[:, actor],
-                               u_deter=draws.deterrence[:, actor], **rule)
+                               u_deter=draws.deterrence[:, actor], params=params, deterrence=deterrence, **rule)
         climbed = np.flatnonzero(decided[:, m] > own_level)
         if climbed.size:
             q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[m:m + 1])[:, 0]
             r_intended = decide(level=own_level[climbed], q=q_intended, threat=next_threat[climbed, m],
-                                u_rule=draws.rule[climbed, actor], u_deter=draws.deterrence[climbed, actor], **rule)
+                                u_rule=draws.rule[climbed, actor], u_deter=draws.deterrence[climbed, actor],
+                                params={k: _of_runs(v, climbed) for k, v in params.items()},
+                                deterrence=_of_runs(deterrence, climbed), **rule)
             mde[climbed, m] = misperception_driven(own_level[climbed], decided[climbed, m], r_intended)
     source = np.full(q.shape, -1, dtype=np.int64)
     runs, mde_rows = np.nonzero(mde)
     source[runs, mde_rows] = hostile_source(perceived, engaged, runs, mde_rows)
     return decided, mde, source, q
+
+
+def _of_runs(value, runs):
+    """A parameter for the given runs: a number as it is, per-run values (R,) at those runs."""
+    return value[runs] if np.ndim(value) else value
 
 
 def backchannel_phase(sc, t, decided, level, draws):

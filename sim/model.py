@@ -13,6 +13,7 @@ from .agents import StateAgent
 from .compile import CompiledScenario, compile_scenario
 from .draws import BLOCK_SIZE, RunDraws, Seed
 from .outcomes import OutcomeTracker
+from .parameters import with_run_parameters
 from .scenario import Scenario, load_scenario
 
 
@@ -81,16 +82,21 @@ class EscalationModel(mesa.Model):
         )
 
     @classmethod
-    def replay(cls, scenario, seed: Seed, run: int, perfect_perception: bool = False) -> EscalationModel:
+    def replay(cls, scenario, seed: Seed, run: int, perfect_perception: bool = False,
+               parameters=None) -> EscalationModel:
         """A model that replays run ``run`` of the ensemble engine's ensemble seeded ``seed``.
 
         ``seed`` is what the ensemble was given: an int, or a root stream (a sweep point's, read back
         from a manifest with :func:`sim.draws.root_from`).
 
         It is fed the exact draws that run saw (row run % 1024 of block run // 1024), so stepping it
-        gives the ensemble run's paths and tags, step for step.
+        gives the ensemble run's paths and tags, step for step. ``parameters`` are the ensemble's
+        per-run parameters (:mod:`sim.parameters`; key -> one value per run): the replay takes run
+        ``run``'s values.
         """
         sc = as_compiled(scenario)
+        if parameters:
+            sc = with_run_parameters(sc, {k: np.asarray(v, dtype=float)[run:run + 1] for k, v in parameters.items()})
         block, index = divmod(run, BLOCK_SIZE)
         return cls(sc, draws=RunDraws.from_block(seed, block, index, sc.n_actors),
                    perfect_perception=perfect_perception)

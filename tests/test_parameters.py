@@ -1,0 +1,74 @@
+"""Per-run parameters: run k of one ensemble is the scenario compiled with the k-th values, exactly."""
+
+import numpy as np
+import pytest
+
+from conftest import SCENARIOS
+from sim.compile import compile_scenario
+from sim.ensemble import run_batch, run_ensemble
+from sim.errors import InputError
+from sim.model import EscalationModel
+from sim.scenario import load_scenario
+
+SC = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
+DRILLS = ("freedom_shield", "ulchi_freedom_shield", "freedom_edge")
+
+
+def _values(R: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"actors.north_korea.provocation.base_rate": rng.uniform(0.01, 0.05, R),
+            "actors.north_korea.provocation.kappa": rng.uniform(0, 0.6, R),
+            "actors.north_korea.provocation.regime_dispersion": rng.uniform(0, 1.0, R),
+            "actors.north_korea.provocation.contact_rate": rng.uniform(0, 0.01, R),
+            "actors.south_korea.in_kind": rng.uniform(0, 1, R),
+            "actors.*.noise": rng.uniform(0.1, 0.5, R),
+            "actors.north_korea.deterrence": rng.uniform(0, 1, R),
+            "actors.south_korea.rule.threshold": rng.uniform(1, 2, R),
+            "drills.*.scale": rng.uniform(0.5, 2, R),
+            "drills.*.ambiguity": rng.uniform(0, 1.5, R)}
+
+
+def _overrides(values: dict, k: int) -> dict:
+    """Run k's values as ordinary scenario overrides, the wildcards spelled out."""
+    out = {}
+    for key, v in values.items():
+        if key.startswith("actors.*."):
+            out |= {key.replace("*", a): float(v[k]) for a in SC.actor_ids}
+        elif key.startswith("drills.*."):
+            out |= {key.replace("*", d): float(v[k]) for d in DRILLS}
+        else:
+            out[key] = float(v[k])
+    return out
+
+
+def test_each_run_is_the_scenario_compiled_with_its_values_step_for_step():
+    R = 1024
+    values = _values(R)
+    batch = run_batch(SC, 7, 0, 1, R, trace=True, parameters=values).trace
+    for k in (0, 333, 1023):
+        own = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml", _overrides(values, k)))
+        for model in (EscalationModel.replay(own, 7, k), EscalationModel.replay(SC, 7, k, parameters=values)):
+            model.run()
+            for key in ("intended", "realised", "perceived", "level", "threat", "mde", "contact"):
+                assert np.array_equal(model.history[key], batch[key][k]), (k, key)
+
+
+def test_per_run_results_do_not_depend_on_workers_or_batching():
+    values = _values(2500, seed=1)
+    a = run_ensemble(SC, 2500, 3, workers=1, per_run=True, parameters=values)[1]
+    b = run_ensemble(SC, 2500, 3, workers=2, blocks_per_batch=1, per_run=True, parameters=values)[1]
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    # the first 1,024 runs of a longer ensemble are those of a shorter one
+    c = run_ensemble(SC, 1024, 3, workers=1, per_run=True, parameters={k: v[:1024] for k, v in values.items()})[1]
+    assert all(np.array_equal(a[k][:1024], c[k]) for k in c)
+
+
+def test_bad_per_run_keys_and_lengths_are_refused():
+    with pytest.raises(InputError, match="per-run parameters are"):
+        run_ensemble(SC, 10, 0, parameters={"alliances.us_rok.cohesion": np.ones(10)})
+    with pytest.raises(InputError, match="unknown actor 'china'"):
+        run_ensemble(SC, 10, 0, parameters={"actors.china.noise": np.ones(10)})
+    with pytest.raises(InputError, match="has no parameter 'trigger'"):
+        run_ensemble(SC, 10, 0, parameters={"actors.south_korea.rule.trigger": np.ones(10)})
+    with pytest.raises(ValueError, match="10 values each"):
+        run_ensemble(SC, 10, 0, parameters={"actors.japan.noise": np.ones(9)})
