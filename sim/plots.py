@@ -189,15 +189,19 @@ def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculatio
     """Each point's probabilities with 95% intervals, labelled by what it changes from the first point.
 
     For one-at-a-time designs and switched levers (values that are not numbers). One panel per output;
-    in each, point k is the k-th errorbar from the top.
+    in each, point k is the k-th errorbar from the top. When the rows carry paired differences from the
+    first point (``<output>_diff``, ``_diff_low``, ``_diff_high``: a sweep on common random numbers), a
+    second row of panels shows them, in percentage points with their paired 95% intervals and zero
+    marked: the effect of each change, without the Monte Carlo noise the runs share.
     """
     base = rows[0]
     labels = []
     for r in rows:
         changed = [f"{c} = {r[c]}" for c in columns if r[c] != base[c]]
         labels.append(", ".join(changed) if changed else "first point (baseline)")
-    fig = _figure((4.0 * len(outputs) + 2.5, 0.45 * len(rows) + 2.0))
-    axes = fig.subplots(1, len(outputs), sharey=True, squeeze=False)
+    paired = all(f"{out}_diff" in r and r[f"{out}_diff"] not in ("", None) for r in rows for out in outputs)
+    fig = _figure((4.0 * len(outputs) + 2.5, (0.45 * len(rows) + 1.2) * (2 if paired else 1) + 0.8))
+    axes = fig.subplots(2 if paired else 1, len(outputs), sharey=True, squeeze=False)
     ys = np.arange(len(rows))[::-1]
     for k, (ax, out) in enumerate(zip(axes[0], outputs)):
         est = _column(rows, out)
@@ -206,10 +210,22 @@ def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculatio
         ax.axvline(est[0], color="0.5", lw=0.8, ls="--")
         ax.set_xlabel(f"{OUTPUT_LABELS.get(out, out)} over the horizon")
         ax.set_title(OUTPUT_LABELS.get(out, out), fontsize=10)
+    if paired:
+        for k, (ax, out) in enumerate(zip(axes[1], outputs)):
+            diff = 100 * _column(rows, f"{out}_diff")
+            err = np.clip(np.vstack([diff - 100 * _column(rows, f"{out}_diff_low"),
+                                     100 * _column(rows, f"{out}_diff_high") - diff]), 0.0, None)
+            ax.axvline(0.0, color="0.2", lw=1.0)
+            ax.errorbar(diff, ys, xerr=err, fmt="D", ms=4, color=OKABE_ITO[k % len(OKABE_ITO)], capsize=3)
+            ax.set_xlabel(f"change in {OUTPUT_LABELS.get(out, out)}, percentage points")
+            ax.set_title(f"{OUTPUT_LABELS.get(out, out)}: difference from the first point", fontsize=10)
+        axes[1, 0].set_yticks(ys, labels, fontsize=8)
     axes[0, 0].set_yticks(ys, labels, fontsize=8)
     runs = {int(r["runs"]) for r in rows}
     fig.suptitle(f"{title or ''}: each change against the first point (dashed)\n"
-                 f"{min(runs):,} runs per point; bars: Wilson 95% intervals", fontsize=10)
+                 f"{min(runs):,} runs per point; bars: Wilson 95% intervals"
+                 + ("; below, differences (runs paired on the same random numbers): Newcombe paired 95% "
+                    "intervals, zero marked" if paired else ""), fontsize=10)
     return _finish(fig, path)
 
 

@@ -32,8 +32,65 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def experiment_section(path: Path, results: Path, page_dir: Path) -> list[str]:
-    """The markdown of one experiment, its figure copied into ``page_dir/figures``."""
+def _diff(row: dict, name: str) -> str:
+    """A paired difference in percentage points with its interval, and the runs that differ."""
+    return (f"{100 * float(row[name + '_diff']):+.2f} [{100 * float(row[name + '_diff_low']):+.2f}, "
+            f"{100 * float(row[name + '_diff_high']):+.2f}] ({row[name + '_only_here']} / "
+            f"{row[name + '_only_baseline']})")
+
+
+def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> list[str]:
+    """The paired differences of a sweep on common random numbers from its first point, or nothing."""
+    outputs = [o for o in outputs if all(r.get(f"{o}_diff") not in (None, "") for r in rows)]
+    if not outputs:
+        return []
+    lines = ["Each point against the first (the baseline), run by run on the same random numbers: the difference "
+             "in percentage points with its paired 95% interval (Newcombe's hybrid score interval), and the runs "
+             "that differ (with the outcome only at the point / only at the baseline); an interval that excludes "
+             "0 is an effect, whether or not the intervals above overlap.", ""]
+    header = columns + [f"change in {OUTPUT_LABELS.get(o, o)}" for o in outputs]
+    lines += _table(header, [[r[c] for c in columns] + [_diff(r, o) for o in outputs] for r in rows[1:]])
+    return lines + [""]
+
+
+def discovery_section(results: Path, page_dir: Path, name: str, above: float) -> list[str]:
+    """"When is the risk high?": the PRIM boxes of a sampling sweep where P(miscalculation) > ``above``."""
+    from .discover import available, discover, discovery_figures
+
+    lines = ["### When is the risk high?", "",
+             f"Scenario discovery (PRIM) over the points: the ranges of the parameters inside which "
+             f"P(miscalculation) is above {above:g}.", ""]
+    if not available():
+        return lines + ["(Install the discover extra, `pip install 'escalation-sim[discover]'`, and write this "
+                        "page again to find the boxes.)", ""]
+    try:
+        found = discover(results, above)
+    except InputError as exc:  # no point above the threshold, or every point
+        why = exc.problems[0].split(": ", 1)[-1]
+        return lines + [why[:1].upper() + why[1:] + ".", ""]
+    target = page_dir / "figures" / f"{name}_discovery.png"
+    discovery_figures(found, target)
+    body = []
+    for k, b in enumerate(found.boxes, 1):
+        ranges = "; ".join(f"{c} {_limits(v, found.ranges[c])}" for c, v in b.limits.items()) or "no restriction"
+        body.append([str(k), ranges, f"{b.coverage:.2f} ({b.high} of {found.high})",
+                     f"{b.density:.2f} ({b.high} of {b.points})"])
+    lines += [f"{found.high} of {found.points} points are above {above:g}. Coverage: the share of those inside the "
+              "box; density: the share of the box's points above it.", ""]
+    lines += _table(["box", "parameter ranges (the others: any value)", "coverage", "density"], body)
+    return lines + ["", f"![{name} discovery]({os.path.relpath(target, page_dir)})", ""]
+
+
+def _limits(v, whole) -> str:
+    if isinstance(v, list):
+        return "in {" + ", ".join(v) + "}"
+    return f"from {v[0]:.3g}" if v[1] == whole[1] else f"up to {v[1]:.3g}" if v[0] == whole[0] else \
+        f"{v[0]:.3g} to {v[1]:.3g}"
+
+
+def experiment_section(path: Path, results: Path, page_dir: Path, above: float = 0.05) -> list[str]:
+    """The markdown of one experiment, its figure copied into ``page_dir/figures``; a sampling sweep
+    also gets "when is the risk high?" (P(miscalculation) above ``above``)."""
     table = results / "points.csv"
     if not table.exists():
         raise InputError(f"{results}: no points.csv; run: escsim sweep {path} --out {results}")
@@ -87,16 +144,22 @@ def experiment_section(path: Path, results: Path, page_dir: Path) -> list[str]:
         header = columns + [OUTPUT_LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
         lines += _table(header, [[r[c] for c in columns] + [_pct(r, o) for o in outputs] + [r["runs"]] for r in rows])
         lines.append("")
+        lines += paired_table(rows, columns, outputs)
+    if meta.sampler in ("lhs", "sobol", "saltelli") and "p_miscalculation" in outputs:
+        lines += discovery_section(results, page_dir, meta.name, above)
     return lines
 
 
-def write_report(experiments: list[Path], results_root: Path, out: Path) -> Path:
-    """Write the page for ``experiments`` (results under ``results_root/NAME``) to ``out``."""
+def write_report(experiments: list[Path], results_root: Path, out: Path, above: float = 0.05) -> Path:
+    """Write the page for ``experiments`` (results under ``results_root/NAME``) to ``out``; ``above`` is the
+    P(miscalculation) the "when is the risk high?" sections look for."""
     out = Path(out)
     page_dir = out.parent
     command = " ".join(["escsim report", *(os.path.relpath(p) for p in experiments)])
     if Path(results_root) != Path("results"):
         command += f" --results {os.path.relpath(results_root)}"
+    if above != 0.05:
+        command += f" --above {above:g}"
     lines = ["# Experiments", "",
              "Generated from the results of the sweeps below by the command that follows; do not edit by "
              "hand. Each section lists the command that makes its results; run them, then this one:", "",
@@ -106,6 +169,6 @@ def write_report(experiments: list[Path], results_root: Path, out: Path) -> Path
              "The scenarios say which of their values are calibrated to data and which are assumptions.", ""]
     for path in experiments:
         name = load_experiment(path).meta.name
-        lines += experiment_section(Path(path), results_root / name, page_dir)
+        lines += experiment_section(Path(path), results_root / name, page_dir, above)
     atomic_write(out, "\n".join(lines) + "\n")
     return out

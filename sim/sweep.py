@@ -25,6 +25,7 @@ from .compile import CompiledScenario
 from .draws import BLOCK_SIZE, stream_label
 from .ensemble import run_ensemble
 from .errors import InputError
+from .compare import SweepPairing, pack_outcomes
 from .experiment import Experiment, salib_problem
 from .parallel import map_as_completed
 from .results import atomic_write, summarise_totals, versions
@@ -44,21 +45,28 @@ class SweepReport:
 
 
 def run_point(scenario: CompiledScenario, seed, runs: int, twins: bool = False,
-              target_half_width: float | None = None) -> dict:
+              target_half_width: float | None = None, outcome_bits: tuple[str, ...] = ()) -> dict:
     """One point's ensemble (one process), summarised; stops early once P(miscalculation)'s 95%
-    interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs)."""
+    interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs).
+    ``outcome_bits`` names outputs whose per-run outcomes come back too, as bit vectors in
+    ``summary["outcome_bits"]`` (for paired differences, :class:`sim.compare.SweepPairing`)."""
     step = runs if target_half_width is None else min(runs, ADAPTIVE_STEP)
-    totals, done = None, 0
+    totals, done, tables = None, 0, []
     while done < runs:
         n = min(step, runs - done)
-        part, _, _ = run_ensemble(scenario, n, seed, first_run=done, workers=1, twins=twins)
+        part, table, _ = run_ensemble(scenario, n, seed, first_run=done, workers=1, twins=twins,
+                                      per_run=bool(outcome_bits))
+        tables.append(table)
         totals = part if totals is None else totals + part
         done += n
         if target_half_width is not None:
             p, low, high = wilson_interval(totals.miscalculation, totals.runs)
             if max(p - low, high - p) <= target_half_width:
                 break
-    return summarise_totals(scenario, totals, seed=seed)
+    summary = summarise_totals(scenario, totals, seed=seed)
+    if outcome_bits:
+        summary["outcome_bits"] = pack_outcomes(tables, scenario.top_rung, outcome_bits)
+    return summary
 
 
 def point_row(exp: Experiment, index: int, summary: dict) -> dict:
@@ -79,6 +87,7 @@ def point_row(exp: Experiment, index: int, summary: dict) -> dict:
     # one column per actor (0 for an actor that never provoked), so every point has the same columns
     for actor in point.scenario.actor_ids:
         row[f"mean_provocation_days_{actor}"] = float(prov[actor]["mean"]) if actor in prov else 0.0
+    row.update(summary.get("paired_columns", {}))  # difference from the baseline point (sim.compare)
     return row
 
 
@@ -90,17 +99,20 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
     try:
         _claim(out, exp, command)
         done = _finished(out, exp)
-        todo = [p for p in exp.points if p.index not in done]
-        args = dict(runs=exp.runs, twins=exp.meta.twins, target_half_width=exp.meta.target_half_width)
+        pairing = SweepPairing(exp, out)  # common random numbers: each point against the baseline, run by run
+        todo = pairing.plan([p for p in exp.points if p.index not in done], exp.points)
+        args = dict(runs=exp.runs, twins=exp.meta.twins, target_half_width=exp.meta.target_half_width,
+                    outcome_bits=pairing.outputs)
         tasks = [(p.index, (p.scenario, p.seed)) for p in todo]
         results = _on_dask(client, tasks, args) if client else map_as_completed(run_point, tasks, workers, **args)
         with tqdm(total=len(exp.points), initial=len(done), desc=exp.meta.name, unit="point",
                   disable=not progress, leave=False) as bar:
             for index, summary in results:
-                row = point_row(exp, index, summary)
-                atomic_write(out / "points" / f"{index:06d}.json", json.dumps(row) + "\n")  # column order kept
-                done[index] = row
-                write_table(out / "points.csv", [done[i] for i in sorted(done)])
+                for index, summary in pairing.ready(index, summary):  # a row waits for the baseline's runs
+                    row = point_row(exp, index, summary)
+                    atomic_write(out / "points" / f"{index:06d}.json", json.dumps(row) + "\n")  # column order kept
+                    done[index] = row
+                    write_table(out / "points.csv", [done[i] for i in sorted(done)])
                 bar.update(1)
     finally:
         if client is not None:
@@ -177,7 +189,8 @@ def write_table(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    # every row's columns (rows of an older version's sweep may lack the paired ones)
+    writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
     atomic_write(path, text.getvalue())
