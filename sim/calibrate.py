@@ -1,145 +1,352 @@
-"""Calibration: fit scenario parameters to yearly counts in data by simulation (scipy.optimize).
+"""Bayesian calibration on the record: ABC-SMC (ELFI) over the hindcast's years, run with per-run parameters.
 
-A calibration file names a scenario, a CSV of yearly counts (one row a year), the actor whose
-provocation days the counts are, the parameters to fit with their ranges and starting values, and
-the statistics to match (mean and variance of the yearly count). Each evaluation runs an ensemble on
-the same seed (common random numbers), so the objective is piecewise constant in the parameters:
-the optimiser is derivative-free (Nelder-Mead within the ranges, by default).
+A calibration file names a hindcast (:mod:`sim.hindcast`: the template scenario, the years
+2011-2021 with their exercise calendars, and the record), the priors of the parameters to infer
+(dotted key paths of :mod:`sim.parameters`, each with a distribution, a range and the reason for it),
+and the sampler's settings. The summary statistics are those of the record over the period:
+
+- ``mean_provocation_days`` and ``variance_provocation_days``: mean and variance (ddof 1) over the
+  years of the actor's provocation days;
+- ``log_rate_ratio``: log of the provocation-day rate inside exercise windows over the rate outside,
+  pooled over the years (counts + 1/2, so a history without any stays finite);
+- ``clash_years`` and ``clashes``: years with a clash, and clashes, over the period.
+
+The sampler is ELFI's adaptive-distance ABC-SMC (Prangle 2017, Bayesian Analysis 12: each round
+reweights the statistics by their spread, so no hand-set scale decides the fit), on the statistics
+with counts and the variance on a log scale (:func:`distance_scale`). ELFI's simulators
+take batches, which is what the ensemble engine does best: a batch of B parameter vectors is one
+ensemble of B runs per year, run k carrying vector k, so each vector gets one simulated 11-year
+history, as ABC needs. The result is a weighted posterior sample, written with its diagnostics.
+
+ELFI is an optional extra (``pip install 'escalation-sim[calibrate]'``): only this feature needs it.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import json
+import math
 import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.optimize import minimize
 
 from .compile import compile_scenario
 from .draws import Stream, ensemble_root
-from .ensemble import run_ensemble
 from .errors import InputError, problem
-from .scenario import ScenarioFile, StrictTable, read_input_file
+from .hindcast import Hindcast, load_hindcast
+from .parameters import check_keys
+from .scenario import StrictTable, read_input_file
 
-STATISTICS = ("mean", "variance")
+STATISTICS = ("mean_provocation_days", "variance_provocation_days", "log_rate_ratio", "clash_years", "clashes")
 
 
-class FitParameter(StrictTable):
+class Prior(StrictTable):
     key: str
+    distribution: Literal["uniform", "loguniform"] = "uniform"
     range: Annotated[tuple[float, float], Field(strict=False)]
-    start: float
+    why: str = ""
 
 
 class CalibrationMeta(StrictTable):
     name: str
     description: str = ""
-    scenario: str
-    data: str
-    column: str
-    actor: str
-    targets: Annotated[list[Literal[STATISTICS]], Field(min_length=1)] = ["mean", "variance"]
-    runs: Annotated[int, Field(ge=1)] = 4096
+    hindcast: str
+    samples: Annotated[int, Field(ge=10)] = 1000
+    rounds: Annotated[int, Field(ge=1, le=50)] = 5
+    quantile: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    batch_size: Annotated[int, Field(ge=1)] = 1024
     seed: Annotated[int, Field(ge=0)] = 0
-    method: Literal["Nelder-Mead", "Powell"] = "Nelder-Mead"
-    max_evaluations: Annotated[int, Field(ge=1)] = 80
+    statistics: Annotated[list[Literal[STATISTICS]], Field(min_length=1)] = list(STATISTICS)
+    check_runs: Annotated[int, Field(ge=1)] = 4096
 
 
 class CalibrationFile(StrictTable):
     calibration: CalibrationMeta
-    parameters: Annotated[list[FitParameter], Field(min_length=1)]
+    priors: Annotated[list[Prior], Field(min_length=1)]
 
 
-def load_calibration(path: str | Path) -> tuple[CalibrationFile, np.ndarray, ScenarioFile, Path]:
-    """Validate a calibration file; return it, the data column, the base scenario file and its path."""
+@dataclass(frozen=True)
+class Calibration:
+    """A validated calibration: its file, the hindcast it fits, and the compiled year scenarios."""
+
+    path: Path
+    spec: CalibrationFile
+    hindcast: Hindcast
+    years: Mapping[int, object]  # year -> CompiledScenario
+
+    @property
+    def meta(self) -> CalibrationMeta:
+        return self.spec.calibration
+
+    @property
+    def keys(self) -> list[str]:
+        return [p.key for p in self.spec.priors]
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    """Read and check a calibration file and its hindcast; every problem is one line (InputError)."""
     path = Path(path)
     file = str(path)
     spec = read_input_file(path, CalibrationFile)
-    meta = spec.calibration
-    for i, p in enumerate(spec.parameters):
+    problems = []
+    for i, p in enumerate(spec.priors):
         lo, hi = p.range
         if not lo < hi:
-            raise InputError(problem(file, f"parameters[{i}].range", f"needs low < high; got {[lo, hi]}"))
-        if not lo <= p.start <= hi:
-            raise InputError(problem(file, f"parameters[{i}].start", f"must lie in the range {[lo, hi]}; got {p.start}"))
-    scenario_path = Path(os.path.normpath(path.parent / meta.scenario))
-    if not scenario_path.exists():
-        raise InputError(problem(file, "calibration.scenario", f"scenario file {scenario_path} not found"))
-    data_path = Path(os.path.normpath(path.parent / meta.data))
+            problems.append(problem(file, f"priors[{i}].range", f"needs low < high; got {[lo, hi]}"))
+        elif p.distribution == "loguniform" and lo <= 0:
+            problems.append(problem(file, f"priors[{i}].range", f"a loguniform prior needs low > 0; got {lo}"))
+    keys = [p.key for p in spec.priors]
+    if len(set(keys)) != len(keys):
+        problems.append(problem(file, "priors", f"a key has two priors: {keys}"))
+    if problems:
+        raise InputError(problems)
+    hindcast_path = Path(os.path.normpath(path.parent / spec.calibration.hindcast))
+    if not hindcast_path.exists():
+        raise InputError(problem(file, "calibration.hindcast", f"hindcast file {hindcast_path} not found "
+                                 "(the path is relative to the calibration file)"))
+    hc = load_hindcast(hindcast_path)
+    years = {y: compile_scenario(s) for y, s in hc.scenarios.items()}
     try:
-        with open(data_path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise InputError(problem(file, "calibration.data", f"data file {data_path} not found")) from None
-    if not rows or meta.column not in rows[0]:
-        have = ", ".join(rows[0]) if rows else "no columns"
-        raise InputError(problem(file, "calibration.column", f"no column {meta.column!r} in {data_path}; it has {have}"))
+        check_keys(next(iter(years.values())), keys, file)
+    except InputError as exc:
+        raise InputError([line.replace(f"{file}: ", f"{file}: priors: ", 1) for line in exc.problems]) from None
+    return Calibration(path, spec, hc, years)
+
+
+# ---------------------------------------------------------------- the statistics
+
+
+def history_statistics(provocations: np.ndarray, inside: np.ndarray, onsets: np.ndarray, window_days: np.ndarray,
+                       year_days: np.ndarray) -> np.ndarray:
+    """The summary statistics of histories. provocations, inside, onsets: (Y, R) counts per year and
+    history; window_days, year_days: (Y,). Returns (R, 5) in the order of STATISTICS."""
+    days_in, days_out = window_days.sum(), (year_days - window_days).sum()
+    rate_in = (inside.sum(0) + 0.5) / days_in
+    rate_out = (provocations.sum(0) - inside.sum(0) + 0.5) / days_out
+    return np.stack([provocations.mean(0), provocations.var(0, ddof=1), np.log(rate_in / rate_out),
+                     (onsets > 0).sum(0), onsets.sum(0)], axis=1).astype(float)
+
+
+def distance_scale(statistics: np.ndarray) -> np.ndarray:
+    """The statistics as the ABC distance compares them: counts and the variance on a log scale
+    (log1p), so that a history with ten times the record's provocations is far, but not so far that
+    the distance is about nothing else; the log rate ratio and the clash years as they are."""
+    x = np.array(statistics, dtype=float)
+    for c in (0, 1, 4):
+        x[..., c] = np.log1p(x[..., c])
+    return x
+
+
+def observed_statistics(hc: Hindcast) -> np.ndarray:
+    """The record's summary statistics, (5,)."""
+    rec = [hc.record[y] for y in hc.years]
+    col = np.array
+    return history_statistics(col([[r.provocation_days] for r in rec]), col([[r.provocation_days_in_windows] for r in rec]),
+                              col([[r.core_clashes] for r in rec]), col([r.window_days for r in rec]),
+                              col([r.days for r in rec]))[0]
+
+
+def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed, workers: int | None = None,
+                        ) -> np.ndarray:
+    """One simulated history per parameter vector: (R, 5) statistics, R the length of the values."""
+    from .ensemble import run_ensemble
+
+    R = len(next(iter(values.values())))
+    per_year = []
+    for year, sc in cal.years.items():
+        i = sc.actor_ids.index(cal.hindcast.actor)
+        _, table, _ = run_ensemble(sc, R, ensemble_root(seed, Stream.HINDCAST, year), workers=workers,
+                                   per_run=True, parameters=values)
+        per_year.append((table[f"provocations_{i}"], table[f"exercise_provocations_{i}"], table["crisis_onsets"],
+                         int((sc.drill_rung >= 0).any(axis=1).sum()), sc.horizon))
+    prov, inside, onsets, wdays, ydays = (np.array(x) for x in zip(*per_year))
+    return history_statistics(prov, inside, onsets, wdays, ydays)
+
+
+# ---------------------------------------------------------------- ABC-SMC
+
+
+def calibrate(path: str | Path, *, samples: int | None = None, rounds: int | None = None,
+              workers: int | None = None, log=None, observed: np.ndarray | None = None,
+              seed: int | None = None) -> dict:
+    """Fit the file's priors to the record by ABC-SMC; returns the posterior and its diagnostics.
+
+    ``samples``, ``rounds`` and ``seed`` override the file's (a quick look). ``log(text)`` reports
+    progress. ``observed`` (5,) replaces the record's statistics (tests of recovery use data the
+    model itself made).
+    """
+    cal = load_calibration(path)
     try:
-        data = np.array([float(r[meta.column]) for r in rows])
-    except ValueError as exc:
-        raise InputError(problem(file, "calibration.column", f"{data_path} has a non-number in {meta.column!r}: {exc}")) from None
-    source = ScenarioFile.read(scenario_path)
-    base = source.build()
-    if meta.actor not in base.actors:
-        raise InputError(problem(file, "calibration.actor", f"unknown actor {meta.actor!r}; actors: {', '.join(base.actors)}"))
-    _scenario_at(spec, source, file, [p.start for p in spec.parameters])  # key paths and values
-    return spec, data, source, scenario_path
+        import elfi
+    except ImportError:
+        raise InputError("calibration needs ELFI, an optional extra: pip install 'escalation-sim[calibrate]'") from None
+    meta = cal.meta
+    n, n_rounds = samples or meta.samples, rounds or meta.rounds
+    keys = cal.keys
+    chosen = [STATISTICS.index(s) for s in meta.statistics]
+    observed = observed_statistics(cal.hindcast) if observed is None else np.asarray(observed, dtype=float)
+    seed = meta.seed if seed is None else seed
+    batches = [0]
+    started = time.perf_counter()
 
+    def simulator(*theta, batch_size=1, random_state=None):
+        # Each batch draws from its own calibration stream, fixed by ELFI's seed and batch order.
+        values = {k: np.broadcast_to(np.asarray(t, dtype=float), (batch_size,)).copy() for k, t in zip(keys, theta)}
+        batches[0] += 1
+        stream = ensemble_root(int(random_state.randint(2**31)), Stream.CALIBRATION)
+        out = simulate_statistics(cal, values, stream, workers)
+        if log:
+            log(f"batch {batches[0]}: {batch_size} histories, {time.perf_counter() - started:.0f} s")
+        return out
 
-def _scenario_at(spec, source: ScenarioFile, file: str, values):
-    """The scenario with the fitted parameters set to ``values``."""
-    index = {p.key: i for i, p in enumerate(spec.parameters)}
-    return source.build({p.key: float(v) for p, v in zip(spec.parameters, values)},
-                        origin=lambda key: f"{file} (parameters[{index[key]}])",
-                        where=lambda key: f"{file}: parameters[{index[key]}].key")
-
-
-def simulated_statistics(scenario, actor: int, runs: int, seed: int, workers: int | None = None) -> dict:
-    """Mean and variance (across runs) of one actor's provocation days over the horizon."""
-    totals, _, _ = run_ensemble(scenario, runs, ensemble_root(seed, Stream.CALIBRATION), workers=workers)
-    mean, var = (float(m[actor]) for m in totals.provocation_moments())
-    return {"mean": mean, "variance": var, "mean_se": float(np.sqrt(var / runs))}
-
-
-def calibrate(path: str | Path, runs: int | None = None, workers: int | None = None, progress=None) -> dict:
-    """Fit the file's parameters; return the fit, the statistics it reaches and their residuals."""
-    spec, data, source, scenario_path = load_calibration(path)
-    meta = spec.calibration
-    file = str(path)
-    n_runs = runs or meta.runs
-    target = {"mean": float(data.mean()), "variance": float(data.var(ddof=1))}
-    lo = np.array([p.range[0] for p in spec.parameters])
-    hi = np.array([p.range[1] for p in spec.parameters])
-    history = []
-
-    def evaluate(x):
-        sc = compile_scenario(_scenario_at(spec, source, file, x))
-        stats = simulated_statistics(sc, sc.actor_ids.index(meta.actor), n_runs, meta.seed, workers)
-        loss = sum(((stats[t] - target[t]) / target[t]) ** 2 for t in meta.targets)
-        history.append({"x": [float(v) for v in x], "loss": loss, **stats})
-        if progress:
-            progress(len(history), x, stats, loss)
-        return loss
-
-    x0 = np.array([p.start for p in spec.parameters])
-    res = minimize(evaluate, x0, method=meta.method, bounds=list(zip(lo, hi)),
-                   options={"maxfev": meta.max_evaluations, "xatol": 1e-4, "fatol": 1e-5})
-    best = min(history, key=lambda h: h["loss"])
+    model = elfi.ElfiModel()
+    priors = []
+    for j, p in enumerate(cal.spec.priors):
+        lo, hi = p.range
+        args = (lo, hi - lo) if p.distribution == "uniform" else (lo, hi)
+        priors.append(elfi.Prior(p.distribution, *args, model=model, name=f"theta{j}"))
+    sim = elfi.Simulator(simulator, *priors, observed=observed[None, :], name="history")
+    summaries = [elfi.Summary(lambda x, c=c: distance_scale(x)[:, c], sim, name=STATISTICS[c]) for c in chosen]
+    distance = elfi.AdaptiveDistance(*summaries, name="distance")
+    smc = elfi.AdaptiveDistanceSMC(distance, batch_size=meta.batch_size, seed=seed)
+    result = smc.sample(n, n_rounds, quantile=meta.quantile)
+    theta = np.column_stack([result.samples[f"theta{j}"] for j in range(len(keys))])
+    weights = np.asarray(result.weights if result.weights is not None else np.ones(len(theta)), dtype=float)
+    weights = weights / weights.sum()
     return {
         "calibration": meta.name,
-        "scenario": str(scenario_path),
-        "data": {"file": os.path.normpath(Path(path).parent / meta.data), "column": meta.column, "years": len(data),
-                 **target},
-        "runs_per_evaluation": n_runs,
-        "seed": meta.seed,
-        "method": meta.method,
-        "evaluations": len(history),
-        "converged": bool(res.success),
-        "fitted": {p.key: best["x"][i] for i, p in enumerate(spec.parameters)},
-        "simulated": {"mean": best["mean"], "variance": best["variance"], "mean_se": best["mean_se"]},
-        "residuals": {t: best[t] - target[t] for t in STATISTICS},
-        "relative_residuals": {t: (best[t] - target[t]) / target[t] for t in STATISTICS},
-        "loss": best["loss"],
+        "file": str(cal.path),
+        "hindcast": str(cal.hindcast.path),
+        "template": str(cal.hindcast.template),
+        "scenario": cal.hindcast.scenarios[cal.hindcast.years[0]].scenario.name.rsplit("_", 1)[0],
+        "keys": keys,
+        "priors": [p.model_dump(mode="json") for p in cal.spec.priors],
+        "statistics": list(meta.statistics),
+        "observed": dict(zip(STATISTICS, observed.tolist())),
+        "samples": theta,
+        "weights": weights,
+        "effective_sample_size": float(1.0 / np.sum(weights**2)),
+        "rounds": n_rounds,
+        "thresholds": [float(pop.threshold) for pop in result.populations],
+        "simulations": int(result.n_sim),
+        "seconds": time.perf_counter() - started,
+        "seed": seed,
     }
+
+
+def posterior_summary(samples: np.ndarray, weights: np.ndarray, keys: list[str]) -> dict:
+    """Weighted mean and 5%, 50%, 95% quantiles of each parameter."""
+    out = {}
+    for j, key in enumerate(keys):
+        order = np.argsort(samples[:, j])
+        cdf = np.cumsum(weights[order])
+        q = [float(samples[order, j][min(np.searchsorted(cdf, p), len(cdf) - 1)]) for p in (0.05, 0.5, 0.95)]
+        out[key] = {"mean": float(np.sum(weights * samples[:, j])), "q05": q[0], "median": q[1], "q95": q[2]}
+    return out
+
+
+# ---------------------------------------------------------------- posterior files
+
+
+def posterior_csv(report: dict) -> str:
+    """The posterior sample as CSV: one column per key, then the weight."""
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow([*report["keys"], "weight"])
+    for row, weight in zip(report["samples"], report["weights"]):
+        w.writerow([*(repr(float(v)) for v in row), repr(float(weight))])
+    return text.getvalue()
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """A posterior sample read back: keys, samples (S, d), normalised weights (S,), and its metadata."""
+
+    keys: list[str]
+    samples: np.ndarray
+    weights: np.ndarray
+    meta: dict
+
+    def draw(self, runs: int, seed, runs_per_draw: int = 1) -> dict[str, np.ndarray]:
+        """Per-run parameters: samples drawn by weight from the stream (seed, POSTERIOR), each held
+        by ``runs_per_draw`` consecutive runs (the last draw by fewer when ``runs`` is not a multiple)."""
+        rng = np.random.default_rng(ensemble_root(seed, Stream.POSTERIOR))
+        draws = -(-runs // runs_per_draw)
+        idx = np.repeat(rng.choice(len(self.weights), size=draws, p=self.weights), runs_per_draw)[:runs]
+        return {k: self.samples[idx, j] for j, k in enumerate(self.keys)}
+
+
+def read_posterior(path: str | Path) -> Posterior:
+    """Read a posterior written by ``escsim calibrate`` (the CSV and the JSON beside it)."""
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    try:
+        rows = list(csv.reader(path.open()))
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError as exc:
+        raise InputError(f"{exc.filename}: not found (a posterior is a CSV with its JSON beside it)") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a posterior file ({exc})") from None
+    if not rows or rows[0][-1:] != ["weight"]:
+        raise InputError(f"{path}: not a posterior file (its last column must be 'weight')")
+    keys = rows[0][:-1]
+    try:
+        data = np.array([[float(v) for v in r] for r in rows[1:]])
+    except ValueError as exc:
+        raise InputError(f"{path}: a value is not a number ({exc})") from None
+    if data.ndim != 2 or data.shape[1] != len(keys) + 1 or len(data) == 0 or np.any(data[:, -1] < 0):
+        raise InputError(f"{path}: needs one row per sample with {len(keys)} values and a weight >= 0")
+    weights = data[:, -1] / data[:, -1].sum()
+    return Posterior(keys, data[:, :-1], weights, meta)
+
+
+def write_posterior(report: dict, directory: Path, command: list[str] | None = None) -> tuple[Path, Path]:
+    """Write ``NAME_posterior.csv`` and ``NAME_posterior.json`` into ``directory``, atomically."""
+    from .results import atomic_write, versions
+
+    name = report["calibration"]
+    csv_path, json_path = directory / f"{name}_posterior.csv", directory / f"{name}_posterior.json"
+    doc = {k: v for k, v in report.items() if k not in ("samples", "weights")}
+    doc["posterior"] = posterior_summary(report["samples"], report["weights"], report["keys"])
+    doc["command"] = command if command is not None else sys.argv
+    doc["versions"] = versions()
+    atomic_write(csv_path, posterior_csv(report))
+    atomic_write(json_path, json.dumps(doc, indent=2, default=_json) + "\n")
+    return csv_path, json_path
+
+
+def _json(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    raise TypeError(f"not JSON: {type(x)}")
+
+
+def posterior_for(scenario, path: str | Path):
+    """The posterior at ``path`` checked against ``scenario`` (a validated Scenario): its keys must be
+    per-run parameters of the scenario, and the scenario must be the posterior's template or extend
+    it. Refused with one line otherwise."""
+    from .compile import compile_scenario
+    from .scenario import read_with_extends
+
+    post = read_posterior(path)
+    template = post.meta.get("template")
+    files = {str(Path(f).resolve()) for f in read_with_extends(Path(scenario.source), ())[1].values()
+             if str(f).endswith(".toml")} if Path(scenario.source).exists() else set()
+    if template and files and str(Path(template).resolve()) not in files:
+        raise InputError(f"{path}: a posterior of {template}, which {scenario.source} does not extend; "
+                         "give a posterior calibrated on this scenario or one it extends")
+    try:
+        check_keys(compile_scenario(scenario), post.keys, str(path))
+    except InputError as exc:
+        raise InputError(f"{exc.problems[0]} (the posterior does not fit scenario {scenario.scenario.name!r})") from None
+    return post

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from .errors import InputError
 
 DEFAULT_RUNS = {"ensemble": 10_000, "mesa": 200}
+POSTERIOR_DRAWS = 160  # posterior draws of a run that draws its parameters, unless --runs says otherwise
 RUNS_TABLE_LIMIT = 100_000  # above this many runs the per-run table is left out unless asked for
 
 
@@ -52,6 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also run perfect-perception twins on the same draws (gives P(inadvertent crisis))")
     run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     run.add_argument("--no-plot", action="store_true", help="skip the escalation-curve figure")
+    run.add_argument("--posterior", metavar="FILE|none",
+                     help="draw each run's parameters from this posterior (escsim calibrate's CSV); default: the "
+                          "scenario's own 'posterior', if it names one; 'none' runs the scenario's point values")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario value: a dotted key path "
+                     "and a TOML value (alliances.us_rok.cohesion=0.95); repeat for more (give --out to keep the "
+                     "results of the scenario as written)")
+    run.add_argument("--rare", action="append", metavar="TARGET",
+                     help="also estimate P(TARGET reached within the horizon) by adaptive multilevel splitting, for "
+                          "outcomes too rare for the runs: crisis, war, nuclear, a rung's name or number; repeat for more")
+    run.add_argument("--replicas", type=int, metavar="N", help="--rare: replicas per AMS repetition (default 200)")
+    run.add_argument("--repetitions", type=int, metavar="R",
+                     help="--rare: independent AMS repetitions, whose mean and t interval are reported (default 20)")
+    run.add_argument("--score", choices=("progress", "rung"), default="progress",
+                     help="--rare: the AMS score: the rung reached plus postures and threat (default), or the rung alone")
 
     sw = sub.add_parser("sweep", help="run an experiment: one ensemble per point, resumable")
     sw.add_argument("experiment", type=Path, help="experiment TOML file")
@@ -81,17 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "response and effects draw a panel per output, the others p_miscalculation)")
     pl.add_argument("--risk", type=float, help="map only: a probability in (0, 1) whose contour is drawn")
 
-    cal = sub.add_parser("calibrate", help="fit scenario parameters to yearly counts in data, by simulation")
-    cal.add_argument("calibration", type=Path, help="calibration TOML file")
-    cal.add_argument("--runs", type=_positive_int, help="runs per evaluation, overriding the file")
+    cal = sub.add_parser("calibrate", help="Bayesian calibration on the record 2011-2021 (ABC-SMC; calibrate extra)")
+    cal.add_argument("calibration", type=Path, help="calibration TOML file (e.g. calibration/korea.toml)")
+    cal.add_argument("--samples", type=_positive_int, help="posterior samples, overriding the file (a quick look)")
+    cal.add_argument("--rounds", type=_positive_int, help="SMC rounds, overriding the file")
     cal.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
-    cal.add_argument("--out", type=Path, help="write the report as JSON to this file")
+    cal.add_argument("--out", type=Path, help="directory for the posterior (default: beside the calibration file)")
 
     rpt = sub.add_parser("report", help="write experiments/README.md from the experiments' sweep results")
     rpt.add_argument("experiments", type=Path, nargs="+", help="experiment TOML files, in page order")
     rpt.add_argument("--results", type=Path, default=Path("results"),
                      help="where the sweeps' results are, one directory per experiment name (default: results)")
     rpt.add_argument("--out", type=Path, default=Path("experiments/README.md"), help="the page to write")
+    rpt.add_argument("--above", type=float, default=0.05, help="sampling sweeps: the P(miscalculation) whose boxes "
+                     "'when is the risk high?' finds (default 0.05; needs the discover extra)")
 
     ap = sub.add_parser("app", help="open the interactive page (needs the app extra): solara run sim/app.py")
     ap.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
@@ -117,6 +136,42 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
     hc.add_argument("--out", type=Path, help="results directory (default: results/HINDCAST_NAME)")
     hc.add_argument("--no-plot", action="store_true", help="skip the figure")
+
+    cmp = sub.add_parser("compare", help="run scenarios on the same random numbers and print paired differences",
+                         description="Run every scenario on the same random numbers (or read escsim run directories "
+                         "whose seed, stream and runs match) and print, against the first, each probability's "
+                         "difference and ratio with 95%% paired intervals (Newcombe's hybrid score interval; Bonett "
+                         "and Price's for the ratio). With --over, do that at every point of an experiment: how "
+                         "often each setting lowers the risk, and by how much, over the draws.")
+    cmp.add_argument("targets", type=Path, nargs="+", metavar="SCENARIO|RESULTS",
+                     help="scenario files or escsim run directories; the first is the baseline (the same file "
+                     "twice with --set N:... compares a what-if)")
+    cmp.add_argument("--set", action="append", metavar="[N:]KEY=VALUE",
+                     help="override a value (dotted key path, TOML value) in every scenario, or with N: in the N-th "
+                     "only (from 1; wins over the former); repeat for more")
+    cmp.add_argument("--runs", type=_positive_int, help="runs of each (default 10,000; with --over, the experiment's)")
+    cmp.add_argument("--seed", type=_seed, help="the seed all run on (default 0: the runs of escsim run --seed 0)")
+    cmp.add_argument("--twins", action="store_true", help="also run perfect-perception twins (P(inadvertent crisis))")
+    cmp.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
+    cmp.add_argument("--over", type=Path, metavar="EXPERIMENT",
+                     help="compare at every point of this experiment (e.g. an lhs sweep of the assumptions): its "
+                     "parameter values, seed and runs per point; its own scenario is not run")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    dis = sub.add_parser("discover", help="find the boxes of a sweep's parameters where a probability is high (PRIM)",
+                         description="Scenario discovery on a sweep's results with PRIM (the EMA Workbench; needs "
+                         "the discover extra): prints each box (each parameter's range, the box's coverage and "
+                         "density) and draws the coverage-density trade-off and the boxes to RESULTS/discovery.png "
+                         "and .svg, or --out.")
+    dis.add_argument("results", type=Path, help="an escsim sweep directory (lhs, sobol, saltelli, or a grid)")
+    dis.add_argument("--above", type=float, required=True, help="the threshold: a point is high when its estimate "
+                     "is above it (a probability, 0 to 1)")
+    dis.add_argument("--output", default="p_miscalculation", help="the probability (default p_miscalculation)")
+    dis.add_argument("--density", type=float, default=0.8,
+                     help="each box: the highest coverage with at least this density (default 0.8)")
+    dis.add_argument("--boxes", type=_positive_int, default=3, help="at most this many boxes (default 3)")
+    dis.add_argument("--out", type=Path, help="write the figure to this one file (.png, .svg or .pdf)")
+    dis.add_argument("--json", action="store_true", help="print the boxes as JSON")
 
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files")
@@ -185,24 +240,59 @@ def _run(args) -> int:
     from .scenario import load_scenario
     from .simulate import simulate
 
-    scenario = load_scenario(args.scenario)  # raises InputError before anything is written
+    from .compare import set_overrides
+    scenario = load_scenario(args.scenario, set_overrides(args.set)[0])  # InputError before anything is written
     compiled = compile_scenario(scenario)
     runs = args.runs or DEFAULT_RUNS[args.engine]
     out = args.out or Path("results") / compiled.name
     check_run_dir(out, scenario)  # refuse another scenario's results before the runs, not after
-    per_run = args.runs_table == "yes" or (args.runs_table == "auto" and runs <= RUNS_TABLE_LIMIT)
+    rare_targets = []
+    if args.rare or args.replicas is not None or args.repetitions is not None:
+        from .rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare
+
+        if not args.rare:
+            raise InputError("--replicas and --repetitions set up --rare TARGET; give a target (crisis, war, nuclear)")
+        replicas = DEFAULT_REPLICAS if args.replicas is None else args.replicas
+        repetitions = DEFAULT_REPETITIONS if args.repetitions is None else args.repetitions
+        rare_targets = check_rare(compiled, args.rare, replicas, repetitions)  # InputError before any run
+    parameters, runs_per_draw, posterior = None, None, args.posterior or scenario.scenario.posterior
+    if posterior and posterior != "none":
+        from .calibrate import posterior_for
+
+        post = posterior_for(scenario, posterior)
+        runs_per_draw = scenario.scenario.runs_per_draw
+        if args.runs is None:  # enough draws for the spread over the posterior: 160 of 256 runs by default
+            runs = POSTERIOR_DRAWS * runs_per_draw
+        parameters = post.draw(runs, args.seed, runs_per_draw)
+    else:
+        posterior = None
+    table = args.runs_table == "yes" or (args.runs_table == "auto" and runs <= RUNS_TABLE_LIMIT)
     result = simulate(compiled, runs, args.seed, engine=args.engine, workers=args.workers, twins=args.twins,
-                      per_run=per_run, progress=sys.stderr.isatty())
+                      per_run=table or parameters is not None, progress=sys.stderr.isatty(), parameters=parameters)
+    result = dataclasses.replace(result, runs_per_draw=runs_per_draw, posterior=posterior)
+    summary = summarise(result)
+    if rare_targets:
+        from .rare import estimate_rare, summarise_rare
+
+        # AMS steps replicas at the scenario's point values (never a posterior's draws), on its own streams
+        summary["rare"] = {}
+        for target in rare_targets:
+            summary["rare"].setdefault(target.name, summarise_rare(estimate_rare(
+                compiled, target, replicas=replicas, repetitions=repetitions, seed=args.seed, score=args.score,
+                workers=args.workers)))
 
     def fill(directory: Path) -> dict:
-        paths = write_results(result, scenario, directory, command=["escsim", *sys.argv[1:]])
+        paths = write_results(result, scenario, directory, command=["escsim", *sys.argv[1:]], runs_table=table)
+        if rare_targets:  # the summary with the AMS estimates in place of the one without
+            from .results import atomic_write
+
+            atomic_write(paths["summary"], json.dumps(summary, indent=2) + "\n")
         if not args.no_plot:
             paths["figures"] = run_figures(directory)
         return paths
 
     # The whole directory is replaced, so figures of an earlier run never sit beside new numbers.
     written = replace_dir(out, fill)
-    summary = summarise(result)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -254,25 +344,39 @@ def _plot(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from .calibrate import calibrate
-    from .results import atomic_write
+    from .calibrate import Posterior, calibrate, load_calibration, write_posterior
+    from .hindcast import hindcast_report, simulate_years
+    from .plots import plot_hindcast, save_figure
 
-    def show(k, x, stats, loss):
-        print(f"  evaluation {k:3d}: {', '.join(f'{v:.5g}' for v in x)} -> mean {stats['mean']:.2f}, "
-              f"variance {stats['variance']:.1f} (loss {loss:.4f})", file=sys.stderr, flush=True)
-
-    report = calibrate(args.calibration, runs=args.runs, workers=args.workers, progress=show)
-    d, sim = report["data"], report["simulated"]
-    print(f"{report['calibration']}: {report['evaluations']} evaluations of {report['runs_per_evaluation']:,} runs "
-          f"({report['method']}, converged: {report['converged']})")
-    for key, value in report["fitted"].items():
-        print(f"  {key} = {value:.6g}")
-    print(f"  {'':10}{'data':>10}{'simulated':>12}{'residual':>10}")
-    for t in ("mean", "variance"):
-        print(f"  {t:10}{d[t]:10.2f}{sim[t]:12.2f}{report['residuals'][t]:10.2f}")
-    if args.out:
-        atomic_write(args.out, json.dumps(report, indent=2) + "\n")
-        print(f"report: {args.out}")
+    cal = load_calibration(args.calibration)  # the file, its hindcast and every year, before any run
+    out = args.out or args.calibration.parent
+    if not out.is_dir():
+        raise InputError(f"--out {out}: no such directory")
+    report = calibrate(args.calibration, samples=args.samples, rounds=args.rounds, workers=args.workers,
+                       log=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    # Posterior predictive check: the hindcast with each history's parameters drawn from the posterior.
+    posterior = Posterior(report["keys"], report["samples"], report["weights"], {})
+    runs = cal.meta.check_runs
+    years = simulate_years(cal.hindcast, runs, cal.meta.seed, workers=args.workers,
+                           parameters=posterior.draw(runs, cal.meta.seed))
+    check = hindcast_report(cal.hindcast, years, runs=runs, seed=cal.meta.seed)
+    report["check"] = {"runs": runs, "years_inside": check["json"]["inside"], "period": check["json"]["period"]}
+    csv_path, json_path = write_posterior(report, out, command=["escsim", *sys.argv[1:]])
+    figure = out / f"{report['calibration']}_check.png"
+    save_figure(plot_hindcast(check["comparison"], check["period"], title=f"{cal.hindcast.name}, posterior predictive"),
+                figure)
+    print(f"{report['calibration']}: {report['simulations']:,} simulated histories in {report['seconds']:.0f} s, "
+          f"{report['rounds']} rounds; effective sample size {report['effective_sample_size']:.0f} of "
+          f"{len(report['weights'])}")
+    summary = json.loads(json_path.read_text())["posterior"]
+    for key, s in summary.items():
+        print(f"  {key:48} median {s['median']:.4g}  90% [{s['q05']:.4g}, {s['q95']:.4g}]")
+    print("posterior predictive, years inside the 90% band: " +
+          ", ".join(f"{k} {v}/{len(years)}" for k, v in report["check"]["years_inside"].items()))
+    for key, c in check["period"].items():
+        print(f"  {key:24} observed {c.observed:8.3g}   simulated {c.median:8.3g} [{c.low:.3g}, {c.high:.3g}]"
+              f"{'' if c.inside else '   OUTSIDE'}")
+    print(f"posterior: {csv_path}, {json_path}; check: {figure}")
     return 0
 
 
@@ -302,9 +406,10 @@ def _app(args) -> int:
 
 
 def _report(args) -> int:
+    from .discover import check_threshold
     from .report import write_report
 
-    print(f"report: {write_report(args.experiments, args.results, args.out)}")
+    print(f"report: {write_report(args.experiments, args.results, args.out, check_threshold(args.above))}")
     return 0
 
 
@@ -332,6 +437,35 @@ def _hindcast(args) -> int:
         print(f"{key:24} observed {c.observed:8.3g}   simulated {c.median:8.3g} [{c.low:.3g}, {c.high:.3g}]"
               f"{'' if c.inside else '   OUTSIDE'}")
     print(f"results in {out}")
+    return 0
+
+
+def _compare(args) -> int:
+    from .compare import compare, compare_over
+
+    if args.over is not None:
+        for flag in ("seed", "twins"):
+            if getattr(args, flag):
+                raise InputError(f"--{flag}: with --over the experiment decides it (its seed, its twins)")
+        result = compare_over(args.targets, args.over, args.set, runs=args.runs, workers=args.workers,
+                              progress=sys.stderr.isatty())
+    else:
+        result = compare(args.targets, args.set, runs=args.runs, seed=args.seed, twins=args.twins,
+                         workers=args.workers, progress=sys.stderr.isatty())
+    print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
+    return 0
+
+
+def _discover(args) -> int:
+    from .discover import check_threshold, discover, discovery_figures
+    from .plots import check_out
+
+    check_threshold(args.above)
+    check_out(args.out)
+    found = discover(args.results, args.above, args.output, density=args.density, boxes=args.boxes)
+    written = discovery_figures(found, args.out)
+    print(json.dumps(found.to_dict(), indent=2) if args.json else found.text())
+    print("figure: " + ", ".join(str(p) for p in written), file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -65,7 +65,6 @@ class CompiledScenario:
     drill_rung: np.ndarray
     drill_scale: np.ndarray
     drill_ambiguity: np.ndarray
-    drill_opacity: np.ndarray
     summit_relief: np.ndarray
     pairs: np.ndarray
     backchannel: np.ndarray
@@ -126,7 +125,6 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
     drill_rung = np.full((T, n), -1, dtype=np.int64)
     drill_scale = np.zeros((T, n))
     drill_amb = np.zeros((T, n))
-    drill_opacity = np.zeros((T, n))
     periods = []
     for name, d in sc.drills.items():
         if not d.enabled:
@@ -139,7 +137,6 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
             # Two drills on one day: each quantity takes the larger (the more alarming reading).
             drill_scale[sl] = np.maximum(drill_scale[sl], d.scale)
             drill_amb[sl] = np.maximum(drill_amb[sl], d.ambiguity * (1.0 - d.transparency))
-            drill_opacity[sl] = np.maximum(drill_opacity[sl], 1.0 - d.transparency)
 
     drill_scale[drill_rung < 0] = 1.0  # no drill: an actor's actions weigh as themselves
 
@@ -207,7 +204,6 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         drill_rung=drill_rung,
         drill_scale=drill_scale,
         drill_ambiguity=drill_amb,
-        drill_opacity=drill_opacity,
         summit_relief=relief,
         pairs=pairs,
         backchannel=backchannel,

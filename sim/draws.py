@@ -37,6 +37,7 @@ class Stream(enum.IntEnum):
     CALIBRATION = 4  # every evaluation of a calibration (common random numbers)
     MODEL_REGIME = 5  # a stand-alone Mesa model's regime draws, beside its own step stream
     HINDCAST = 6  # one year of a hindcast, followed by the year
+    POSTERIOR = 7  # which posterior sample each run takes
     # below an ensemble's root
     BLOCK = 10
     REGIME = 11

@@ -350,12 +350,13 @@ class YearRuns:
     window_days: int  # days of the year inside an exercise window (the record's definition)
 
 
-def simulate_years(hc: Hindcast, runs: int, seed: int = 0, workers: int | None = None,
-                   progress: bool = False) -> dict[int, YearRuns]:
+def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
+                   progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None) -> dict[int, YearRuns]:
     """Run ``runs`` runs of every year's scenario; year Y draws from the stream (seed, HINDCAST, Y).
 
     Run k of every year is read as one simulated history of the whole period (the years' streams are
     independent, so this pairs independent years, as the record's years are taken to be).
+    ``parameters`` (:mod:`sim.parameters`) gives history k its own values in every year.
     """
     from .compile import compile_scenario
     from .draws import Stream, ensemble_root
@@ -366,7 +367,7 @@ def simulate_years(hc: Hindcast, runs: int, seed: int = 0, workers: int | None =
         sc = compile_scenario(scenario)
         i = sc.actor_ids.index(hc.actor)
         _, table, _ = run_ensemble(sc, runs, ensemble_root(seed, Stream.HINDCAST, year), workers=workers,
-                                   per_run=True, progress=progress)
+                                   per_run=True, progress=progress, parameters=parameters)
         out[year] = YearRuns(table[f"provocations_{i}"], table[f"exercise_provocations_{i}"],
                              table["crisis_onsets"], int((sc.drill_rung >= 0).any(axis=1).sum()))
     return out

@@ -13,7 +13,9 @@ Keys are dotted key paths of the scenario, as overrides and sweeps use them. Sup
 - ``actors.ID.noise``, ``actors.ID.in_kind``, ``actors.ID.decay``, ``actors.ID.grievance``
 - ``actors.ID.deterrence`` (lambda: the factor D is recomputed from it)
 - ``actors.ID.rule.PARAM`` (a parameter of the actor's rule)
-- ``drills.*.scale`` and ``drills.*.ambiguity``: every drill of the scenario takes the value
+- ``drills.*.scale_factor`` and ``drills.*.ambiguity_factor``: multiply every drill's scale and
+  ambiguity (not scenario keys: factors keep the scenario's drills in proportion, so a posterior
+  fitted on the record's exercises carries over to a scenario with larger drills)
 
 ``*`` in place of an actor id sets every actor's value.
 """
@@ -39,7 +41,7 @@ ACTOR_FIELDS = {
     "grievance": "grievance",
     "deterrence": "deterrence",
 }
-DRILL_KEYS = ("drills.*.scale", "drills.*.ambiguity")
+DRILL_KEYS = ("drills.*.scale_factor", "drills.*.ambiguity_factor")
 PER_ACTOR = tuple(dict.fromkeys(ACTOR_FIELDS.values()))  # compiled (N,) fields that may become (R, N)
 PER_DRILL_DAY = ("drill_scale", "drill_ambiguity")  # compiled (T, N) fields that may become (T, R, N)
 
@@ -59,7 +61,7 @@ def check_keys(sc: CompiledScenario, keys, file: str = "<parameters>") -> None:
 def _targets(sc: CompiledScenario, key: str) -> list[tuple[str, int | None, str | None]]:
     """(compiled field, actor index or None, rule parameter or None) that ``key`` sets."""
     if key in DRILL_KEYS:
-        return [(key.rsplit(".", 1)[1], None, None)]
+        return [(key.rsplit(".", 1)[1].removesuffix("_factor"), None, None)]
     parts = key.split(".")
     allowed = (f"per-run parameters are actors.ID.{{{', '.join(ACTOR_FIELDS)}}}, actors.ID.rule.PARAM and "
                f"{', '.join(DRILL_KEYS)} (ID an actor of {sc.name!r} or *)")
@@ -115,9 +117,9 @@ def with_run_parameters(sc: CompiledScenario, values: Mapping[str, np.ndarray]) 
     out = {k: a for k, a in changes.items() if not k.startswith("drill_")}
     drilling = (sc.drill_rung >= 0)[:, None, :]  # (T, 1, N)
     if "drill_scale" in changes:
-        out["drill_scale"] = np.where(drilling, changes["drill_scale"][None, :, None], 1.0)
+        out["drill_scale"] = np.where(drilling, sc.drill_scale[:, None, :] * changes["drill_scale"][None, :, None], 1.0)
     if "drill_ambiguity" in changes:
-        out["drill_ambiguity"] = changes["drill_ambiguity"][None, :, None] * sc.drill_opacity[:, None, :]
+        out["drill_ambiguity"] = sc.drill_ambiguity[:, None, :] * changes["drill_ambiguity"][None, :, None]
     return replace(sc, rule_params=tuple(rule_params), **out)
 
 

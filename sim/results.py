@@ -29,12 +29,24 @@ from .kernel import perceived_rung
 from .outcomes import OutcomeTracker, Totals
 from .scenario import Scenario
 from .simulate import EnsembleResult
-from .stats import escalation_curves, estimate
+from .stats import escalation_curves, estimate, spread_over_draws
 
 
 def summarise(result: EnsembleResult) -> dict:
-    """The headline numbers of an ensemble, JSON-ready (see :func:`summarise_totals`)."""
-    return summarise_totals(result.scenario, result.totals, seed=result.seed, engine=result.engine)
+    """The headline numbers of an ensemble, JSON-ready (see :func:`summarise_totals`).
+
+    When the runs drew their parameters from a posterior, ``parameter_uncertainty`` gives, for each
+    headline probability, its spread over the posterior draws (:func:`sim.stats.spread_over_draws`):
+    the Wilson interval is the Monte Carlo error of the estimate integrated over the posterior; the
+    spread is how much the answer moves with the parameters the record leaves open.
+    """
+    out = summarise_totals(result.scenario, result.totals, seed=result.seed, engine=result.engine)
+    if result.runs_per_draw and result.per_run is not None and result.runs >= 2 * result.runs_per_draw:
+        out["posterior"] = result.posterior
+        out["parameter_uncertainty"] = {
+            f"p_{name}": spread_over_draws(result.per_run[name], result.runs_per_draw)
+            for name in ("miscalculation", "crisis", "war") if name in result.per_run}
+    return out
 
 
 def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: str = "ensemble") -> dict:
@@ -85,12 +97,48 @@ def format_table(summary: dict) -> str:
     lines = [f"{summary['scenario']}: {summary['runs']} runs of {summary['horizon_days']} days, "
              f"seed {summary['seed']}, {summary['engine']} engine",
              f"{'':24}{'estimate':>10}{'95% interval':>20}{'runs with it':>18}"]
+    spread = summary.get("parameter_uncertainty", {})
+    if spread:
+        lines[-1] += f"{'5-95% over draws':>22}"
     for label, key in rows:
         if key not in summary:  # p_inadvertent: only with twins
             continue
         e = summary[key]
         count = f"{e['successes']}/{e['runs']}"
-        lines.append(f"{label:24}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]{count:>18}")
+        line = f"{label:24}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]{count:>18}"
+        if key in spread:
+            line += f"{'':4}[{spread[key]['q05']:.4f}, {spread[key]['q95']:.4f}]"
+        lines.append(line)
+    if spread:
+        d = next(iter(spread.values()))
+        lines.append(f"parameters drawn from {summary['posterior']}: {d['draws']} draws x {d['runs_per_draw']} runs; "
+                     "the interval is Monte Carlo error over the posterior, the spread how far the answer moves "
+                     "with the parameters (it includes Monte Carlo noise of each draw's estimate)")
+    # Rare targets (escsim run --rare): the AMS estimate, labelled with the method, its t interval over
+    # repetitions, its relative error and work, and how the paths to the target looked.
+    for i, r in enumerate(summary.get("rare", {}).values()):
+        if i == 0:
+            lines.append(f"rare outcomes by {r['method']}:")
+        label = f"P({r['rung_name']}) [AMS]"
+        if r.get("ci_low") is None or r.get("relative_error") is None:
+            interval, error = f"{'no interval':>22}", ""
+        else:
+            interval = f"    [{r['ci_low']:.3g}, {r['ci_high']:.3g}]"
+            error = f"  rel. error {r['relative_error']:.0%}" if r["estimate"] else ""
+        lines.append(f"{label:24}{r['estimate']:>10.3g}{interval}{error}  ({r['repetitions']} x {r['replicas']} "
+                     f"replicas, score {r['score']})")
+        if r.get("reason"):
+            lines.append(f"  {r['reason']}")
+        if r.get("model_steps") and r.get("crude_mc_runs_equivalent"):
+            lines.append(f"  {r['model_steps']:.3g} model steps; crude Monte Carlo needs about "
+                         f"{r['crude_mc_runs_equivalent']:.3g} runs ({r['crude_mc_steps_equivalent']:.3g} steps) for "
+                         f"the same relative error: {r['work_gain']:.3g} x the work")
+        paths = r.get("paths")
+        if paths:
+            first = sorted(paths["first_climber"].items(), key=lambda kv: -kv[1])
+            lines.append(f"  paths at the target ({paths['paths']} replicas, AMS-weighted): "
+                         f"{paths['began_with_mde']:.0%} began with a misperception-driven escalation; "
+                         f"first to climb: " + ", ".join(f"{a} {s:.0%}" for a, s in first if s > 0))
     return "\n".join(lines)
 
 
@@ -114,6 +162,8 @@ def manifest(result: EnsembleResult, scenario: Scenario, command: list[str] | No
         "runs": result.runs,
         **describe_seed(result.seed),
         "engine": result.engine,
+        "posterior": result.posterior,
+        "runs_per_draw": result.runs_per_draw,
         "command": command if command is not None else sys.argv,
         "versions": versions(),
     }
@@ -237,9 +287,9 @@ def curves_csv(sc: CompiledScenario, totals: Totals) -> str:
 
 
 def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
-                  command: list[str] | None = None) -> dict[str, Path]:
-    """Write summary.json, totals.npz, escalation_curves.csv, manifest.json and (if kept) runs.csv
-    to ``out``."""
+                  command: list[str] | None = None, runs_table: bool = True) -> dict[str, Path]:
+    """Write summary.json, totals.npz, escalation_curves.csv, manifest.json and (if kept and
+    ``runs_table``) runs.csv to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"summary": out / "summary.json", "totals": out / "totals.npz", "manifest": out / "manifest.json"}
@@ -251,7 +301,7 @@ def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
     paths["curves"] = out / "escalation_curves.csv"
     atomic_write(paths["curves"], curves_csv(result.scenario, result.totals))
     atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2) + "\n")
-    if result.per_run is not None:
+    if result.per_run is not None and runs_table:
         paths["runs"] = out / "runs.csv"
         text = io.StringIO()
         w = csv.writer(text, lineterminator="\n")

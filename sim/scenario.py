@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import re
 import tomllib
 import types
@@ -52,6 +53,8 @@ class Meta(StrictTable):
     description: str = ""
     start: Date = dt.date(2024, 1, 1)
     horizon: Annotated[int, Field(ge=1, le=100_000)] = 365
+    posterior: str | None = None  # a posterior sample (escsim calibrate) each run draws its parameters from
+    runs_per_draw: Annotated[int, Field(ge=2)] = 256  # runs that share one posterior draw
 
 
 class Ladder(StrictTable):
@@ -215,7 +218,13 @@ class ScenarioFile:
                 reason = exc.problems[0].split(": ", 2)[-1]
                 raise InputError(f"{where(key)}: {key!r} is not a key of scenario {file}: {reason}") from None
             origins[tuple(key.split("."))] = origin(key) if origin else f"override {key}"
-        return validate_scenario(raw, file, origins)
+        sc = validate_scenario(raw, file, origins)
+        if sc.scenario.posterior is not None:  # a path relative to the file that names it
+            setter = origins.get(("scenario", "posterior"), file)
+            base = Path(setter).parent if Path(setter).suffix == ".toml" else Path(".")
+            path = Path(os.path.normpath(base / sc.scenario.posterior))
+            sc = sc.model_copy(update={"scenario": sc.scenario.model_copy(update={"posterior": str(path)})})
+        return sc
 
 
 def read_input_file(path: str | Path, schema: type[BaseModel]) -> BaseModel:

@@ -12,6 +12,7 @@ from .ensemble import BatchOutput, fold, run_ensemble
 from .model import EscalationModel
 from .outcomes import Totals
 from .parallel import chunks, map_in_order
+from .parameters import check_keys, with_run_parameters
 
 ENGINES = ("ensemble", "mesa")
 SAMPLE_PATHS = 5  # runs whose realised actions are kept, day by day, for plots
@@ -32,11 +33,13 @@ class EnsembleResult:
     totals: Totals
     per_run: dict[str, np.ndarray] | None = None
     sample_actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
+    runs_per_draw: int | None = None  # with parameters drawn from a posterior: runs that share a draw
+    posterior: str | None = None  # the posterior file they were drawn from
 
 
 def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, engine: str = "ensemble",
              workers: int | None = None, twins: bool = False, per_run: bool = True,
-             progress: bool = False) -> EnsembleResult:
+             progress: bool = False, parameters=None) -> EnsembleResult:
     """Run ``runs`` runs of ``scenario`` seeded from ``seed`` and fold their outcomes.
 
     Run k uses draws fixed by (seed, k) alone, so any subset of runs gives the same per-run numbers.
@@ -47,7 +50,8 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, 
     all runs as arrays; ``engine="mesa"`` steps one Mesa model per run. Both use ``workers``
     processes (default: all cores). The two engines draw from different streams (ensemble
     blocks vs. Mesa runs), so they agree in distribution, not run by run; replay an ensemble run in
-    Mesa with :meth:`sim.model.EscalationModel.replay`.
+    Mesa with :meth:`sim.model.EscalationModel.replay`. ``parameters`` (:mod:`sim.parameters`;
+    key -> one value per run) gives each run its own parameter values, in either engine.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
@@ -56,24 +60,31 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, 
     seed = ensemble_root(seed)
     if engine == "ensemble":
         totals, table, samples = run_ensemble(scenario, runs, seed, workers=workers, twins=twins,
-                                              per_run=per_run, samples=SAMPLE_PATHS, progress=progress)
+                                              per_run=per_run, samples=SAMPLE_PATHS, progress=progress,
+                                              parameters=parameters)
     else:
-        tasks = [(scenario, seed, a, b) for a, b in chunks(runs, MESA_CHUNK)]
+        if parameters:
+            check_keys(scenario, parameters)
+        tasks = [(scenario, seed, a, b, {k: np.asarray(v, float)[a:b] for k, v in (parameters or {}).items()})
+                 for a, b in chunks(runs, MESA_CHUNK)]
         outputs = map_in_order(run_mesa_chunk, tasks, workers, twins=twins, per_run=per_run)
         totals, table, samples = fold(outputs, scenario, runs, progress)
     return EnsembleResult(scenario, runs, seed, engine, totals, table, samples)
 
 
-def run_mesa_chunk(scenario: CompiledScenario, seed: Seed, start: int, stop: int, *, twins: bool = False,
-                   per_run: bool = True) -> BatchOutput:
-    """Mesa runs ``start .. stop - 1`` of an ensemble seeded ``seed``, folded."""
+def run_mesa_chunk(scenario: CompiledScenario, seed: Seed, start: int, stop: int, parameters=None, *,
+                   twins: bool = False, per_run: bool = True) -> BatchOutput:
+    """Mesa runs ``start .. stop - 1`` of an ensemble seeded ``seed``, folded; ``parameters`` holds
+    these runs' per-run values (key -> (stop - start,) array), if any."""
     totals, columns, samples = None, {}, []
     for k in range(start, stop):
-        model = EscalationModel(scenario, rng=run_seed(seed, k)).run()
+        own = (with_run_parameters(scenario, {key: v[k - start:k - start + 1] for key, v in parameters.items()})
+               if parameters else scenario)
+        model = EscalationModel(own, rng=run_seed(seed, k)).run()
         twin = None
         if twins:
             # The same rng gives the twin the same draws (the layout never depends on the state).
-            twin = EscalationModel(scenario, rng=run_seed(seed, k), perfect_perception=True).run().outcomes
+            twin = EscalationModel(own, rng=run_seed(seed, k), perfect_perception=True).run().outcomes
         part = Totals.from_tracker(model.outcomes, twin)
         totals = part if totals is None else totals + part
         if per_run:

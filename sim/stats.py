@@ -121,3 +121,22 @@ def paired_ratio(here_only, base_only, both, confidence: float = 0.95):
         high = np.where((m > 0) & (lo2 > 0), hi1 / np.where(lo2 > 0, lo2, 1.0), np.inf)
     return ratio, low, high
 
+
+def spread_over_draws(outcome, runs_per_draw: int, quantiles=(0.05, 0.5, 0.95)) -> dict:
+    """How a probability moves over parameter draws: runs k*M .. k*M + M - 1 share draw k.
+
+    outcome (R,) bool; a last draw cut short (R not a multiple of M = runs_per_draw) is left out.
+    Returns the draws' count, the quantiles
+    of the per-draw estimates (which carry Monte Carlo noise of about sqrt(p(1-p)/M) besides the
+    parameters' effect), and the between-draw standard deviation with that noise taken out
+    (var(p_d) - mean(p_d(1-p_d)/(M-1)), floored at 0): the part the parameters make.
+    """
+    x = np.asarray(outcome, dtype=float)
+    M = int(runs_per_draw)
+    if M < 2 or len(x) < M:
+        raise ValueError(f"need at least 2 runs per draw and one whole draw; got {len(x)} runs, {M} per draw")
+    p = x[: len(x) // M * M].reshape(-1, M).mean(axis=1)  # whole draws only (the last may be cut short)
+    noise = np.mean(p * (1 - p) / (M - 1))
+    between = max(0.0, float(np.var(p, ddof=1) - noise)) if len(p) > 1 else 0.0
+    return {"draws": len(p), "runs_per_draw": M, **{f"q{round(100 * q):02d}": float(np.quantile(p, q)) for q in quantiles},
+            "between_draw_sd": float(np.sqrt(between))}

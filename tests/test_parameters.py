@@ -11,7 +11,6 @@ from sim.model import EscalationModel
 from sim.scenario import load_scenario
 
 SC = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
-DRILLS = ("freedom_shield", "ulchi_freedom_shield", "freedom_edge")
 
 
 def _values(R: int, seed: int = 0) -> dict:
@@ -24,26 +23,25 @@ def _values(R: int, seed: int = 0) -> dict:
             "actors.*.noise": rng.uniform(0.1, 0.5, R),
             "actors.north_korea.deterrence": rng.uniform(0, 1, R),
             "actors.south_korea.rule.threshold": rng.uniform(1, 2, R),
-            "drills.*.scale": rng.uniform(0.5, 2, R),
-            "drills.*.ambiguity": rng.uniform(0, 1.5, R)}
+            "drills.*.scale_factor": rng.uniform(0.5, 2, R),
+            "drills.*.ambiguity_factor": rng.uniform(0, 1.5, R)}
 
 
 def _overrides(values: dict, k: int) -> dict:
-    """Run k's values as ordinary scenario overrides, the wildcards spelled out."""
+    """Run k's values as ordinary scenario overrides, the wildcards spelled out (drill factors are not
+    scenario keys: they are left out and checked on their own below)."""
     out = {}
     for key, v in values.items():
         if key.startswith("actors.*."):
             out |= {key.replace("*", a): float(v[k]) for a in SC.actor_ids}
-        elif key.startswith("drills.*."):
-            out |= {key.replace("*", d): float(v[k]) for d in DRILLS}
-        else:
+        elif not key.startswith("drills.*."):
             out[key] = float(v[k])
     return out
 
 
 def test_each_run_is_the_scenario_compiled_with_its_values_step_for_step():
     R = 1024
-    values = _values(R)
+    values = {k: v for k, v in _values(R).items() if not k.startswith("drills.")}
     batch = run_batch(SC, 7, 0, 1, R, trace=True, parameters=values).trace
     for k in (0, 333, 1023):
         own = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml", _overrides(values, k)))
@@ -51,6 +49,23 @@ def test_each_run_is_the_scenario_compiled_with_its_values_step_for_step():
             model.run()
             for key in ("intended", "realised", "perceived", "level", "threat", "mde", "contact"):
                 assert np.array_equal(model.history[key], batch[key][k]), (k, key)
+
+
+def test_drill_factors_multiply_every_drills_scale_and_ambiguity_and_replay_exactly():
+    from sim.parameters import with_run_parameters
+
+    f = np.array([0.0, 0.5, 2.0])
+    sc = with_run_parameters(SC, {"drills.*.scale_factor": f, "drills.*.ambiguity_factor": f[::-1]})
+    drilling = SC.drill_rung >= 0
+    for k in range(3):
+        assert np.array_equal(sc.drill_scale[:, k], np.where(drilling, SC.drill_scale * f[k], 1.0))
+        assert np.array_equal(sc.drill_ambiguity[:, k], SC.drill_ambiguity * f[::-1][k])
+    values = _values(1024, seed=2)
+    batch = run_batch(SC, 4, 0, 1, 1024, trace=True, parameters=values).trace
+    for k in (5, 900):
+        model = EscalationModel.replay(SC, 4, k, parameters=values).run()
+        assert np.array_equal(model.history["perceived"], batch["perceived"][k])
+        assert np.array_equal(model.history["threat"], batch["threat"][k])
 
 
 def test_per_run_results_do_not_depend_on_workers_or_batching():
