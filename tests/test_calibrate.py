@@ -39,12 +39,12 @@ def test_the_record_statistics_are_the_records():
 def test_simulated_statistics_repeat_and_follow_the_parameters():
     cal = load_calibration(ROOT / "calibration" / "korea.toml")
     # no threat feedback (kappa 0), so the rate alone sets the count: about 24 times as many days at 0.05
-    low = {"actors.north_korea.provocation.base_rate": np.full(256, 0.002),
-           "actors.north_korea.provocation.kappa": np.zeros(256)}
-    high = {"actors.north_korea.provocation.base_rate": np.full(256, 0.05),
-            "actors.north_korea.provocation.kappa": np.zeros(256)}
-    a, b = simulate_statistics(cal, low, 3, workers=1), simulate_statistics(cal, low, 3, workers=1)
-    assert np.array_equal(a, b) and a.shape == (256, 5)
+    low = {"actors.north_korea.provocation.base_rate": np.full(64, 0.002),
+           "actors.north_korea.provocation.kappa": np.zeros(64)}
+    high = {"actors.north_korea.provocation.base_rate": np.full(64, 0.05),
+            "actors.north_korea.provocation.kappa": np.zeros(64)}
+    a, b = simulate_statistics(cal, low, 3, workers=2), simulate_statistics(cal, low, 3, workers=2)
+    assert np.array_equal(a, b) and a.shape == (64, 5)
     c = simulate_statistics(cal, high, 3, workers=1)
     assert c[:, 0].mean() > 3 * a[:, 0].mean()  # more provocation days at the higher rate
 
@@ -95,6 +95,7 @@ def test_a_posterior_round_trips_and_draws_by_weight(tmp_path):
         read_posterior(tmp_path / "bad.csv")
 
 
+@pytest.mark.slow  # ELFI's sampler end to end (about 15 s); the pieces it joins are tested above
 def test_a_small_calibration_writes_its_posterior_and_check(tmp_path, capsys):
     pytest.importorskip("elfi")
     path = calibration_file(tmp_path, RATE)

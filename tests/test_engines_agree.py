@@ -41,7 +41,7 @@ def _replay_rows(sc, uniforms, normals, regime, indices, perfect=False):
     return out
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", ["korea_baseline", pytest.param("asian_nato", marks=pytest.mark.slow)])
 def test_replayed_runs_match_the_ensemble_step_for_step(name):
     """60 runs of block 1 (so block seeding by index is exercised), chosen to cover what can happen:
     every run among the first 1,000 with a crisis or a misperception-driven escalation (up to 20 of

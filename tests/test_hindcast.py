@@ -269,6 +269,7 @@ def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp
     assert "inside the band" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # 22 ensembles; the seed discipline it checks is also guarded by tests/test_seeds.py
 def test_years_draw_from_streams_of_their_own_and_repeat(tmp_path):
     from sim.hindcast import simulate_years
 

@@ -75,6 +75,7 @@ def test_one_at_a_time_moves_one_parameter_from_the_baseline(tmp_path):
     assert got == [(0.5, 1.0), (0.0, 1.0), (1.0, 1.0), (0.5, 2.0)]
 
 
+@pytest.mark.slow  # a statistical check of SALib's indices on 2 x (d + 2) x 16 points
 def test_saltelli_design_and_sobol_indices_find_the_parameter_that_matters(tmp_path):
     # The US threat never acts (its rule ignores threat and it never provokes): its total index is ~0.
     body = BASE_RATE + "range = [0.0, 0.2]\n" + '[[parameters]]\nkey = "actors.united_states.grievance"\nrange = [0.0, 2.0]\n'
@@ -115,6 +116,7 @@ def test_table_is_the_same_for_any_workers_and_a_point_does_not_depend_on_the_ot
     assert (tmp_path / "part/points.csv").read_text() == (tmp_path / "one/points.csv").read_text()
 
 
+@pytest.mark.slow  # tests/test_signals.py kills and resumes a real sweep in the fast set too
 def test_resume_after_a_real_kill_finishes_only_the_missing_points(tmp_path):
     path = write_experiment(tmp_path, COHESION + "range = [0.0, 1.0]\nsteps = 9\n", runs=2048)
     out = tmp_path / "killed"
