@@ -222,32 +222,28 @@ def stated_period(path: str | Path) -> tuple[dt.date, dt.date]:
 
 def read_provocation_days(path: str | Path) -> list[dt.date]:
     """The sorted distinct dates with a provocation of type "Missile Provocation" (all rows checked)."""
-    path = Path(path)
-    period = stated_period(path)
-    problems: list[str] = []
-    days = set()
-    for line, row in _rows(path, ("date", "type")):
-        date = _date(path, line, "date", row["date"], period, problems)
-        kind = _one_of(path, line, "type", row["type"], PROVOCATION_TYPES, problems)
-        if date is not None and kind == PROVOCATION_DAY_TYPE:
-            days.add(date)
-    _raise(problems)
-    return sorted(days)
+    return sorted(set(_dates_of_kind(path, "type", PROVOCATION_TYPES, PROVOCATION_DAY_TYPE)))
 
 
 def read_clashes(path: str | Path) -> list[dt.date]:
     """The dates of clashes of class core, in date order, one per row (all rows checked)."""
+    return sorted(_dates_of_kind(path, "class", CLASH_CLASSES, COUNTED_CLASS))
+
+
+def _dates_of_kind(path: str | Path, column: str, allowed: tuple[str, ...], counted: str) -> list[dt.date]:
+    """The ``date`` of every row whose ``column`` is ``counted``; every row's date and kind are checked
+    (inside the file's period; one of ``allowed``) and all problems raised together."""
     path = Path(path)
     period = stated_period(path)
     problems: list[str] = []
     dates = []
-    for line, row in _rows(path, ("date", "class")):
+    for line, row in _rows(path, ("date", column)):
         date = _date(path, line, "date", row["date"], period, problems)
-        cls = _one_of(path, line, "class", row["class"], CLASH_CLASSES, problems)
-        if date is not None and cls == COUNTED_CLASS:
+        kind = _one_of(path, line, column, row[column], allowed, problems)
+        if date is not None and kind == counted:
             dates.append(date)
     _raise(problems)
-    return sorted(dates)
+    return dates
 
 
 def read_exercises(path: str | Path) -> list[Exercise]:
