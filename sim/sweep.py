@@ -96,6 +96,7 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
     """Run every point of ``exp`` not already finished in ``out``; see the module docstring."""
     out = Path(out)
     client = _connect(scheduler) if scheduler else None  # an unreachable cluster fails before any write
+    done: dict[int, dict] = {}
     try:
         _claim(out, exp, command)
         done = _finished(out, exp)
@@ -117,7 +118,8 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
     finally:
         if client is not None:
             client.close()
-    write_table(out / "points.csv", [done[i] for i in sorted(done)])
+        # Even when interrupted between a point's file and the table: the table of every finished point.
+        write_table(out / "points.csv", [done[i] for i in sorted(done)])
     sens = None
     if exp.meta.sampler == "saltelli" and len(done) == len(exp.points):
         sens = out / "sensitivity.json"
