@@ -61,13 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
                      "and a TOML value (alliances.us_rok.cohesion=0.95); repeat for more (give --out to keep the "
                      "results of the scenario as written)")
     run.add_argument("--rare", action="append", metavar="TARGET",
-                     help="also estimate P(TARGET reached within the horizon) by adaptive multilevel splitting, for "
-                          "outcomes too rare for the runs: crisis, war, nuclear, a rung's name or number; repeat for more")
+                     help="also estimate P(TARGET reached within the horizon) by adaptive multilevel splitting, "
+                          "for outcomes too rare for the runs: crisis, war, nuclear, a rung's name or number; "
+                          "repeat for more")
     run.add_argument("--replicas", type=int, metavar="N", help="--rare: replicas per AMS repetition (default 200)")
     run.add_argument("--repetitions", type=int, metavar="R",
                      help="--rare: independent AMS repetitions, whose mean and t interval are reported (default 20)")
     run.add_argument("--score", choices=("progress", "rung"), default="progress",
-                     help="--rare: the AMS score: the rung reached plus postures and threat (default), or the rung alone")
+                     help="--rare: the AMS score: the highest rung an actor stands at plus the postures and threat "
+                          "of all (default), or the highest rung realised alone")
 
     sw = sub.add_parser("sweep", help="run an experiment: one ensemble per point, resumable")
     sw.add_argument("experiment", type=Path, help="experiment TOML file")

@@ -118,7 +118,8 @@ def format_table(summary: dict) -> str:
     # repetitions, its relative error and work, and how the paths to the target looked.
     for i, r in enumerate(summary.get("rare", {}).values()):
         if i == 0:
-            lines.append(f"rare outcomes by {r['method']}:")
+            at = f", at {r['parameters']} (not drawn from the posterior)" if summary.get("posterior") else ""
+            lines.append(f"rare outcomes by {r['method']}{at}:")
         label = f"P({r['rung_name']}) [AMS]"
         if r.get("ci_low") is None or r.get("relative_error") is None:
             interval, error = f"{'no interval':>22}", ""

@@ -1,0 +1,290 @@
+"""Rare outcomes by adaptive multilevel splitting (sim/rare.py): exact values, crude Monte Carlo, replay,
+reproducibility, unreachable targets and bad input."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+from scipy.stats import t as student
+
+from conftest import SCENARIOS, compiled, two_actor_raw
+from sim import rare
+from sim.cli import main
+from sim.compile import compile_scenario
+from sim.ensemble import run_ensemble
+from sim.scenario import load_scenario
+from sim.simulate import simulate
+from sim.stats import wilson_interval
+
+# the shipped scenario's text, without its posterior (a path relative to scenarios/): point values
+BASE = re.sub(r"(?m)^posterior = .*$", "", (SCENARIOS / "korea_baseline.toml").read_text())
+BASE_ACCIDENT = "accident = [0.0, 0.0, 0.0, 0.004, 0.01, 0.005, 0.0]"
+
+
+# The small model and its exact chain ----------------------------------------------------------------------
+# Two actors, no noise, no threat memory (decay 0), no threat feedback (kappa 0), no deterrence,
+# graduated rules, provocations at rung 3, accidents at rungs 3 and above, ladder 0..5. Its state is
+# the pair of postures, so the probability that some realised action reaches a rung by the horizon
+# is a sum over a 25-state chain.
+
+
+def chain_raw(h, accident, cool, horizon, threshold=1.0, rung=3, ceiling=4):
+    actor = {"capability": 1.0, "noise": 0.0, "decay": 0.0, "deterrence": 0.0, "ceiling": ceiling,
+             "rule": {"name": "graduated", "threshold": threshold, "cool_rate": cool},
+             "provocation": {"base_rate": h, "kappa": 0.0, "rung": rung}}
+    return {"scenario": {"name": "chain", "horizon": horizon},
+            "ladder": {"rungs": [str(k) for k in range(6)], "crisis_rung": 4, "war_rung": 5, "lever_rung": 3,
+                       "accident": list(accident)},
+            "actors": {"a": {**actor, "threatened_by": {"b": 1.0}}, "b": {**actor, "threatened_by": {"a": 1.0}}}}
+
+
+def exact_probability(h, accident, cool, horizon, target, threshold=1.0, rung=3, ceiling=4, top=5):
+    """P(some realised action >= target by the horizon) for :func:`chain_raw`, by forward iteration.
+
+    Each day each actor provokes with probability 1 - exp(-h) (intent max(posture, rung)), an action at
+    rung x comes out x + 1 with probability accident[x], and each actor then reads the other's realised
+    action exactly: up one rung when it is at least `threshold` above its posture (to its ceiling),
+    else down one with probability `cool` when it is at or below its posture (not below 0). Mass whose
+    realised action reaches the target leaves the chain.
+    """
+    provoke = -np.expm1(-h)
+    acc = np.asarray(accident, dtype=float)
+    L = ceiling + 1
+
+    def actions(level):
+        dist = np.zeros(top + 1)
+        for x, px in ((max(level, rung), provoke), (level, 1 - provoke)):
+            dist[min(x + 1, top)] += px * acc[x]
+            dist[x] += px * (1 - acc[x])
+        return dist
+
+    def next_level(level, seen):
+        out = np.zeros(L)
+        if seen - level >= threshold:
+            out[min(level + 1, ceiling)] = 1.0
+        elif seen <= level:
+            out[max(level - 1, 0)] += cool
+            out[level] += 1 - cool
+        else:
+            out[level] = 1.0
+        return out
+
+    moves = {}
+    for la in range(L):
+        for lb in range(L):
+            da, db = actions(la), actions(lb)
+            m = np.zeros((L, L))
+            for aa in range(target):
+                for ab in range(target):
+                    m += da[aa] * db[ab] * np.outer(next_level(la, ab), next_level(lb, aa))
+            moves[la, lb] = m
+    alive = np.zeros((L, L))
+    alive[0, 0] = 1.0
+    for _ in range(horizon):
+        alive = sum(alive[s] * moves[s] for s in moves if alive[s])
+    return 1.0 - alive.sum()
+
+
+RARE_CHAIN = dict(h=0.005, accident=[0, 0, 0, 0.001, 0.001, 0], cool=0.3, horizon=100)  # P(war) = 3.08e-6
+
+
+def t_interval(estimates, confidence=0.95):
+    est = np.asarray(estimates)
+    half = student.ppf(0.5 + confidence / 2, len(est) - 1) * est.std(ddof=1) / np.sqrt(len(est))
+    return est.mean() - half, est.mean() + half
+
+
+def test_the_exact_chain_is_the_model():
+    """The exact computation agrees with the ensemble engine where crude Monte Carlo is cheap."""
+    params = dict(h=0.05, accident=[0, 0, 0, 0.03, 0.05, 0], cool=0.3, horizon=60)
+    exact = exact_probability(**params, target=5)
+    runs = 16_384
+    totals, _, _ = run_ensemble(compiled(chain_raw(**params)), runs, 5, workers=1)
+    _, lo, hi = wilson_interval(totals.war, runs, confidence=0.999)
+    assert 0.02 < exact < 0.5
+    assert lo <= exact <= hi, (exact, totals.war / runs)
+    assert 1e-8 < exact_probability(**RARE_CHAIN, target=5) < 1e-5
+
+
+def test_ams_interval_covers_the_exact_value():
+    exact = exact_probability(**RARE_CHAIN, target=5)
+    res = rare.estimate_rare(compiled(chain_raw(**RARE_CHAIN)), "war", replicas=100, repetitions=40, seed=1,
+                             workers=2)
+    s = rare.summarise_rare(res)
+    assert s["method"].startswith("adaptive multilevel splitting") and s["rung"] == 5
+    assert s["ci_low"] <= exact <= s["ci_high"], (exact, s["estimate"], s["ci_low"], s["ci_high"])
+    assert s["relative_error"] < 0.5 and s["work_gain"] > 10  # far cheaper than crude Monte Carlo
+    assert s["model_steps"] == sum(r.steps for r in res.repetitions) > 0
+
+
+def test_same_numbers_for_any_workers_or_batching(monkeypatch):
+    sc = compiled(chain_raw(**RARE_CHAIN))
+    a = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=7, workers=1)
+    b = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=7, workers=2)
+    monkeypatch.setattr(rare, "BATCH_ROWS", 30)  # one repetition per batch
+    c = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=7, workers=1)
+    for other in (b, c):
+        assert np.array_equal(a.estimates, other.estimates)
+        assert [r.steps for r in a.repetitions] == [r.steps for r in other.repetitions]
+    d = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=8, workers=1)
+    assert not np.array_equal(a.estimates, d.estimates)
+
+
+def test_paths_at_the_target_replay_in_the_mesa_engine():
+    """A replica's path (clone after clone) is its streams' draws joined at its branch steps: fed them,
+    the Mesa engine walks the same path to the target, step for step."""
+    raw = load_scenario(SCENARIOS / "korea_baseline.toml", overrides={"ladder.accident": [0, 0, 0, 0.05, 0.1, 0.05, 0]})
+    for sc in (compiled(chain_raw(**RARE_CHAIN)), compile_scenario(raw)):
+        res = rare.estimate_rare(sc, "war", replicas=30, repetitions=3, seed=2, workers=1)
+        replayed = 0
+        for rep in res.repetitions:
+            for i in range(min(rep.reached, 2)):
+                model = rare.replay_model(res, rep.repetition, i).run()
+                hit = rep.hit_step[i]
+                assert np.array_equal(model.history["realised"][:hit + 1], rep.realised[i, :hit + 1])
+                assert np.array_equal(model.history["level"][:hit + 2], rep.levels[i, :hit + 2])
+                assert model.history["realised"][hit].max() >= sc.war_rung > model.history["realised"][:hit].max()
+                replayed += 1
+        assert replayed >= 2
+        assert any(len(g) > 1 for rep in res.repetitions for g in rep.genealogy)  # some were cloned
+
+
+def test_path_shares_add_up():
+    sc = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml",
+                                        overrides={"ladder.accident": [0, 0, 0, 0.05, 0.1, 0.05, 0]}))
+    s = rare.summarise_rare(rare.estimate_rare(sc, "war", replicas=40, repetitions=3, seed=4, workers=2))
+    p = s["paths"]
+    assert p["paths"] > 0 and set(p["first_climber"]) == set(sc.actor_ids)
+    assert sum(p["first_climber"].values()) + p["no_climb_before_target"] == pytest.approx(1.0)
+    assert sum(p["reached_by"].values()) == pytest.approx(1.0)
+    assert 0 <= p["began_with_mde"] <= p["any_mde_before_target"] <= 1
+
+
+def test_targets_by_name_rung_and_number():
+    sc = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
+    assert rare.parse_target(sc, "war").rung == sc.war_rung == 5
+    assert rare.parse_target(sc, "crisis").rung == sc.crisis_rung
+    assert rare.parse_target(sc, "nuclear").rung == rare.parse_target(sc, "nuclear-use").rung == 6
+    assert rare.parse_target(sc, "limited clash").rung == 4 and rare.parse_target(sc, "3").rung == 3
+
+
+def test_unreachable_and_trivial_targets_are_decided_at_once():
+    capped = {"actors": {a: {"ceiling": 3} for a in ("a", "b")}, "ladder": {"accident": [0.0] * 3 + [0.01] * 4}}
+    sc = compiled(two_actor_raw(**capped))
+    assert rare.highest_reachable(sc) == 4  # ceiling 3, one rung more by accident
+    res = rare.estimate_rare(sc, "war", replicas=10, repetitions=2)
+    s = rare.summarise_rare(res)
+    assert s["estimate"] == 0 and s["model_steps"] == 0 and "unreachable" in s["reason"] and "rung 4" in s["reason"]
+    start_high = compiled(two_actor_raw(actors={"a": {"baseline": 4}}))
+    assert rare.summarise_rare(rare.estimate_rare(start_high, "crisis", replicas=10, repetitions=2))["estimate"] == 1
+
+
+def test_no_way_up_gives_zero_with_the_reason():
+    sc = compiled(two_actor_raw())  # nothing ever moves, though the ceilings allow every rung
+    res = rare.estimate_rare(sc, "war", replicas=20, repetitions=2, workers=1)
+    s = rare.summarise_rare(res)
+    assert s["estimate"] == 0 and "no way up" in s["reason"] and all(r.flat for r in res.repetitions)
+
+
+# Command line -------------------------------------------------------------------------------------------
+
+
+def test_run_rare_prints_and_writes_the_ams_estimate(tmp_path, capsys):
+    path = tmp_path / "hot.toml"
+    path.write_text(BASE.replace(BASE_ACCIDENT, "accident = [0.0, 0.0, 0.0, 0.05, 0.1, 0.05, 0.0]"))
+    out = tmp_path / "o"
+    assert main(["run", str(path), "--runs", "8", "--out", str(out), "--no-plot", "--rare", "war",
+                 "--rare", "nuclear", "--replicas", "20", "--repetitions", "2", "--workers", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "adaptive multilevel splitting" in text and "P(major war) [AMS]" in text and "P(nuclear use) [AMS]" in text
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["rare"]) == {"war", "nuclear"} and summary["p_war"]["runs"] == 8
+    war = summary["rare"]["war"]
+    assert war["method"].startswith("adaptive multilevel splitting") and war["repetitions"] == 2
+    assert 0 <= war["ci_low"] <= war["estimate"] <= war["ci_high"] and war["replicas"] == 20
+    assert war["stream"] == [rare.RARE] and len(war["repetition_estimates"]) == 2
+
+
+def test_unreachable_target_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "capped.toml"
+    path.write_text(BASE.replace('name = "South Korea"', 'name = "South Korea"\nceiling = 3')
+                    .replace('name = "United States"', 'name = "United States"\nceiling = 3')
+                    .replace('name = "Japan"', 'name = "Japan"\nceiling = 3')
+                    .replace('name = "North Korea"', 'name = "North Korea"\nceiling = 3'))
+    assert main(["run", str(path), "--runs", "2", "--out", str(tmp_path / "o"), "--no-plot", "--rare", "war",
+                 "--json"]) == 0
+    war = json.loads(capsys.readouterr().out)["rare"]["war"]
+    assert war["estimate"] == 0 and war["reason"].startswith("unreachable")
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--rare", "9"], ["above the ladder", "top rung is 6"]),
+    (["--rare", "armageddon"], ["not a target"]),
+    (["--rare", "war", "--replicas", "0"], ["--replicas 0"]),
+    (["--rare", "war", "--repetitions", "0"], ["--repetitions 0"]),
+    (["--rare", "war", "--repetitions", "-3"], ["--repetitions -3"]),
+    (["--replicas", "50"], ["--rare TARGET"]),
+])
+def test_bad_rare_input_is_one_line_and_writes_nothing(tmp_path, capsys, flags, words):
+    out = tmp_path / "o"
+    code = main(["run", str(SCENARIOS / "korea_baseline.toml"), "--runs", "2", "--out", str(out), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists() and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    for word in words:
+        assert word in lines[0]
+
+
+# Slow statistical checks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_ams_agrees_with_crude_monte_carlo():
+    """The shipped scenario made hot by overrides (accident rates x4 to x10) where P(war) is about 6e-3:
+    the AMS mean and the crude frequency differ by less than their combined 95% interval."""
+    sc = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml",
+                                        overrides={"ladder.accident": [0, 0, 0, 0.04, 0.08, 0.04, 0]}))
+    runs = 81_920
+    crude = simulate(sc, runs, seed=31, per_run=False).totals.war
+    p_mc = crude / runs
+    res = rare.estimate_rare(sc, "war", replicas=100, repetitions=60, seed=32)
+    s = rare.summarise_rare(res)
+    assert 1e-3 < p_mc < 1e-2, p_mc
+    combined = np.hypot(s["std_error"], np.sqrt(p_mc * (1 - p_mc) / runs))
+    assert abs(s["estimate"] - p_mc) <= norm.ppf(0.975) * combined, (s["estimate"], p_mc, combined)
+
+
+@pytest.mark.slow
+def test_ams_covers_the_exact_value_for_several_seeds():
+    """Each seed's interval (99%: a false alarm per seed of 1%, as AMS estimates are skewed) and the
+    95% interval of all seeds' repetitions together cover the exact value."""
+    exact = exact_probability(**RARE_CHAIN, target=5)
+    sc = compiled(chain_raw(**RARE_CHAIN))
+    every = []
+    for seed in (11, 12, 13, 14):
+        est = rare.estimate_rare(sc, "war", replicas=100, repetitions=60, seed=seed).estimates
+        lo, hi = t_interval(est, 0.99)
+        assert lo <= exact <= hi, (seed, exact, est.mean())
+        every.append(est)
+    lo, hi = t_interval(np.concatenate(every))
+    assert lo <= exact <= hi and hi - lo < exact  # and a tight interval: relative error under 25%
+
+
+@pytest.mark.slow
+def test_coarse_score_under_heavy_ties_still_covers_the_exact_value():
+    """The rung alone takes six values here: levels tie by the dozen, most repetitions die out (estimate
+    0) and a few are large; the estimator stays unbiased, so intervals over many repetitions cover."""
+    exact = exact_probability(**RARE_CHAIN, target=5)
+    sc = compiled(chain_raw(**RARE_CHAIN))
+    every = []
+    for seed in (21, 22, 23):
+        res = rare.estimate_rare(sc, "war", replicas=100, repetitions=1500, seed=seed, score="rung")
+        assert np.mean([r.extinct for r in res.repetitions]) > 0.5  # heavy ties: most die out
+        lo, hi = t_interval(res.estimates, 0.99)
+        assert lo <= exact <= hi, (seed, exact, res.estimates.mean())
+        every.append(res.estimates)
+    lo, hi = t_interval(np.concatenate(every))
+    assert lo <= exact <= hi
