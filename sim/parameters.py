@@ -148,8 +148,3 @@ def run_count(sc: CompiledScenario) -> int | None:
                 return len(v)
     return None
 
-
-def overrides_of_run(values: Mapping[str, np.ndarray], run: int) -> dict[str, float]:
-    """Run ``run``'s values as overrides (dotted key -> number) for ``load_scenario``; a ``*`` key is
-    left as it is (the caller expands it over the scenario's actors or drills)."""
-    return {key: float(np.asarray(v)[run]) for key, v in values.items()}
