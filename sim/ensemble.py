@@ -85,7 +85,7 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
             rows = slice(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE)
             fill_step(rng, uniforms[rows], normals[rows])
         for k, (scen, level, threat, track) in enumerate(states):
-            nxt, th, step = step_runs(scen, t, level, threat, draws, regime)
+            nxt, th, step = step_runs(scen, t, level, threat, draws, regime, tag=k == 0)
             track.record(t, *(step[k][:valid] for k in ("realised", "misperceived", "mde", "source", "provoked",
                                                           "contact")))
             if k == 0:
@@ -104,19 +104,19 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
 
 
 def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarray, draws: StepDraws,
-              regime: np.ndarray):
+              regime: np.ndarray, tag: bool = True):
     """One step of MODEL.md section 4 for all runs and actors at once.
 
     level (R, N) int, threat (R, N) float, regime (R, N) the runs' base-rate multipliers. Returns
     next level, next threat and the step's arrays (intended, provoked, contact, realised, perceived,
-    misperceived, mde, source, hostile_level).
+    misperceived, mde, source, hostile_level). ``tag=False`` skips the MDE tag (a twin's).
     """
     intended, provoked, contact = kernel.intend_phase(sc, t, level, threat, draws, regime)
     realised, _ = kernel.execute_phase(sc, intended, draws)
     realised, intended, _ = kernel.exchange_phase(sc, realised, intended, contact, draws)
     perceived, misread = kernel.perceive_phase(sc, t, level, realised, draws)
     next_threat = kernel.threat_phase(sc, t, threat, perceived)
-    decided, mde, source, q = kernel.decide_phase(sc, level, intended, perceived, next_threat, draws)
+    decided, mde, source, q = kernel.decide_phase(sc, level, intended, perceived, next_threat, draws, tag=tag)
     next_level = kernel.backchannel_phase(sc, t, decided, level, draws)
     step = {"intended": intended, "realised": realised, "perceived": perceived, "misperceived": misread,
             "mde": mde, "source": source, "hostile_level": q, "provoked": provoked, "contact": contact}

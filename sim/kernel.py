@@ -256,6 +256,12 @@ def exchange_phase(sc, realised, intended, contact, draws):
 
 def perceive_phase(sc, t, level, realised, draws, rows=ALL):
     """Phase 3 for observers ``rows``: perceived actions (R, M, N) and misperceptions (R, M, N)."""
+    if not (sc.noise.any() or sc.bias.any() or sc.drill_ambiguity[t].any()):
+        # Perfect perception (a twin): p = a exactly, as the formula gives (every added term is +-0),
+        # without drawing on the (R, M, N) arithmetic.
+        M = len(range(sc.n_actors)[rows])
+        p = np.repeat(realised[:, None, :].astype(float), M, axis=1)
+        return p, np.zeros(p.shape, dtype=bool)
     # Without hotlines the noise factor is exactly 1: skip the (R, M, N) mask (same numbers, less work).
     hot = hotline_open(level[:, rows], level, sc.lever_rung) if sc.hotline_eta.any() else None
     p = perceive(realised, sc.bias[rows], sc.drill_ambiguity[t], sc.noise[..., rows], sc.hotline_eta[rows], hot,
@@ -269,7 +275,7 @@ def threat_phase(sc, t, threat, perceived, rows=ALL):
                          sc.decay[..., rows], sc.grievance[..., rows], sc.summit_relief[t, rows])
 
 
-def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
+def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL, tag=True):
     """Phases 5-6 for ``rows``: decisions, MDE tags and what drove them.
 
     level, intended (R, N) for all actors; perceived (R, M, N) and next_threat (R, M) for the M
@@ -278,6 +284,8 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
 
     The counterfactual decision is computed only for runs where the actor climbed, since an MDE
     needs r > l; rules are elementwise, so the subset gets exactly the values the full array would.
+    ``tag=False`` skips phase 6 (mde all false, source -1): a perfect-perception twin is run for its
+    crises only, and its decisions do not depend on the tag.
     """
     engaged = sc.engaged[rows]
     q = hostile_level(perceived, engaged)
@@ -292,8 +300,8 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL):
         own_level = level[:, actor]
         decided[:, m] = decide(level=own_level, q=q[:, m], threat=next_threat[:, m], u_rule=draws.rule[:, actor],
                                u_deter=draws.deterrence[:, actor], params=params, deterrence=deterrence, **rule)
-        climbed = np.flatnonzero(decided[:, m] > own_level)
-        if climbed.size:
+        climbed = np.flatnonzero(decided[:, m] > own_level) if tag else ()
+        if len(climbed):
             q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[m:m + 1])[:, 0]
             r_intended = decide(level=own_level[climbed], q=q_intended, threat=next_threat[climbed, m],
                                 u_rule=draws.rule[climbed, actor], u_deter=draws.deterrence[climbed, actor],
