@@ -171,7 +171,8 @@ def KeyNumbers(model):
         f"#### {sc.name}\n"
         f"Day {model.t} of {sc.horizon} ({day}). Highest rung so far: **{sc.rung_names[int(out.max_rung[0])]}**. "
         f"Crisis: **{'yes' if out.crisis[0] else 'no'}**. Misperception-driven escalations: "
-        f"**{int(out.mde.sum())}**. Miscalculation: **{'yes' if out.miscalculation[0] else 'no'}**.\n\n"
+        f"**{int(out.mde.sum())}**. Crisis after a misreading: **{'yes' if out.crisis_after_misreading[0] else 'no'}** "
+        "(whether it is a miscalculation needs the run's perfect-perception twin: see the ensemble).\n\n"
         f"Settings: {model.settings}.")
 
     def run_ensemble():

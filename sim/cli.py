@@ -50,8 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
     run.add_argument("--runs-table", choices=("auto", "yes", "no"), default="auto",
                      help=f"write runs.csv, one row per run (auto: up to {RUNS_TABLE_LIMIT:,} runs)")
-    run.add_argument("--twins", action="store_true",
-                     help="also run perfect-perception twins on the same draws (gives P(inadvertent crisis))")
     run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     run.add_argument("--no-plot", action="store_true", help="skip the escalation-curve figure")
     run.add_argument("--posterior", metavar="FILE|none",
@@ -153,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
                      "only (from 1; wins over the former); repeat for more")
     cmp.add_argument("--runs", type=_positive_int, help="runs of each (default 10,000; with --over, the experiment's)")
     cmp.add_argument("--seed", type=_seed, help="the seed all run on (default 0: the runs of escsim run --seed 0)")
-    cmp.add_argument("--twins", action="store_true", help="also run perfect-perception twins (P(inadvertent crisis))")
     cmp.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
     cmp.add_argument("--over", type=Path, metavar="EXPERIMENT",
                      help="compare at every point of this experiment (e.g. an lhs sweep of the assumptions): its "
@@ -269,7 +266,7 @@ def _run(args) -> int:
     else:
         posterior = None
     table = args.runs_table == "yes" or (args.runs_table == "auto" and runs <= RUNS_TABLE_LIMIT)
-    result = simulate(compiled, runs, args.seed, engine=args.engine, workers=args.workers, twins=args.twins,
+    result = simulate(compiled, runs, args.seed, engine=args.engine, workers=args.workers,
                       per_run=table or parameters is not None, progress=sys.stderr.isatty(), parameters=parameters)
     result = dataclasses.replace(result, runs_per_draw=runs_per_draw, posterior=posterior)
     summary = summarise(result)
@@ -446,13 +443,12 @@ def _compare(args) -> int:
     from .compare import compare, compare_over
 
     if args.over is not None:
-        for flag in ("seed", "twins"):
-            if getattr(args, flag):
-                raise InputError(f"--{flag}: with --over the experiment decides it (its seed, its twins)")
+        if args.seed is not None:
+            raise InputError("--seed: with --over the experiment decides it (its seed)")
         result = compare_over(args.targets, args.over, args.set, runs=args.runs, workers=args.workers,
                               progress=sys.stderr.isatty())
     else:
-        result = compare(args.targets, args.set, runs=args.runs, seed=args.seed, twins=args.twins,
+        result = compare(args.targets, args.set, runs=args.runs, seed=args.seed,
                          workers=args.workers, progress=sys.stderr.isatty())
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
     return 0
@@ -479,10 +475,11 @@ def _replay(args) -> int:
         raise InputError(f"--out {out}: name a CSV file in a folder")  # refused before the run, not after
     model, label = replay_model(args.target, args.run, args.seed)  # every input error comes from here
     model.run()
+    twin = replay_model(args.target, args.run, args.seed, perfect_perception=True)[0].run()
     print(f"{label}: what changed, day by day")
     for line in replay_events(model):
         print(line)
-    print(f"outcomes (as in runs.csv): {replay_outcomes(model)}")
+    print(f"outcomes (as in runs.csv): {replay_outcomes(model, twin)}")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, replay_table(model))

@@ -37,15 +37,16 @@ from .errors import InputError
 from .outcomes import NEVER
 from .stats import estimate, paired_difference, paired_ratio
 
-OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_nuclear_use", "p_misperception_driven_escalation",
-           "p_inadvertent")
+OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_nuclear_use", "p_crisis_perfect_perception",
+           "p_crisis_after_misreading", "p_misperception_driven_escalation")
 LABELS = {
     "p_miscalculation": "P(miscalculation)",
     "p_crisis": "P(crisis)",
     "p_war": "P(war)",
     "p_nuclear_use": "P(top rung)",
     "p_misperception_driven_escalation": "P(misperception-driven escalation)",
-    "p_inadvertent": "P(inadvertent crisis)",
+    "p_crisis_perfect_perception": "P(crisis, perfect perception)",
+    "p_crisis_after_misreading": "P(crisis after a misreading)",
 }
 DEFAULT_RUNS = 10_000
 
@@ -56,7 +57,7 @@ DEFAULT_RUNS = 10_000
 def outcome_flags(per_run: dict[str, np.ndarray], top_rung: int, outputs=OUTPUTS) -> dict[str, np.ndarray]:
     """Each output's per-run indicator (bool, one per run) from per-run columns
     (:meth:`sim.outcomes.OutcomeTracker.per_run`, or runs.csv read back). An output whose column is
-    missing (``p_inadvertent`` without twins) is left out."""
+    missing (``p_miscalculation`` of runs without twins) is left out."""
     def col(name):
         return np.asarray(per_run[name]).astype(np.int64)
 
@@ -66,10 +67,12 @@ def outcome_flags(per_run: dict[str, np.ndarray], top_rung: int, outputs=OUTPUTS
         "p_war": lambda: col("war") != 0,
         "p_nuclear_use": lambda: col("max_rung") >= top_rung,
         "p_misperception_driven_escalation": lambda: col("first_mde_step") != NEVER,
-        "p_inadvertent": lambda: col("inadvertent") != 0,
+        "p_crisis_perfect_perception": lambda: col("twin_crisis") != 0,
+        "p_crisis_after_misreading": lambda: col("crisis_after_misreading") != 0,
     }
     needs = {"p_miscalculation": "miscalculation", "p_crisis": "crisis", "p_war": "war", "p_nuclear_use": "max_rung",
-             "p_misperception_driven_escalation": "first_mde_step", "p_inadvertent": "inadvertent"}
+             "p_misperception_driven_escalation": "first_mde_step", "p_crisis_perfect_perception": "twin_crisis",
+             "p_crisis_after_misreading": "crisis_after_misreading"}
     return {o: make[o]() for o in outputs if needs[o] in per_run}
 
 
@@ -280,8 +283,12 @@ def _read_results(path: Path) -> tuple[dict, CompiledScenario]:
 def _read_flags(path: Path, runs: int, top_rung: int) -> dict[str, np.ndarray]:
     with open(path / "runs.csv", newline="") as f:
         reader = csv.DictReader(f)
-        wanted = [c for c in ("run", "miscalculation", "crisis", "war", "max_rung", "first_mde_step", "inadvertent")
-                  if c in (reader.fieldnames or [])]
+        fields = reader.fieldnames or []
+        if "crisis_after_misreading" not in fields:  # written before miscalculation needed the twin
+            raise InputError(f"{path}/runs.csv: written by an older escsim, whose 'miscalculation' column meant "
+                             "something else; run it again")
+        wanted = [c for c in ("run", "miscalculation", "crisis", "war", "max_rung", "first_mde_step", "twin_crisis",
+                              "crisis_after_misreading") if c in fields]
         cols = {c: [] for c in wanted}
         for row in reader:
             for c in wanted:
@@ -307,7 +314,7 @@ def _same_actors(settings: list[Setting]) -> None:
 
 
 def compare(targets: list[str | Path], sets: list[str] | None = None, *, runs: int | None = None,
-            seed: int | None = None, twins: bool = False, workers: int | None = None,
+            seed: int | None = None, workers: int | None = None,
             engine: str | None = None, progress: bool = False) -> Comparison:
     """Run (or read) every target on one random stream and pair each with the first.
 
@@ -338,12 +345,12 @@ def compare(targets: list[str | Path], sets: list[str] | None = None, *, runs: i
         else:
             settings.append(Setting(label, path, compile_scenario(_build(path, over)), over))
     _same_actors(settings)
-    root, n_runs, eng, twin = _stream(manifests, runs, seed, engine, twins)
+    root, n_runs, eng = _stream(manifests, runs, seed, engine)
     for s in settings:
         if s.results:
             s.flags = _read_flags(s.source, n_runs, s.compiled.top_rung)
         else:
-            result = simulate(s.compiled, n_runs, root, engine=eng, workers=workers, twins=twin, per_run=True,
+            result = simulate(s.compiled, n_runs, root, engine=eng, workers=workers, per_run=True,
                               progress=progress)
             s.flags = outcome_flags(result.per_run, s.compiled.top_rung)
     outputs = [o for o in OUTPUTS if all(o in s.flags for s in settings)]
@@ -353,11 +360,11 @@ def compare(targets: list[str | Path], sets: list[str] | None = None, *, runs: i
     return Comparison(settings, n_runs, root, eng, outputs, estimates, paired)
 
 
-def _stream(manifests, runs, seed, engine, twins):
-    """The stream, run count, engine and twins every target runs on: the results directories' (which
-    must agree), else the arguments' (defaults: seed 0's run stream, 10,000 runs, the ensemble engine)."""
+def _stream(manifests, runs, seed, engine):
+    """The stream, run count and engine every target runs on: the results directories' (which must
+    agree), else the arguments' (defaults: seed 0's run stream, 10,000 runs, the ensemble engine)."""
     if not manifests:
-        return (ensemble_root(0 if seed is None else seed), runs or DEFAULT_RUNS, engine or "ensemble", twins)
+        return ensemble_root(0 if seed is None else seed), runs or DEFAULT_RUNS, engine or "ensemble"
     first, man = manifests[0]
     key = (man["seed"], list(man["stream"]), man["runs"], man["engine"])
     for path, other in manifests[1:]:
@@ -373,11 +380,7 @@ def _stream(manifests, runs, seed, engine, twins):
         raise InputError(f"--runs {runs}: {first} holds {man['runs']:,} runs; drop --runs")
     if engine is not None and engine != man["engine"]:
         raise InputError(f"--engine {engine}: {first} ran on the {man['engine']} engine; drop --engine")
-    with_twins = [(p, "inadvertent" in open(p / "runs.csv").readline().split(",")) for p, _ in manifests]
-    if twins and not all(t for _, t in with_twins):
-        lacking = next(p for p, t in with_twins if not t)
-        raise InputError(f"--twins: {lacking} ran without twins; run it again with --twins, or drop --twins")
-    return root, man["runs"], man["engine"], all(t for _, t in with_twins)
+    return root, man["runs"], man["engine"]
 
 
 def _describe(man: dict) -> str:
@@ -510,10 +513,10 @@ def compare_over(targets: list[str | Path], experiment: str | Path, sets: list[s
         built.append([compile_scenario(f.build({**p.overrides, **o}, origin=origin)) for f, o in zip(files, overrides)])
     settings = [Setting(label, t, c, o) for label, t, c, o in zip(_labels(len(targets)), targets, built[0], overrides)]
     _same_actors(settings)
-    outputs = tuple(o for o in OUTPUTS if o != "p_inadvertent" or exp.meta.twins)
+    outputs = OUTPUTS
     # one task per draw and setting, each on one process (as a sweep's points): the pool stays busy
     tasks = [(c, p.seed, exp.runs) for p, compiled in zip(points, built) for c in compiled]
-    results = map_in_order(run_point, tasks, workers, twins=exp.meta.twins, outcome_bits=outputs)
+    results = map_in_order(run_point, tasks, workers, outcome_bits=outputs)
     results = tqdm(results, total=len(tasks), desc="draws x settings", disable=not progress, leave=False)
     summaries = list(results)
     paired = [[] for _ in settings[1:]]

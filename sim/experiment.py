@@ -24,7 +24,8 @@ from .errors import InputError, problem
 from .scenario import Scenario, ScenarioFile, StrictTable, read_input_file
 
 SAMPLERS = ("grid", "lhs", "sobol", "oat", "saltelli")
-OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_inadvertent", "p_misperception_driven_escalation")
+OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_crisis_perfect_perception", "p_crisis_after_misreading",
+           "p_misperception_driven_escalation")
 MAX_POINTS = 100_000
 Value = bool | int | float | str
 
@@ -82,7 +83,6 @@ class ExperimentMeta(StrictTable):
     sampler: Literal[SAMPLERS] = "grid"
     points: Annotated[int, Field(ge=1)] | None = None
     common_random_numbers: bool = False
-    twins: bool = False
     target_half_width: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None
     outputs: Annotated[list[Literal[OUTPUTS]], Field(min_length=1)] = ["p_miscalculation", "p_crisis", "p_war"]
 
@@ -223,8 +223,6 @@ def _check_parameters(spec: ExperimentFile, file: str) -> None:
         total = math.prod(len(p.levels()) for p in params)
         if total > MAX_POINTS:
             out.append(problem(file, "parameters", f"the grid has {total:,} points; at most {MAX_POINTS:,}"))
-    if "p_inadvertent" in meta.outputs and not meta.twins:
-        out.append(problem(file, "experiment.outputs", "p_inadvertent needs twins = true"))
     if out:
         raise InputError(out)
 

@@ -20,9 +20,11 @@ class OutcomeTracker:
     drills), contact incidents per actor, crisis onsets (days a crisis begins after a day without
     one: the model's counterpart of a recorded clash), max realised rung, first-passage step of the
     running max to each rung, first crisis, first and last misperception-driven escalation (MDE), the
-    crisis step that made the run a miscalculation and its lag from that MDE, and counts of
-    misperceptions and MDEs per observer-observed pair, and each actor's own max realised rung (who
-    reached crisis or war). Across runs: occupancy (T, N, K+1), runs at each realised rung.
+    first crisis that came within the window after an MDE (a *crisis after a misreading*) and its lag
+    from that MDE, and counts of misperceptions and MDEs per observer-observed pair, and each actor's
+    own max realised rung (who reached crisis or war). Across runs: occupancy (T, N, K+1), runs at each
+    realised rung. Whether a crisis is a *miscalculation* needs the run's perfect-perception twin:
+    :meth:`per_run` and :meth:`Totals.from_tracker` take the twin's tracker.
     """
 
     PER_ACTOR = ("actor_max_rung", "provocations", "exercise_provocations", "contacts")
@@ -44,8 +46,8 @@ class OutcomeTracker:
         self.first_crisis = np.full(R, NEVER, dtype=np.int64)
         self.first_mde = np.full(R, NEVER, dtype=np.int64)
         self.last_mde = np.full(R, NEVER, dtype=np.int64)
-        self.miscalculation_step = np.full(R, NEVER, dtype=np.int64)
-        self.miscalculation_lag = np.full(R, NEVER, dtype=np.int64)
+        self.misreading_crisis_step = np.full(R, NEVER, dtype=np.int64)
+        self.misreading_lag = np.full(R, NEVER, dtype=np.int64)
         self.misperceptions = np.zeros((R, N, N), dtype=np.int64)
         self.mde = np.zeros((R, N, N), dtype=np.int64)
         self.provocations = np.zeros((R, N), dtype=np.int64)
@@ -85,9 +87,9 @@ class OutcomeTracker:
         # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
         # step t act from t + 1 on, so an MDE at t cannot cause today's crisis).
         lag = t - self.last_mde
-        hit = crisis & (self.last_mde != NEVER) & (lag <= self.window) & (self.miscalculation_step == NEVER)
-        self.miscalculation_step = np.where(hit, t, self.miscalculation_step)
-        self.miscalculation_lag = np.where(hit, lag, self.miscalculation_lag)
+        hit = crisis & (self.last_mde != NEVER) & (lag <= self.window) & (self.misreading_crisis_step == NEVER)
+        self.misreading_crisis_step = np.where(hit, t, self.misreading_crisis_step)
+        self.misreading_lag = np.where(hit, lag, self.misreading_lag)
         any_mde = mde.any(axis=1)
         self.last_mde = np.where(any_mde, t, self.last_mde)
         self.first_mde = np.where(any_mde & (self.first_mde == NEVER), t, self.first_mde)
@@ -107,19 +109,26 @@ class OutcomeTracker:
         return self.max_rung >= self.war_rung
 
     @property
-    def miscalculation(self) -> np.ndarray:
-        return self.miscalculation_step != NEVER
+    def crisis_after_misreading(self) -> np.ndarray:
+        """A crisis within the window after an MDE (the secondary, tag-based measure)."""
+        return self.misreading_crisis_step != NEVER
+
+    def miscalculation(self, twin: OutcomeTracker) -> np.ndarray:
+        """The headline: a crisis in the run and none in its perfect-perception ``twin`` (R,) bool."""
+        return self.crisis & ~twin.crisis
 
     def per_run(self, twin: OutcomeTracker | None = None) -> dict[str, np.ndarray]:
-        """Columns of the per-run table (one row per run)."""
+        """Columns of the per-run table (one row per run); ``miscalculation`` and ``twin_crisis``
+        only with the runs' twins."""
         cols = {
             "max_rung": self.max_rung,
             "crisis": self.crisis,
             "war": self.war,
-            "miscalculation": self.miscalculation,
+            **({"miscalculation": self.miscalculation(twin), "twin_crisis": twin.crisis} if twin is not None else {}),
+            "crisis_after_misreading": self.crisis_after_misreading,
             "first_crisis_step": self.first_crisis,
             "first_mde_step": self.first_mde,
-            "miscalculation_step": self.miscalculation_step,
+            "misreading_crisis_step": self.misreading_crisis_step,
             "misperceptions": self.misperceptions.sum(axis=(1, 2)),
             "mde": self.mde.sum(axis=(1, 2)),
             "provocations": self.provocations.sum(axis=1),
@@ -128,8 +137,6 @@ class OutcomeTracker:
         for name in self.PER_ACTOR:
             values = getattr(self, name)
             cols.update({f"{name}_{i}": values[:, i] for i in range(values.shape[1])})
-        if twin is not None:
-            cols["inadvertent"] = self.crisis & ~twin.crisis
         return cols
 
 
@@ -137,9 +144,11 @@ class OutcomeTracker:
 class Totals:
     """Integer counts over runs; ``a + b`` folds two groups of runs exactly.
 
-    Histograms use index T (or W+1) for 'never'. Shapes: first_passage (K+1, T+1),
-    max_rung (K+1,), occupancy (T, N, K+1), misperceptions and mde (N, N) pair sums,
-    miscalculation_lag (W+1,), provocations (N,) provocation days per actor summed over runs and
+    ``miscalculation`` counts runs with a crisis and none in their perfect-perception twin, so it
+    needs twins (``twin_runs`` > 0; else it is 0 and means nothing); ``crisis_after_misreading`` counts
+    runs with a crisis within the window after an MDE. Histograms use index T (or W+1) for 'never'.
+    Shapes: first_passage (K+1, T+1), max_rung (K+1,), occupancy (T, N, K+1), misperceptions and mde
+    (N, N) pair sums, misreading_lag (W+1,) lags of crises after misreadings, provocations (N,) provocation days per actor summed over runs and
     provocations_sq (N,) their squares (for the variance across runs, as calibration needs),
     exercise_provocations (N,) those on exercise days, contacts (N,) contact incidents, crisis_onsets
     and crisis_onsets_sq (scalars) crisis onsets and their squares summed over runs.
@@ -149,16 +158,16 @@ class Totals:
     crisis: int
     war: int
     miscalculation: int
+    crisis_after_misreading: int
     runs_with_mde: int
     twin_runs: int
     twin_crisis: int
-    inadvertent: int
     first_passage: np.ndarray
     max_rung: np.ndarray
     occupancy: np.ndarray
     misperceptions: np.ndarray
     mde: np.ndarray
-    miscalculation_lag: np.ndarray
+    misreading_lag: np.ndarray
     provocations: np.ndarray
     provocations_sq: np.ndarray
     exercise_provocations: np.ndarray
@@ -171,22 +180,22 @@ class Totals:
         T, K = tr.horizon, tr.first_passage.shape[1] - 1
         fp = np.where(tr.first_passage == NEVER, T, tr.first_passage)
         first_passage = np.stack([np.bincount(fp[:, k], minlength=T + 1) for k in range(K + 1)])
-        lag = tr.miscalculation_lag[tr.miscalculation]
+        lag = tr.misreading_lag[tr.crisis_after_misreading]
         return cls(
             runs=len(tr.max_rung),
             crisis=int(tr.crisis.sum()),
             war=int(tr.war.sum()),
-            miscalculation=int(tr.miscalculation.sum()),
+            miscalculation=0 if twin is None else int(tr.miscalculation(twin).sum()),
+            crisis_after_misreading=int(tr.crisis_after_misreading.sum()),
             runs_with_mde=int((tr.first_mde != NEVER).sum()),
             twin_runs=0 if twin is None else len(twin.max_rung),
             twin_crisis=0 if twin is None else int(twin.crisis.sum()),
-            inadvertent=0 if twin is None else int((tr.crisis & ~twin.crisis).sum()),
             first_passage=first_passage,
             max_rung=np.bincount(tr.max_rung, minlength=K + 1),
             occupancy=tr.occupancy.copy(),
             misperceptions=tr.misperceptions.sum(axis=0),
             mde=tr.mde.sum(axis=0),
-            miscalculation_lag=np.bincount(lag, minlength=tr.window + 1)[: tr.window + 1],
+            misreading_lag=np.bincount(lag, minlength=tr.window + 1)[: tr.window + 1],
             provocations=tr.provocations.sum(axis=0),
             provocations_sq=(tr.provocations**2).sum(axis=0),
             exercise_provocations=tr.exercise_provocations.sum(axis=0),

@@ -32,7 +32,8 @@ OUTPUT_LABELS = {
     "p_miscalculation": "P(miscalculation)",
     "p_crisis": "P(crisis)",
     "p_war": "P(war)",
-    "p_inadvertent": "P(inadvertent crisis)",
+    "p_crisis_perfect_perception": "P(crisis, perfect perception)",
+    "p_crisis_after_misreading": "P(crisis after a misreading)",
     "p_misperception_driven_escalation": "P(misperception-driven escalation)",
 }
 

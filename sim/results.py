@@ -27,6 +27,7 @@ from .draws import Seed, describe_seed
 from .errors import InputError
 from .kernel import perceived_rung
 from .outcomes import OutcomeTracker, Totals
+from .parameters import with_run_parameters
 from .scenario import Scenario
 from .simulate import EnsembleResult
 from .stats import escalation_curves, estimate, spread_over_draws
@@ -45,7 +46,7 @@ def summarise(result: EnsembleResult) -> dict:
         out["posterior"] = result.posterior
         out["parameter_uncertainty"] = {
             f"p_{name}": spread_over_draws(result.per_run[name], result.runs_per_draw)
-            for name in ("miscalculation", "crisis", "war") if name in result.per_run}
+            for name in ("miscalculation", "crisis", "war", "crisis_after_misreading") if name in result.per_run}
     return out
 
 
@@ -53,7 +54,9 @@ def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: s
     """The headline numbers of the runs folded into ``tot``, JSON-ready.
 
     Probabilities come as ``{"estimate", "ci_low", "ci_high", "successes", "runs"}`` with Wilson 95%
-    intervals; ``p_inadvertent`` only when the ensemble ran perfect-perception twins. ``seed`` and
+    intervals. ``p_miscalculation`` (a crisis in the run and none in its perfect-perception twin) and
+    ``p_crisis_perfect_perception`` only when the ensemble ran twins, as :func:`sim.simulate.simulate`
+    does by default; ``p_crisis_after_misreading`` is the tag-based measure. ``seed`` and
     ``stream`` name the random stream the runs drew from (:func:`sim.draws.describe_seed`).
     """
     n = tot.runs
@@ -64,15 +67,15 @@ def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: s
         **describe_seed(seed),
         "engine": engine,
         "horizon_days": sc.horizon,
-        "p_miscalculation": estimate(tot.miscalculation, n),
+        **({"p_miscalculation": estimate(tot.miscalculation, n)} if tot.twin_runs else {}),
         "p_crisis": estimate(tot.crisis, n),
         "p_war": estimate(tot.war, n),
         # runs whose max realised rung reached the top rung K (nuclear use on the default ladder)
         "p_nuclear_use": estimate(int(tot.max_rung[sc.top_rung]), n),
+        "p_crisis_after_misreading": estimate(tot.crisis_after_misreading, n),
         "p_misperception_driven_escalation": estimate(tot.runs_with_mde, n),
     }
     if tot.twin_runs:
-        out["p_inadvertent"] = estimate(tot.inadvertent, n)
         out["p_crisis_perfect_perception"] = estimate(tot.twin_crisis, n)
     out["max_rung_distribution"] = {sc.rung_names[k]: int(c) for k, c in enumerate(tot.max_rung)}
     out["misperception_driven_escalations"] = {
@@ -82,8 +85,8 @@ def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: s
     mean, var = tot.provocation_moments()
     out["provocation_days_per_run"] = {ids[i]: {"mean": float(mean[i]), "variance": float(var[i])}
                                        for i in range(len(ids)) if tot.provocations[i]}
-    lag = tot.miscalculation_lag
-    out["miscalculation_lag_days_mean"] = (float((np.arange(len(lag)) * lag).sum() / lag.sum())
+    lag = tot.misreading_lag
+    out["misreading_lag_days_mean"] = (float((np.arange(len(lag)) * lag).sum() / lag.sum())
                                            if lag.sum() else None)
     return out
 
@@ -93,19 +96,20 @@ def format_table(summary: dict) -> str:
     (runs with the outcome / runs), so a small or zero count is never hidden behind a rounded estimate."""
     top = list(summary["max_rung_distribution"])[-1]  # the top rung's name: "nuclear use" by default
     rows = [("P(miscalculation)", "p_miscalculation"), ("P(crisis)", "p_crisis"), ("P(war)", "p_war"),
-            (f"P({top})", "p_nuclear_use"), ("P(inadvertent crisis)", "p_inadvertent")]
+            (f"P({top})", "p_nuclear_use"), ("P(crisis, perfect perception)", "p_crisis_perfect_perception"),
+            ("P(crisis after a misreading)", "p_crisis_after_misreading")]
     lines = [f"{summary['scenario']}: {summary['runs']} runs of {summary['horizon_days']} days, "
              f"seed {summary['seed']}, {summary['engine']} engine",
-             f"{'':24}{'estimate':>10}{'95% interval':>20}{'runs with it':>18}"]
+             f"{'':30}{'estimate':>10}{'95% interval':>20}{'runs with it':>18}"]
     spread = summary.get("parameter_uncertainty", {})
     if spread:
         lines[-1] += f"{'5-95% over draws':>22}"
     for label, key in rows:
-        if key not in summary:  # p_inadvertent: only with twins
+        if key not in summary:  # p_miscalculation and the twins' P(crisis): only with twins
             continue
         e = summary[key]
         count = f"{e['successes']}/{e['runs']}"
-        line = f"{label:24}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]{count:>18}"
+        line = f"{label:30}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]{count:>18}"
         if key in spread:
             line += f"{'':4}[{spread[key]['q05']:.4f}, {spread[key]['q95']:.4f}]"
         lines.append(line)
@@ -289,8 +293,9 @@ def curves_csv(sc: CompiledScenario, totals: Totals) -> str:
 
 def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
                   command: list[str] | None = None, runs_table: bool = True) -> dict[str, Path]:
-    """Write summary.json, totals.npz, escalation_curves.csv, manifest.json and (if kept and
-    ``runs_table``) runs.csv to ``out``."""
+    """Write summary.json, totals.npz, escalation_curves.csv, manifest.json, (if kept and
+    ``runs_table``) runs.csv, and (with per-run parameters) parameters.npz, each run's values, which
+    replays need, to ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"summary": out / "summary.json", "totals": out / "totals.npz", "manifest": out / "manifest.json"}
@@ -302,6 +307,11 @@ def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
     paths["curves"] = out / "escalation_curves.csv"
     atomic_write(paths["curves"], curves_csv(result.scenario, result.totals))
     atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2) + "\n")
+    if result.parameters:
+        paths["parameters"] = out / "parameters.npz"
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **result.parameters)
+        atomic_write(paths["parameters"], buf.getvalue())
     if result.per_run is not None and runs_table:
         paths["runs"] = out / "runs.csv"
         text = io.StringIO()
@@ -416,8 +426,10 @@ def _day_lines(sc, days: list[str], collapse: bool = True) -> list[str]:
     return lines
 
 
-def replay_model(target: Path, run: int, seed: int | None = None):
+def replay_model(target: Path, run: int, seed: int | None = None, perfect_perception: bool = False):
     """The model (not yet run) that replays run ``run``, and a line naming that run.
+
+    ``perfect_perception`` gives the run's twin instead (the same draws; see docs/model.md section 6).
 
     ``target`` is a scenario file, whose ensemble-engine ensemble seeded ``seed`` (default 0) is
     replayed, or an `escsim run` results directory, whose manifest decides the scenario (as resolved),
@@ -430,14 +442,14 @@ def replay_model(target: Path, run: int, seed: int | None = None):
 
     target = Path(target)
     if target.is_dir():
-        return _replay_from_results(target, run, seed)
+        return _replay_from_results(target, run, seed, perfect_perception)
     compiled = compile_scenario(load_scenario(target))
     seed = 0 if seed is None else seed
-    return (EscalationModel.replay(compiled, seed, run),
+    return (EscalationModel.replay(compiled, seed, run, perfect_perception=perfect_perception),
             f"{compiled.name}, seed {seed}, run {run} (ensemble engine)")
 
 
-def _replay_from_results(results: Path, run: int, seed: int | None):
+def _replay_from_results(results: Path, run: int, seed: int | None, perfect_perception: bool):
     from .compile import compile_scenario
     from .draws import Stream, root_from, run_seed, stream_label
     from .model import EscalationModel
@@ -451,15 +463,37 @@ def _replay_from_results(results: Path, run: int, seed: int | None):
     if not 0 <= run < runs:
         raise InputError(f"--run {run}: {results} holds {runs} runs, numbered 0 to {runs - 1}")
     compiled = compile_scenario(validate_scenario(man["scenario"], str(path)))
+    parameters = _run_parameters(results, man, run)
+    if parameters:  # drawn from a posterior: this run's values
+        compiled = with_run_parameters(compiled, parameters)
     root = root_from(man)
     seed_text = f"seed {root.entropy}" if root.spawn_key == (Stream.RUN,) else f"stream {stream_label(root)}"
     where = f"{compiled.name}, run {run} of {runs} in {results} ({seed_text}"
     if engine == "ensemble":
-        return EscalationModel.replay(compiled, root, run), f"{where}, ensemble engine)"
+        return (EscalationModel.replay(compiled, root, run, perfect_perception=perfect_perception),
+                f"{where}, ensemble engine)")
     if engine == "mesa":
-        return (EscalationModel(compiled, rng=run_seed(root, run)),
+        return (EscalationModel(compiled, rng=run_seed(root, run), perfect_perception=perfect_perception),
                 f"{where}, Mesa engine: its own stream, not an ensemble-engine row)")
     raise InputError(f"{path}: engine {engine!r} is neither ensemble nor mesa")
+
+
+def _run_parameters(results: Path, man: dict, run: int) -> dict[str, np.ndarray] | None:
+    """Run ``run``'s per-run parameters from parameters.npz (key -> (1,)), or None when the runs had none."""
+    if not man.get("posterior"):
+        return None
+    path = results / "parameters.npz"
+    try:
+        with np.load(path) as f:
+            values = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise InputError(f"{results}: its runs drew parameters from {man['posterior']}, but parameters.npz, "
+                         "which holds each run's values, is missing; run it again") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc})") from None
+    if any(v.shape != (man["runs"],) for v in values.values()):
+        raise InputError(f"{path}: does not hold one value per run for its {man['runs']} runs; run it again")
+    return {k: v[run:run + 1] for k, v in values.items()}
 
 
 def _run_manifest(results: Path) -> tuple[dict, Path]:
@@ -480,7 +514,8 @@ def _run_manifest(results: Path) -> tuple[dict, Path]:
     return man, path
 
 
-def replay_outcomes(model) -> str:
-    """A finished run's outcomes as ``name=value`` pairs, named and written as in runs.csv."""
-    cols = runs_columns(model.compiled, model.outcomes.per_run())
+def replay_outcomes(model, twin=None) -> str:
+    """A finished run's outcomes as ``name=value`` pairs, named and written as in runs.csv; with its
+    finished perfect-perception ``twin``, the miscalculation flag too."""
+    cols = runs_columns(model.compiled, model.outcomes.per_run(None if twin is None else twin.outcomes))
     return " ".join(f"{k}={v[0]}" for k, v in cols.items())

@@ -35,18 +35,20 @@ class EnsembleResult:
     sample_actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
     runs_per_draw: int | None = None  # with parameters drawn from a posterior: runs that share a draw
     posterior: str | None = None  # the posterior file they were drawn from
+    parameters: dict[str, np.ndarray] | None = None  # per-run parameters (key -> (runs,)), if any
 
 
 def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, engine: str = "ensemble",
-             workers: int | None = None, twins: bool = False, per_run: bool = True,
+             workers: int | None = None, twins: bool = True, per_run: bool = True,
              progress: bool = False, parameters=None) -> EnsembleResult:
     """Run ``runs`` runs of ``scenario`` seeded from ``seed`` and fold their outcomes.
 
     Run k uses draws fixed by (seed, k) alone, so any subset of runs gives the same per-run numbers.
     ``seed`` is an int (the ``RUN`` stream of :mod:`sim.draws`) or a root from
     :func:`sim.draws.ensemble_root` (a sweep point's or a calibration's stream).
-    With ``twins`` each run also runs its perfect-perception twin on the same draws, which gives
-    the inadvertent-escalation count (MODEL.md section 6). ``engine="ensemble"`` (the default) steps
+    Each run also runs its perfect-perception twin on the same draws (``twins``, on by default), which
+    P(miscalculation) needs (docs/model.md section 6); ``twins=False`` saves the twins' cost where only
+    crises, wars and provocations matter. ``engine="ensemble"`` (the default) steps
     all runs as arrays; ``engine="mesa"`` steps one Mesa model per run. Both use ``workers``
     processes (default: all cores). The two engines draw from different streams (ensemble
     blocks vs. Mesa runs), so they agree in distribution, not run by run; replay an ensemble run in
@@ -69,7 +71,8 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, 
                  for a, b in chunks(runs, MESA_CHUNK)]
         outputs = map_in_order(run_mesa_chunk, tasks, workers, twins=twins, per_run=per_run)
         totals, table, samples = fold(outputs, scenario, runs, progress)
-    return EnsembleResult(scenario, runs, seed, engine, totals, table, samples)
+    return EnsembleResult(scenario, runs, seed, engine, totals, table, samples,
+                          parameters={k: np.asarray(v, dtype=float) for k, v in parameters.items()} if parameters else None)
 
 
 def run_mesa_chunk(scenario: CompiledScenario, seed: Seed, start: int, stop: int, parameters=None, *,

@@ -44,17 +44,18 @@ class SweepReport:
     sensitivity: Path | None
 
 
-def run_point(scenario: CompiledScenario, seed, runs: int, twins: bool = False,
+def run_point(scenario: CompiledScenario, seed, runs: int,
               target_half_width: float | None = None, outcome_bits: tuple[str, ...] = ()) -> dict:
     """One point's ensemble (one process), summarised; stops early once P(miscalculation)'s 95%
     interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs).
     ``outcome_bits`` names outputs whose per-run outcomes come back too, as bit vectors in
-    ``summary["outcome_bits"]`` (for paired differences, :class:`sim.compare.SweepPairing`)."""
+    ``summary["outcome_bits"]`` (for paired differences, :class:`sim.compare.SweepPairing`). Every run
+    has its perfect-perception twin, which P(miscalculation) needs."""
     step = runs if target_half_width is None else min(runs, ADAPTIVE_STEP)
     totals, done, tables = None, 0, []
     while done < runs:
         n = min(step, runs - done)
-        part, table, _ = run_ensemble(scenario, n, seed, first_run=done, workers=1, twins=twins,
+        part, table, _ = run_ensemble(scenario, n, seed, first_run=done, workers=1, twins=True,
                                       per_run=bool(outcome_bits))
         tables.append(table)
         totals = part if totals is None else totals + part
@@ -82,7 +83,7 @@ def point_row(exp: Experiment, index: int, summary: dict) -> dict:
     row["mean_max_rung"] = float((np.arange(len(counts)) * counts).sum() / n)
     for k in range(1, len(counts)):
         row[f"p_max_rung_ge_{k}"] = float(counts[k:].sum() / n)
-    row["mean_miscalculation_lag_days"] = summary["miscalculation_lag_days_mean"]
+    row["mean_misreading_lag_days"] = summary["misreading_lag_days_mean"]
     prov = summary.get("provocation_days_per_run", {})
     # one column per actor (0 for an actor that never provoked), so every point has the same columns
     for actor in point.scenario.actor_ids:
@@ -102,7 +103,7 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
         done = _finished(out, exp)
         pairing = SweepPairing(exp, out)  # common random numbers: each point against the baseline, run by run
         todo = pairing.plan([p for p in exp.points if p.index not in done], exp.points)
-        args = dict(runs=exp.runs, twins=exp.meta.twins, target_half_width=exp.meta.target_half_width,
+        args = dict(runs=exp.runs, target_half_width=exp.meta.target_half_width,
                     outcome_bits=pairing.outputs)
         tasks = [(p.index, (p.scenario, p.seed)) for p in todo]
         results = _on_dask(client, tasks, args) if client else map_as_completed(run_point, tasks, workers, **args)

@@ -61,10 +61,11 @@ def test_replayed_runs_match_the_ensemble_step_for_step(name):
             assert np.array_equal(history[key], out.trace[key][index]), (index, key)
         for key, col in per_run.items():
             assert col[0] == out.per_run[key][index], (index, key)
-    # perfect-perception twins on the same draws give the inadvertent tag
+    # perfect-perception twins on the same draws decide the miscalculation flag
     for index, (_, twin) in zip(indices[:40], _replay_rows(sc, uniforms, normals, regime, indices[:40], perfect=True)):
         crisis = replays[index][1]["crisis"][0]
-        assert out.per_run["inadvertent"][index] == (crisis and not twin["crisis"][0]), index
+        assert out.per_run["miscalculation"][index] == (crisis and not twin["crisis"][0]), index
+        assert out.per_run["twin_crisis"][index] == twin["crisis"][0], index
     # and the public replay API regenerates the same draws from (seed, run) alone
     for index in indices[:3]:
         model = EscalationModel.replay(sc, seed, block * BLOCK_SIZE + index).run()

@@ -227,7 +227,7 @@ def test_every_kind_and_flag_draws_what_it_asks_or_is_refused(results, target, s
     (["run", "--out", "F.png"], "add --kind curves or --kind paths"),
     (["run", "--kind", "curves", "--risk", "0.1"], "--risk is for sweep figures"),
     (["grid2", "--x", "nope"], "choose from cohesion, scale"),
-    (["grid2", "--output", "p_inadvertent"], "choose from p_miscalculation, p_crisis, p_war"),
+    (["grid2", "--output", "p_crisis_after_misreading"], "choose from p_miscalculation, p_crisis, p_war"),
     (["oat", "--output", "p_war"], "choose from p_miscalculation, p_crisis"),
     (["oat", "--kind", "response"], "use --kind effects"),
     (["oat", "--kind", "scatter"], "hotlines takes False, True"),

@@ -1,6 +1,7 @@
 """escsim run over a posterior: each run's parameters drawn from it, the spread over draws reported,
 and a posterior that does not fit the scenario refused."""
 
+import csv
 import json
 
 import numpy as np
@@ -55,3 +56,27 @@ def test_a_posterior_that_does_not_fit_the_scenario_is_refused(tmp_path, capsys)
                  "--out", str(tmp_path / "r")]) == 2
     assert "unknown actor 'china'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_drawn_from_the_posterior_replays_from_its_results(tmp_path, capsys):
+    # runs of 4 draws far apart; a replay must take each run's own values from parameters.npz, so the
+    # replayed outcomes equal runs.csv's row for row (a replay at the point values would not)
+    post = write_posterior(tmp_path, [RATE, "actors.north_korea.provocation.contact_rate"],
+                           [[0.001, 0.0], [0.08, 0.02], [0.02, 0.004], [0.05, 0.01]], SCENARIOS / "korea_baseline.toml")
+    out = tmp_path / "r"
+    assert main(["run", str(SCENARIOS / "korea_baseline.toml"), "--posterior", str(post), "--runs", "1024",
+                 "--out", str(out), "--no-plot", "--workers", "1"]) == 0
+    with np.load(out / "parameters.npz") as f:
+        assert f[RATE].shape == (1024,) and len(set(f[RATE])) >= 2
+    rows = list(csv.DictReader((out / "runs.csv").open()))
+    provocations = [int(r["provocations_north_korea"]) for r in rows]
+    chosen = {int(np.argmin(provocations)), int(np.argmax(provocations)), 300, 700}
+    capsys.readouterr()
+    for run in sorted(chosen):
+        assert main(["replay", str(out), "--run", str(run)]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("outcomes (as in runs.csv): "))
+        replayed = dict(pair.split("=", 1) for pair in line.split(": ", 1)[1].split(" "))
+        assert replayed == {k: v for k, v in rows[run].items() if k != "run"}, run
+    (out / "parameters.npz").unlink()
+    assert main(["replay", str(out), "--run", "3"]) == 2
+    assert "parameters.npz" in capsys.readouterr().err

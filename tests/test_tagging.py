@@ -14,6 +14,13 @@ def run(sc, draws):
     return EscalationModel(sc, draws=draws).run()
 
 
+def miscalculation(sc, **at) -> bool:
+    """The headline flag of one run on fixed draws: a crisis in it and none in its perfect-perception
+    twin on the same draws."""
+    run_, twin = (EscalationModel(sc, draws=fixed_draws(sc, **at), perfect_perception=p).run() for p in (False, True))
+    return bool(run_.outcomes.miscalculation(twin.outcomes)[0])
+
+
 def test_noise_read_as_intent_is_a_misperception_driven_escalation():
     sc = compiled(two_actor_raw(actors={"a": {"rule": TFT, "noise": 1.0}}))
     m = run(sc, fixed_draws(sc, normal=[(3, 0, 1, 2.0)]))
@@ -24,7 +31,17 @@ def test_noise_read_as_intent_is_a_misperception_driven_escalation():
     assert h["level"][4].tolist() == [2, 0]
     assert m.outcomes.mde[0, 0, 1] == 1 and m.outcomes.misperceptions[0].sum() == 1
     # A then sees B at 0 again and steps down: no crisis, so no miscalculation
-    assert h["level"][5].tolist() == [0, 0] and not m.outcomes.miscalculation[0]
+    assert h["level"][5].tolist() == [0, 0] and not m.outcomes.crisis_after_misreading[0]
+    assert not miscalculation(sc, normal=[(3, 0, 1, 2.0)])
+
+
+def test_noise_read_as_a_crisis_is_a_miscalculation():
+    # A misreads B's 0 as 4 on day 3 and answers in kind: a crisis its perfect-perception twin never has
+    sc = compiled(two_actor_raw(actors={"a": {"rule": TFT, "noise": 1.0}}))
+    m = run(sc, fixed_draws(sc, normal=[(3, 0, 1, 4.0)]))
+    assert m.history["mde"][3, 0] and m.outcomes.first_crisis[0] == 4
+    assert m.outcomes.crisis_after_misreading[0]
+    assert miscalculation(sc, normal=[(3, 0, 1, 4.0)])
 
 
 @pytest.mark.parametrize("transparency, mde", [(0.0, True), (1.0, False)])
@@ -54,7 +71,10 @@ def test_accident_read_as_intent_then_crisis_is_a_miscalculation():
     assert h["realised"][4, 0] == 4
     out = m.outcomes
     assert out.first_crisis[0] == 3  # the accident itself is a crisis, before any MDE
-    assert out.miscalculation_step[0] == 4 and out.miscalculation_lag[0] == 1
+    assert out.misreading_crisis_step[0] == 4 and out.misreading_lag[0] == 1
+    assert out.crisis_after_misreading[0]  # the tag counts it: a crisis came within W of an MDE ...
+    # ... but the accident's crisis happens with perfect perception too: not a miscalculation
+    assert not miscalculation(sc, accident=[(t, 1, 0.9) for t in range(sc.horizon) if t != 3] + [(3, 1, 0.1)])
 
 
 def test_miscalculation_needs_the_crisis_within_the_window():
@@ -66,7 +86,7 @@ def test_miscalculation_needs_the_crisis_within_the_window():
     draws = fixed_draws(sc, normal=[(1, 0, 1, 3.0)], accident=[(t, 1, 0.9) for t in range(12)])
     m = run(sc, draws)
     assert m.history["mde"][1, 0] and not m.outcomes.crisis[0]
-    assert not m.outcomes.miscalculation[0]
+    assert not m.outcomes.crisis_after_misreading[0]
 
 
 @pytest.mark.parametrize("lam, u_deter, climbs", [(0.5, 0.5, False), (0.5, 0.3, True), (0.0, 0.99, True)])
