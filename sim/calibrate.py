@@ -9,7 +9,10 @@ and the sampler's settings. The summary statistics are those of the record over 
   years of the actor's provocation days;
 - ``log_rate_ratio``: log of the provocation-day rate inside exercise windows over the rate outside,
   pooled over the years (counts + 1/2, so a history without any stays finite);
-- ``clash_years`` and ``clashes``: years with a clash, and clashes, over the period.
+- ``clash_years`` and ``clashes``: years with a clash, and clashes, over the period;
+- ``max_provocation_days``: the most provocation days in any one year (20 in the record, 2016),
+  which tells a history with one explosive threat spiral from one of steady, overdispersed years
+  that mean and variance alone may not.
 
 The sampler is ELFI's adaptive-distance ABC-SMC (Prangle 2017, Bayesian Analysis 12: each round
 reweights the statistics by their spread, so no hand-set scale decides the fit), on the statistics
@@ -45,7 +48,8 @@ from .hindcast import Hindcast, load_hindcast
 from .parameters import check_keys
 from .scenario import StrictTable, read_input_file
 
-STATISTICS = ("mean_provocation_days", "variance_provocation_days", "log_rate_ratio", "clash_years", "clashes")
+STATISTICS = ("mean_provocation_days", "variance_provocation_days", "log_rate_ratio", "clash_years", "clashes",
+              "max_provocation_days")
 
 
 class Prior(StrictTable):
@@ -127,12 +131,12 @@ def load_calibration(path: str | Path) -> Calibration:
 def history_statistics(provocations: np.ndarray, inside: np.ndarray, onsets: np.ndarray, window_days: np.ndarray,
                        year_days: np.ndarray) -> np.ndarray:
     """The summary statistics of histories. provocations, inside, onsets: (Y, R) counts per year and
-    history; window_days, year_days: (Y,). Returns (R, 5) in the order of STATISTICS."""
+    history; window_days, year_days: (Y,). Returns (R, 6) in the order of STATISTICS."""
     days_in, days_out = window_days.sum(), (year_days - window_days).sum()
     rate_in = (inside.sum(0) + 0.5) / days_in
     rate_out = (provocations.sum(0) - inside.sum(0) + 0.5) / days_out
     return np.stack([provocations.mean(0), provocations.var(0, ddof=1), np.log(rate_in / rate_out),
-                     (onsets > 0).sum(0), onsets.sum(0)], axis=1).astype(float)
+                     (onsets > 0).sum(0), onsets.sum(0), provocations.max(0)], axis=1).astype(float)
 
 
 def distance_scale(statistics: np.ndarray) -> np.ndarray:
@@ -140,13 +144,13 @@ def distance_scale(statistics: np.ndarray) -> np.ndarray:
     (log1p), so that a history with ten times the record's provocations is far, but not so far that
     the distance is about nothing else; the log rate ratio and the clash years as they are."""
     x = np.array(statistics, dtype=float)
-    for c in (0, 1, 4):
+    for c in (0, 1, 4, 5):
         x[..., c] = np.log1p(x[..., c])
     return x
 
 
 def observed_statistics(hc: Hindcast) -> np.ndarray:
-    """The record's summary statistics, (5,)."""
+    """The record's summary statistics, (6,)."""
     rec = [hc.record[y] for y in hc.years]
     col = np.array
     return history_statistics(col([[r.provocation_days] for r in rec]), col([[r.provocation_days_in_windows] for r in rec]),
@@ -156,17 +160,13 @@ def observed_statistics(hc: Hindcast) -> np.ndarray:
 
 def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed, workers: int | None = None,
                         ) -> np.ndarray:
-    """One simulated history per parameter vector: (R, 5) statistics, R the length of the values."""
-    from .ensemble import run_ensemble
+    """One simulated history per parameter vector: (R, 6) statistics, R the length of the values."""
+    from .hindcast import simulate_years
 
     R = len(next(iter(values.values())))
-    per_year = []
-    for year, sc in cal.years.items():
-        i = sc.actor_ids.index(cal.hindcast.actor)
-        _, table, _ = run_ensemble(sc, R, ensemble_root(seed, Stream.HINDCAST, year), workers=workers,
-                                   per_run=True, parameters=values)
-        per_year.append((table[f"provocations_{i}"], table[f"exercise_provocations_{i}"], table["crisis_onsets"],
-                         int((sc.drill_rung >= 0).any(axis=1).sum()), sc.horizon))
+    years = simulate_years(cal.hindcast, R, seed, workers, parameters=values, compiled=cal.years)
+    per_year = [(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, r.window_days,
+                 cal.years[y].horizon) for y, r in years.items()]
     prov, inside, onsets, wdays, ydays = (np.array(x) for x in zip(*per_year))
     return history_statistics(prov, inside, onsets, wdays, ydays)
 

@@ -153,31 +153,58 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
     (each array has ``runs`` entries); a run's numbers then depend on (seed, run, its values) alone.
     Returns (totals, per-run columns or None, sample paths of realised actions (S, T, N)).
     """
-    if runs < 1:
-        raise ValueError(f"runs must be at least 1, got {runs}")
+    return run_ensembles([(sc, runs, seed, parameters)], first_run=first_run, workers=workers,
+                         blocks_per_batch=blocks_per_batch, twins=twins, per_run=per_run, samples=samples,
+                         progress=progress)[0]
+
+
+def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, blocks_per_batch: int | None = None,
+                  twins: bool = False, per_run: bool = False, samples: int = 0, progress: bool = False) -> list:
+    """:func:`run_ensemble` for several ensembles at once, their batches sharing one pool of workers.
+
+    ``jobs`` is a list of (scenario, runs, seed, parameters or None). For ensembles too small to
+    keep every core busy alone (a calibration's years: one block each), so that 11 of them take
+    11 tasks on all cores instead of 11 rounds of one task on one core. Each job's result is exactly
+    what :func:`run_ensemble` gives it alone. Returns one (totals, table, samples) per job.
+    """
     if blocks_per_batch is not None and blocks_per_batch < 1:
         raise ValueError(f"blocks_per_batch must be at least 1, got {blocks_per_batch}")
     if first_run % BLOCK_SIZE:
         raise ValueError(f"first_run must be a multiple of {BLOCK_SIZE}, got {first_run}")
-    seed = ensemble_root(seed)
+    plans = [_plan(sc, runs, ensemble_root(seed), first_run, parameters) for sc, runs, seed, parameters in jobs]
+    total_blocks = sum(p[2] for p in plans)
+    size = blocks_per_batch or batch_size(total_blocks, min(workers or default_workers(), total_blocks))
+    tasks, owners = [], []
+    for j, (sc, seed, n_blocks, end, parameters) in enumerate(plans):
+        first_block = first_run // BLOCK_SIZE
+        for b0, b1 in chunks(n_blocks, size):
+            tasks.append((sc, seed, first_block + b0, b1 - b0, end,
+                          _rows_of(parameters, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE)))
+            owners.append(j)
+    outputs = iter(map_in_order(_run_task, tasks, workers, twins=twins, per_run=per_run, samples=samples))
+    results = []
+    for j, (sc, _, _, _, _) in enumerate(plans):
+        mine = (next(outputs) for _ in range(owners.count(j)))  # tasks are in job order
+        totals, table, sample_actions = fold(mine, sc, jobs[j][1], progress)
+        if table is not None:
+            table["run"] = table["run"] + first_run
+        results.append((totals, table, sample_actions))
+    return results
+
+
+def _plan(sc: CompiledScenario, runs: int, seed, first_run: int, parameters):
+    """One ensemble's checked inputs: (scenario, root, blocks, end run, per-run parameters as floats)."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
     end = first_run + runs
-    first_block, last_block = first_run // BLOCK_SIZE, -(-end // BLOCK_SIZE)
-    n_blocks = last_block - first_block
-    size = blocks_per_batch or batch_size(n_blocks, min(workers or default_workers(), n_blocks))
+    n_blocks = -(-end // BLOCK_SIZE) - first_run // BLOCK_SIZE
     if parameters:
         check_keys(sc, parameters)
         parameters = {k: np.asarray(v, dtype=float) for k, v in parameters.items()}
         bad = {k: v.shape for k, v in parameters.items() if v.shape != (runs,)}
         if bad:
             raise ValueError(f"per-run parameters need {runs} values each (one per run); got shapes {bad}")
-    tasks = [(sc, seed, first_block + b0, b1 - b0, end,
-              _rows_of(parameters, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE))
-             for b0, b1 in chunks(n_blocks, size)]
-    outputs = map_in_order(_run_task, tasks, workers, twins=twins, per_run=per_run, samples=samples)
-    totals, table, sample_actions = fold(outputs, sc, runs, progress)
-    if table is not None:
-        table["run"] = table["run"] + first_run
-    return totals, table, sample_actions
+    return sc, seed, n_blocks, end, parameters
 
 
 def _run_task(sc, seed, first_block, n_blocks, runs, parameters, **options) -> BatchOutput:

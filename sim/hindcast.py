@@ -351,23 +351,27 @@ class YearRuns:
 
 
 def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
-                   progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None) -> dict[int, YearRuns]:
+                   progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None,
+                   compiled: Mapping[int, object] | None = None) -> dict[int, YearRuns]:
     """Run ``runs`` runs of every year's scenario; year Y draws from the stream (seed, HINDCAST, Y).
 
     Run k of every year is read as one simulated history of the whole period (the years' streams are
     independent, so this pairs independent years, as the record's years are taken to be).
-    ``parameters`` (:mod:`sim.parameters`) gives history k its own values in every year.
+    ``parameters`` (:mod:`sim.parameters`) gives history k its own values in every year. The years
+    share one pool of workers (:func:`sim.ensemble.run_ensembles`), so small ensembles (a calibration
+    batch: one block a year) keep every core busy. ``compiled`` (year -> CompiledScenario) saves
+    compiling the years again.
     """
     from .compile import compile_scenario
     from .draws import Stream, ensemble_root
-    from .ensemble import run_ensemble
+    from .ensemble import run_ensembles
 
+    years = compiled or {year: compile_scenario(scenario) for year, scenario in hc.scenarios.items()}
+    jobs = [(sc, runs, ensemble_root(seed, Stream.HINDCAST, year), parameters) for year, sc in years.items()]
     out = {}
-    for year, scenario in hc.scenarios.items():
-        sc = compile_scenario(scenario)
+    for (year, sc), (_, table, _) in zip(years.items(), run_ensembles(jobs, workers=workers, per_run=True,
+                                                                       progress=progress)):
         i = sc.actor_ids.index(hc.actor)
-        _, table, _ = run_ensemble(sc, runs, ensemble_root(seed, Stream.HINDCAST, year), workers=workers,
-                                   per_run=True, progress=progress, parameters=parameters)
         out[year] = YearRuns(table[f"provocations_{i}"], table[f"exercise_provocations_{i}"],
                              table["crisis_onsets"], int((sc.drill_rung >= 0).any(axis=1).sum()))
     return out
@@ -379,7 +383,7 @@ def predict(years: Mapping[int, YearRuns], band: float = 0.9) -> dict[int, YearP
             for y, r in years.items()}
 
 
-PERIOD_STATISTICS = ("clash_years", "clashes", "rate_ratio_in_windows", "provocation_days")
+PERIOD_STATISTICS = ("clash_years", "clashes", "rate_ratio_in_windows", "provocation_days", "max_provocation_days")
 
 
 def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9) -> dict[str, Check]:
@@ -387,7 +391,8 @@ def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float
 
     clash_years: years with at least one clash; clashes: their total; rate_ratio_in_windows: the
     provocation-day rate inside exercise windows over the rate outside, pooled over the years;
-    provocation_days: the period's total. Bands are central ``band`` quantiles over histories.
+    provocation_days: the period's total; max_provocation_days: the most in any one year. Bands are
+    central ``band`` quantiles over histories.
     """
     ys = sorted(years)
     onsets = np.stack([years[y].crisis_onsets for y in ys])  # (Y, R)
@@ -398,13 +403,14 @@ def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (inside.sum(0) / days_in) / ((prov - inside).sum(0) / (days_all - days_in))
     simulated = {"clash_years": (onsets > 0).sum(0), "clashes": onsets.sum(0), "rate_ratio_in_windows": ratio,
-                 "provocation_days": prov.sum(0)}
+                 "provocation_days": prov.sum(0), "max_provocation_days": prov.max(0)}
     obs_in = sum(record[y].provocation_days_in_windows for y in ys)
     obs_all = sum(record[y].provocation_days for y in ys)
     obs_days_in = sum(record[y].window_days for y in ys)
     observed = {"clash_years": sum(record[y].had_clash for y in ys), "clashes": sum(record[y].core_clashes for y in ys),
                 "rate_ratio_in_windows": (obs_in / obs_days_in) / ((obs_all - obs_in) / (days_all - obs_days_in)),
-                "provocation_days": obs_all}
+                "provocation_days": obs_all,
+                "max_provocation_days": max(record[y].provocation_days for y in ys)}
     tail = (1.0 - band) / 2.0
     out = {}
     for key in PERIOD_STATISTICS:

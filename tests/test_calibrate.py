@@ -11,6 +11,7 @@ from sim.calibrate import (STATISTICS, load_calibration, observed_statistics, po
                            simulate_statistics)
 from sim.cli import main
 from sim.errors import InputError
+from sim.hindcast import simulate_years
 
 HINDCAST = ROOT / "calibration" / "hindcast.toml"
 
@@ -32,6 +33,7 @@ def test_the_record_statistics_are_the_records():
     assert obs["mean_provocation_days"] == pytest.approx(np.mean(days))
     assert obs["variance_provocation_days"] == pytest.approx(np.var(days, ddof=1))
     assert (obs["clash_years"], obs["clashes"]) == (4, 8)
+    assert obs["max_provocation_days"] == max(days)
     # 32 of 95 days inside 593 window days of 4,018: log((32.5/593) / (63.5/3425))
     assert obs["log_rate_ratio"] == pytest.approx(np.log((32.5 / 593) / (63.5 / 3425)))
 
@@ -44,7 +46,19 @@ def test_simulated_statistics_repeat_and_follow_the_parameters():
     high = {"actors.north_korea.provocation.base_rate": np.full(64, 0.05),
             "actors.north_korea.provocation.kappa": np.zeros(64)}
     a, b = simulate_statistics(cal, low, 3, workers=2), simulate_statistics(cal, low, 3, workers=2)
-    assert np.array_equal(a, b) and a.shape == (64, 5)
+    assert np.array_equal(a, b) and a.shape == (64, 6)
+    # the years run side by side on a shared pool give each year's own ensemble, run alone
+    from sim.draws import Stream, ensemble_root
+    from sim.ensemble import run_ensemble
+
+    year = next(iter(cal.years))
+    alone = run_ensemble(cal.years[year], 64, ensemble_root(3, Stream.HINDCAST, year), workers=1, per_run=True,
+                         parameters=low)[1]
+    i = cal.years[year].actor_ids.index(cal.hindcast.actor)
+    per_year = simulate_years(cal.hindcast, 64, 3, workers=2, parameters=low, compiled=cal.years)
+    assert np.array_equal(per_year[year].provocation_days, alone[f"provocations_{i}"])
+    years = np.stack([r.provocation_days for r in per_year.values()])
+    assert np.array_equal(a[:, STATISTICS.index("max_provocation_days")], years.max(axis=0))
     c = simulate_statistics(cal, high, 3, workers=1)
     assert c[:, 0].mean() > 3 * a[:, 0].mean()  # more provocation days at the higher rate
 
