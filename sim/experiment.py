@@ -84,6 +84,7 @@ class ExperimentMeta(StrictTable):
     points: Annotated[int, Field(ge=1)] | None = None
     common_random_numbers: bool = False
     target_half_width: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None
+    posterior: Literal["scenario", "none"] = "scenario"
     outputs: Annotated[list[Literal[OUTPUTS]], Field(min_length=1)] = ["p_miscalculation", "p_crisis", "p_war"]
 
 
@@ -113,10 +114,18 @@ class Experiment:
     points: list[Point]
     runs: int
     fingerprint: str
+    posterior: dict[str, np.ndarray] | None = None  # per-run parameters drawn from the scenario's posterior
 
     @property
     def meta(self) -> ExperimentMeta:
         return self.spec.experiment
+
+    def point_parameters(self, point: Point) -> dict[str, np.ndarray] | None:
+        """The per-run parameters of ``point``'s runs: the posterior draws (the same at every point, so
+        that points differ by their values alone), less any key the point sets itself."""
+        if not self.posterior:
+            return None
+        return {k: v for k, v in self.posterior.items() if k not in point.overrides} or None
 
     @property
     def parameters(self) -> list[Parameter]:
@@ -129,7 +138,16 @@ class Experiment:
             "runs_per_point": self.runs,
             "scenario": self.base.model_dump(mode="json"),
             "points": [{"point": p.index, "values": p.values, **describe_seed(p.seed)} for p in self.points],
+            "posterior": self._posterior_identity(),
         }
+
+    def _posterior_identity(self) -> dict | None:
+        """The posterior the runs draw from: its file, runs per draw and a digest of its contents."""
+        path = self.base.scenario.posterior
+        if not self.posterior or path is None:
+            return None
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return {"file": path, "runs_per_draw": self.base.scenario.runs_per_draw, "sha256": digest}
 
 
 def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
@@ -152,9 +170,15 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
         scenario = _point_scenario(source, overrides, file, spec, values)
         points.append(Point(index, values, overrides, seed, compile_scenario(scenario)))
     n_runs = runs if runs is not None else spec.experiment.runs
-    exp = Experiment(file, spec, base, points, n_runs, "")
+    drawn = None
+    if spec.experiment.posterior == "scenario" and base.scenario.posterior:
+        from .calibrate import posterior_for
+
+        drawn = posterior_for(base, base.scenario.posterior).draw(n_runs, spec.experiment.seed,
+                                                                   base.scenario.runs_per_draw)
+    exp = Experiment(file, spec, base, points, n_runs, "", drawn)
     digest = hashlib.sha256(json.dumps(exp.resolved(), sort_keys=True).encode()).hexdigest()
-    return Experiment(file, spec, base, points, n_runs, digest)
+    return Experiment(file, spec, base, points, n_runs, digest, drawn)
 
 
 def _point_scenario(source: ScenarioFile, overrides: dict, file: str, spec, values) -> Scenario:

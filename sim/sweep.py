@@ -45,18 +45,21 @@ class SweepReport:
 
 
 def run_point(scenario: CompiledScenario, seed, runs: int,
-              target_half_width: float | None = None, outcome_bits: tuple[str, ...] = ()) -> dict:
+              target_half_width: float | None = None, outcome_bits: tuple[str, ...] = (),
+              parameters: dict[str, np.ndarray] | None = None) -> dict:
     """One point's ensemble (one process), summarised; stops early once P(miscalculation)'s 95%
     interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs).
     ``outcome_bits`` names outputs whose per-run outcomes come back too, as bit vectors in
     ``summary["outcome_bits"]`` (for paired differences, :class:`sim.compare.SweepPairing`). Every run
-    has its perfect-perception twin, which P(miscalculation) needs."""
+    has its perfect-perception twin, which P(miscalculation) needs. ``parameters`` (key -> (runs,))
+    gives each run its own values (:mod:`sim.parameters`), as drawn from a posterior."""
     step = runs if target_half_width is None else min(runs, ADAPTIVE_STEP)
     totals, done, tables = None, 0, []
     while done < runs:
         n = min(step, runs - done)
         part, table, _ = run_ensemble(scenario, n, seed, first_run=done, workers=1, twins=True,
-                                      per_run=bool(outcome_bits))
+                                      per_run=bool(outcome_bits),
+                                      parameters={k: v[done:done + n] for k, v in (parameters or {}).items()})
         tables.append(table)
         totals = part if totals is None else totals + part
         done += n
@@ -105,8 +108,8 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
         todo = pairing.plan([p for p in exp.points if p.index not in done], exp.points)
         args = dict(runs=exp.runs, target_half_width=exp.meta.target_half_width,
                     outcome_bits=pairing.outputs)
-        tasks = [(p.index, (p.scenario, p.seed)) for p in todo]
-        results = _on_dask(client, tasks, args) if client else map_as_completed(run_point, tasks, workers, **args)
+        tasks = [(p.index, (p.scenario, p.seed, exp.point_parameters(p))) for p in todo]
+        results = _on_dask(client, tasks, args) if client else map_as_completed(_sweep_point, tasks, workers, **args)
         with tqdm(total=len(exp.points), initial=len(done), desc=exp.meta.name, unit="point",
                   disable=not progress, leave=False) as bar:
             for index, summary in results:
@@ -139,11 +142,15 @@ def _connect(address: str):
         raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
 
 
+def _sweep_point(scenario, seed, parameters, **args) -> dict:
+    """A sweep's task: :func:`run_point` of one point with its runs' parameters."""
+    return run_point(scenario, seed, parameters=parameters, **args)
+
+
 def _on_dask(client, tasks, args):
     from dask.distributed import as_completed
 
-    futures = {client.submit(run_point, scenario, seed, pure=False, **args): index
-               for index, (scenario, seed) in tasks}
+    futures = {client.submit(_sweep_point, *task, pure=False, **args): index for index, task in tasks}
     for future in as_completed(list(futures)):
         yield futures[future], future.result()
 

@@ -116,6 +116,36 @@ def test_table_is_the_same_for_any_workers_and_a_point_does_not_depend_on_the_ot
     assert (tmp_path / "part/points.csv").read_text() == (tmp_path / "one/points.csv").read_text()
 
 
+def test_points_draw_the_scenarios_posterior_but_keep_the_values_they_sweep(tmp_path):
+    """korea_baseline names a posterior: every point's runs draw from it, the same draws at every point
+    (so points differ by their values alone); a key the sweep sets is the sweep's, not the draw's;
+    posterior = "none" runs the point values."""
+    from sim.calibrate import posterior_for
+    from sim.ensemble import run_ensemble
+
+    body = BASE_RATE + "values = [0.001, 0.05]\n"
+    exp = load_experiment(write_experiment(tmp_path, body, common_random_numbers=True))
+    post = posterior_for(exp.base, exp.base.scenario.posterior)
+    assert set(exp.posterior) == set(post.keys) and all(v.shape == (1024,) for v in exp.posterior.values())
+    drawn = post.draw(1024, 3, exp.base.scenario.runs_per_draw)
+    assert all(np.array_equal(exp.posterior[k], drawn[k]) for k in drawn)
+    rate = "actors.north_korea.provocation.base_rate"
+    assert all(rate not in exp.point_parameters(p) for p in exp.points)
+    run_sweep(exp, tmp_path / "post", workers=1)
+    table = rows(tmp_path / "post/points.csv")
+    days = [float(r["mean_provocation_days_north_korea"]) for r in table]
+    assert days[1] > 3 * days[0]  # the swept rate, not the posterior's (the same at both), sets the rate
+    # point 1's crisis count is that of the same runs with the drawn values, run directly
+    totals = run_ensemble(exp.points[1].scenario, 1024, exp.points[1].seed, twins=True, workers=1,
+                          parameters=exp.point_parameters(exp.points[1]))[0]
+    assert round(float(table[1]["p_crisis"]) * 1024) == totals.crisis
+    none = load_experiment(write_experiment(tmp_path, body, name="none.toml", common_random_numbers=True,
+                                            posterior="none"))
+    assert none.posterior is None and none.fingerprint != exp.fingerprint
+    run_sweep(none, tmp_path / "none", workers=1)
+    assert rows(tmp_path / "none/points.csv")[1]["p_crisis"] != table[1]["p_crisis"]
+
+
 @pytest.mark.slow  # tests/test_signals.py kills and resumes a real sweep in the fast set too
 def test_resume_after_a_real_kill_finishes_only_the_missing_points(tmp_path):
     path = write_experiment(tmp_path, COHESION + "range = [0.0, 1.0]\nsteps = 9\n", runs=2048)
