@@ -1,11 +1,9 @@
-"""StateAgent: one state of the scenario, stepping its phases by calling the kernel on its own row."""
+"""StateAgent: one state of the scenario, taking its own row of each phase the model computes for all states."""
 
 from __future__ import annotations
 
 import mesa
 import numpy as np
-
-from . import kernel
 
 
 class StateAgent(mesa.Agent):
@@ -13,8 +11,11 @@ class StateAgent(mesa.Agent):
 
     Holds its posture ``level`` (rung), ``threat`` (rungs) and today's ``intended``, ``realised`` and
     ``perceived`` (its reading of every actor, shape (N,)). Each phase method is one step of MODEL.md
-    section 4 and calls the same kernel function the ensemble engine calls, on a batch of one run and
-    one observer row, so its numbers are the ensemble's bit for bit.
+    section 4. The model evaluates a phase once for all states, calling the kernel on every row of a
+    batch of one run (the same call the ensemble engine makes for its runs), and publishes the rows
+    (``model.today``: name -> one value per state); each agent's phase method then takes its own
+    row. One call per phase rather than one per agent is what makes the engine fast: on arrays this
+    small NumPy's cost is per call, not per element.
     """
 
     def __init__(self, model, index: int):
@@ -23,7 +24,6 @@ class StateAgent(mesa.Agent):
         self.index = index
         self.actor_id = sc.actor_ids[index]
         self.name = sc.actor_names[index]
-        self.row = slice(index, index + 1)
         self.level = int(sc.baseline[index])
         self.threat = 0.0
         self.intended = self.realised = self.next_level = self.level
@@ -38,39 +38,28 @@ class StateAgent(mesa.Agent):
 
     def intend(self) -> None:
         """Phase 1: drill, provoke or hold: the action this state means to take today."""
-        m = self.model
-        x, provoked, contact = kernel.intend_phase(m.compiled, m.t, m.now["level"], m.now["threat"], m.draws,
-                                                   m.regime, self.row)
-        self.intended, self.provoked, self.contact = int(x[0, 0]), bool(provoked[0, 0]), bool(contact[0, 0])
+        today, i = self.model.today, self.index
+        self.intended, self.provoked, self.contact = today["intended"][i], today["provoked"][i], today["contact"][i]
 
     def execute(self) -> None:
         """Phase 2: the action as carried out; an accident takes it one rung higher."""
-        m = self.model
-        a, accident = kernel.execute_phase(m.compiled, m.now["intended"], m.draws, self.row)
-        self.realised, self.accident = int(a[0, 0]), bool(accident[0, 0])
+        today, i = self.model.today, self.index
+        self.realised, self.accident = today["realised"][i], today["accident"][i]
 
     def perceive(self) -> None:
-        """Phase 3: read every actor's realised action through noise, bias and drill ambiguity."""
-        m = self.model
-        p, misread = kernel.perceive_phase(m.compiled, m.t, m.now["level"], m.now["realised"], m.draws,
-                                           self.row)
-        self._perceived = p
-        self.perceived, self.misread = p[0, 0], misread[0, 0]
+        """Phase 3: its reading of every actor's realised action through noise, bias and drill ambiguity."""
+        now, i = self.model.now, self.index
+        self.perceived, self.misread = now["perceived"][0, i], now["misread"][0, i]
 
     def update_threat(self) -> None:
-        """Phase 4: accumulate perceived hostility above each adversary's baseline."""
-        m = self.model
-        th = kernel.threat_phase(m.compiled, m.t, m.now["threat"], self._perceived, self.row)
-        self.next_threat = float(th[0, 0])
+        """Phase 4: its threat after accumulating perceived hostility above each adversary's baseline."""
+        self.next_threat = self.model.today["next_threat"][self.index]
 
     def decide(self) -> None:
-        """Phases 5-6: the rule and deterrence, and the same on intended actions (the MDE tag)."""
-        m = self.model
-        decided, mde, source, q = kernel.decide_phase(
-            m.compiled, m.now["level"], m.now["intended"], self._perceived,
-            np.array([[self.next_threat]]), m.draws, self.row)
-        self.decided, self.escalated_by_misperception = int(decided[0, 0]), bool(mde[0, 0])
-        self.source, self.hostile_level = int(source[0, 0]), float(q[0, 0])
+        """Phases 5-6: the rule and deterrence, and whether misreading drove the step (the MDE tag)."""
+        today, i = self.model.today, self.index
+        self.decided, self.escalated_by_misperception = today["decided"][i], today["mde"][i]
+        self.source, self.hostile_level = today["source"][i], today["hostile_level"][i]
 
     def advance(self) -> None:
         """End of step: tomorrow's posture and threat become today's."""

@@ -199,7 +199,8 @@ class RunDraws:
                    regime=regime)
 
     def next(self) -> StepDraws:
-        return draw_step(self.rng, self.batch, self.n_actors).run(self.index)
+        step = draw_step(self.rng, self.batch, self.n_actors)
+        return step if (self.batch, self.index) == (1, 0) else step.run(self.index)  # a batch of one is the run
 
 
 class FixedDraws:

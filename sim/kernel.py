@@ -10,6 +10,8 @@ Shapes: R runs, N actors, M observers, P actor pairs, K the top rung.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import gammaincinv
 
@@ -21,7 +23,13 @@ from .rules import clip, get_rule, round_half_up
 
 def provocation_probability(threat, base_rate, kappa, deterrence):
     """Daily chance of a provocation, 1 - exp(-h), h = base_rate exp(kappa th) D. All (R, M) or (M,)."""
-    return -np.expm1(-(base_rate * np.exp(kappa * threat) * deterrence))
+    return hazard_probability(base_rate, np.exp(kappa * threat), deterrence)
+
+
+def hazard_probability(rate, spiral, deterrence):
+    """1 - exp(-h), h = rate spiral D, spiral = exp(kappa th): :func:`provocation_probability` with the
+    spiral factor given, so that provocations and contact incidents, which share it, compute it once."""
+    return -np.expm1(-(rate * spiral * deterrence))
 
 
 def regime_multiplier(u, dispersion):
@@ -73,7 +81,7 @@ def exchange_fire(realised, intended, contact, engaged, in_kind, u_in_kind, exch
     int; contact (R, N) bool; engaged (N, N) bool (row j answers column i); in_kind (N,);
     u_in_kind (R, N). Returns realised, intended, answers (R, N) bool: who fired back.
     """
-    if not contact.any():
+    if not _any(contact):
         return realised, intended, np.zeros(contact.shape, dtype=bool)
     targeted = np.zeros(contact.shape, dtype=bool)  # j is engaged with an actor in contact today
     for i in np.flatnonzero(contact.any(axis=0)):
@@ -104,7 +112,7 @@ def perceive(realised, bias, ambiguity, noise, hotline_eta, hotline_on, normals)
     """
     s = noise[..., None] * (1.0 - hotline_eta * hotline_on) if hotline_on is not None else noise[..., None]
     p = s * normals
-    p += bias + np.expand_dims(ambiguity, -2)  # (M, N), or (R, M, N) per run: one pass over the big array
+    p += bias + ambiguity[..., None, :]  # (M, N), or (R, M, N) per run: one pass over the big array
     p += realised[:, None, :]
     return p
 
@@ -135,7 +143,7 @@ def update_threat(threat, perceived, weight, drill_scale, baseline, decay, griev
     """
     above = perceived - baseline
     np.maximum(above, 0.0, out=above)
-    above *= weight * np.expand_dims(drill_scale, -2)
+    above *= weight * drill_scale[..., None, :]
     hostility = _sum_last(above)
     return (decay * threat + (1.0 - decay) * (grievance + hostility)) * (1.0 - relief)
 
@@ -149,12 +157,27 @@ def hostile_level(perceived, engaged):
     perceived (R, M, N) float, or (R, 1, N) for readings shared by all observers; engaged (M, N)
     bool. Returns (R, M) float.
     """
-    R, M = perceived.shape[0], engaged.shape[0]
-    q = np.full((R, M), -np.inf)
-    for j in np.flatnonzero(engaged.any(axis=0)):  # columns nobody answers can never be the max
-        column = perceived[..., j]
-        np.maximum(q, column if engaged[:, j].all() else np.where(engaged[:, j], column, -np.inf), out=q)
-    return np.where(engaged.any(axis=-1), q, 0.0)
+    columns, answers_someone, everyone_answers = _engagement(engaged.tobytes(), engaged.shape, engaged.dtype.str)
+    if not columns:
+        return np.zeros((perceived.shape[0], engaged.shape[0]))
+    seen = np.where(engaged, perceived, -np.inf)  # (R, M, N): what each observer answers, -inf elsewhere
+    q = seen[..., columns[0]].copy()
+    for j in columns[1:]:  # columns nobody answers can never be the max
+        np.maximum(q, seen[..., j], out=q)
+    return q if everyone_answers else np.where(answers_someone, q, 0.0)
+
+
+@functools.lru_cache(maxsize=256)
+def _engagement(data: bytes, shape: tuple, dtype: str) -> tuple:
+    """What :func:`hostile_level` needs of an engagement matrix (M, N), given as its bytes, shape and
+    dtype: the columns someone answers, in order; which rows answer someone (M,); whether all do.
+
+    A scenario constant, so it is worked out once rather than by three small reductions every call.
+    """
+    engaged = np.frombuffer(data, dtype=dtype).reshape(shape)
+    answers_someone = engaged.any(axis=-1)
+    answers_someone.flags.writeable = False
+    return tuple(np.flatnonzero(engaged.any(axis=0)).tolist()), answers_someone, bool(answers_someone.all())
 
 
 def hostile_source(perceived, engaged, runs, rows):
@@ -166,6 +189,12 @@ def hostile_source(perceived, engaged, runs, rows):
     """
     seen = np.where(engaged[rows], perceived[runs, rows], -np.inf)
     return seen.argmax(axis=-1)
+
+
+def _any(x) -> bool:
+    """``x.any()`` by counting: the same answer (NaN counts as true) without the reduction's Python-level
+    set-up, which costs several times the work on the few elements of a scenario array."""
+    return np.count_nonzero(x) > 0
 
 
 def _sum_last(x):
@@ -186,9 +215,24 @@ def decide(rule_name, params, level, q, threat, baseline, ceiling, u_rule, u_det
     An up-step to a rung >= crisis_rung goes ahead only if the deterrence draw is below D_i;
     otherwise the actor stops at max(level, crisis_rung - 1).
     """
-    r = np.asarray(get_rule(rule_name).function(level, q, threat, baseline, ceiling, u_rule, **params))
-    blocked = (r > level) & (r >= crisis_rung) & (u_deter >= deterrence)
-    return np.where(blocked, np.maximum(level, crisis_rung - 1), r).astype(np.int64)
+    return deter(propose(rule_name, params, level, q, threat, baseline, ceiling, u_rule), level, u_deter,
+                 deterrence, crisis_rung)
+
+
+def propose(rule_name, params, level, q, threat, baseline, ceiling, u_rule):
+    """The rung one actor's rule picks, before deterrence. All arrays (R,)."""
+    return np.asarray(get_rule(rule_name).function(level, q, threat, baseline, ceiling, u_rule, **params))
+
+
+def deter(proposed, level, u_deter, deterrence, crisis_rung):
+    """Deterrence on the proposed rungs: an up-step to a rung >= crisis_rung goes ahead only if the
+    deterrence draw is below D_i, otherwise the actor stops at max(level, crisis_rung - 1).
+
+    Elementwise, so one call serves one actor's (R,) arrays or M actors' (R, M) arrays at once
+    (deterrence D_i then (M,) or (R, M)). Returns int rungs.
+    """
+    blocked = (proposed > level) & (proposed >= crisis_rung) & (u_deter >= deterrence)
+    return np.where(blocked, np.maximum(level, crisis_rung - 1), proposed).astype(np.int64)
 
 
 def misperception_driven(level, decided, counterfactual):
@@ -233,10 +277,10 @@ def intend_phase(sc, t, level, threat, draws, regime, rows=ALL):
     regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
-    th, m = threat[:, rows], regime[:, rows]
-    kappa, deterrence = sc.kappa[..., rows], sc.deterrence[..., rows]
-    provokes = draws.provocation[:, rows] < provocation_probability(th, sc.base_rate[..., rows] * m, kappa, deterrence)
-    contact = draws.contact[:, rows] < provocation_probability(th, sc.contact_rate[..., rows] * m, kappa, deterrence)
+    m, deterrence = regime[:, rows], sc.deterrence[..., rows]
+    spiral = np.exp(sc.kappa[..., rows] * threat[:, rows])  # the threat spiral, shared by both hazards
+    provokes = draws.provocation[:, rows] < hazard_probability(sc.base_rate[..., rows] * m, spiral, deterrence)
+    contact = draws.contact[:, rows] < hazard_probability(sc.contact_rate[..., rows] * m, spiral, deterrence)
     x = intend(level[:, rows], sc.drill_rung[t, rows], provokes | contact, sc.provocation_rung[rows])
     return x, provokes, contact
 
@@ -249,7 +293,7 @@ def execute_phase(sc, intended, draws, rows=ALL):
 def exchange_phase(sc, realised, intended, contact, draws):
     """Phase 2b for all actors: exchanges of fire. realised, intended (R, N) int; contact (R, N) bool.
     Returns realised, intended, answers (R, N)."""
-    if not sc.in_kind.any():  # nobody answers in kind: nothing to compute
+    if not _any(sc.in_kind):  # nobody answers in kind: nothing to compute
         return realised, intended, np.zeros(contact.shape, dtype=bool)
     return exchange_fire(realised, intended, contact, sc.engaged, sc.in_kind, draws.in_kind, sc.crisis_rung)
 
@@ -263,7 +307,7 @@ def perceive_phase(sc, t, level, realised, draws, rows=ALL):
         p = np.repeat(realised[:, None, :].astype(float), M, axis=1)
         return p, np.zeros(p.shape, dtype=bool)
     # Without hotlines the noise factor is exactly 1: skip the (R, M, N) mask (same numbers, less work).
-    hot = hotline_open(level[:, rows], level, sc.lever_rung) if sc.hotline_eta.any() else None
+    hot = hotline_open(level[:, rows], level, sc.lever_rung) if _any(sc.hotline_eta) else None
     p = perceive(realised, sc.bias[rows], sc.drill_ambiguity[t], sc.noise[..., rows], sc.hotline_eta[rows], hot,
                  draws.normals[:, rows])
     return p, misperceived(p, realised, np.arange(sc.n_actors)[rows], sc.top_rung)
@@ -289,28 +333,33 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL, t
     """
     engaged = sc.engaged[rows]
     q = hostile_level(perceived, engaged)
-    decided = np.empty(q.shape, dtype=np.int64)
+    actors = range(sc.n_actors)[rows]
+    own_level, u_rule = level[:, rows], draws.rule[:, rows]
+    # Observer row m (columns of q, own_level, decided, mde) is actor `actor` (columns of level,
+    # intended, draws). Each row's rule runs on its own column (rules take one actor's arrays);
+    # deterrence is elementwise, so one call decides every row. A parameter is a number, or (R,)
+    # values, one per run, with per-run parameters.
+    proposed = [propose(sc.rule_names[actor], sc.rule_params[actor], own_level[:, m], q[:, m], next_threat[:, m],
+                        sc.baseline[actor], sc.ceiling[actor], u_rule[:, m]) for m, actor in enumerate(actors)]
+    r = np.empty(q.shape, dtype=np.result_type(np.int64, *proposed))  # wide enough for what any rule returned
+    for m, rung in enumerate(proposed):
+        r[:, m] = rung
+    decided = deter(r, own_level, draws.deterrence[:, rows], sc.deterrence[..., rows], sc.crisis_rung)
     mde = np.zeros(q.shape, dtype=bool)
-    # Observer row m (columns of q, decided, mde) is actor `actor` (columns of level, intended, draws).
-    for m, actor in enumerate(range(sc.n_actors)[rows]):
-        # a parameter is a number, or (R,) values, one per run, with per-run parameters
+    climbed_today = decided > own_level
+    for m in np.flatnonzero(climbed_today.any(axis=0)) if tag and _any(climbed_today) else ():
+        climbed, actor = np.flatnonzero(climbed_today[:, m]), actors[m]
         params, deterrence = sc.rule_params[actor], sc.deterrence[..., actor]
-        rule = dict(rule_name=sc.rule_names[actor], baseline=sc.baseline[actor], ceiling=sc.ceiling[actor],
-                    crisis_rung=sc.crisis_rung)
-        own_level = level[:, actor]
-        decided[:, m] = decide(level=own_level, q=q[:, m], threat=next_threat[:, m], u_rule=draws.rule[:, actor],
-                               u_deter=draws.deterrence[:, actor], params=params, deterrence=deterrence, **rule)
-        climbed = np.flatnonzero(decided[:, m] > own_level) if tag else ()
-        if len(climbed):
-            q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[m:m + 1])[:, 0]
-            r_intended = decide(level=own_level[climbed], q=q_intended, threat=next_threat[climbed, m],
-                                u_rule=draws.rule[climbed, actor], u_deter=draws.deterrence[climbed, actor],
-                                params={k: _of_runs(v, climbed) for k, v in params.items()},
-                                deterrence=_of_runs(deterrence, climbed), **rule)
-            mde[climbed, m] = misperception_driven(own_level[climbed], decided[climbed, m], r_intended)
+        q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[m:m + 1])[:, 0]
+        r_intended = decide(sc.rule_names[actor], {k: _of_runs(v, climbed) for k, v in params.items()},
+                            own_level[climbed, m], q_intended, next_threat[climbed, m], sc.baseline[actor],
+                            sc.ceiling[actor], draws.rule[climbed, actor], draws.deterrence[climbed, actor],
+                            _of_runs(deterrence, climbed), sc.crisis_rung)
+        mde[climbed, m] = misperception_driven(own_level[climbed, m], decided[climbed, m], r_intended)
     source = np.full(q.shape, -1, dtype=np.int64)
-    runs, mde_rows = np.nonzero(mde)
-    source[runs, mde_rows] = hostile_source(perceived, engaged, runs, mde_rows)
+    if _any(mde):
+        runs, mde_rows = np.nonzero(mde)
+        source[runs, mde_rows] = hostile_source(perceived, engaged, runs, mde_rows)
     return decided, mde, source, q
 
 
@@ -321,7 +370,7 @@ def _of_runs(value, runs):
 
 def backchannel_phase(sc, t, decided, level, draws):
     """Phase 7 for all actors: next levels after backchannels. decided, level (R, N) -> (R, N)."""
-    if not sc.backchannel[t].any():  # no channel can succeed today: nothing to compute
+    if not _any(sc.backchannel[t]):  # no channel can succeed today: nothing to compute
         return decided
     return apply_backchannels(decided, level, sc.pairs, sc.backchannel[t], draws.backchannel, sc.baseline,
                               sc.lever_rung)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from pathlib import Path
 
 import mesa
@@ -13,7 +14,7 @@ from .agents import StateAgent
 from .compile import CompiledScenario, compile_scenario
 from .draws import BLOCK_SIZE, RunDraws, Seed
 from .outcomes import OutcomeTracker
-from .parameters import with_run_parameters
+from .parameters import PER_ACTOR, PER_DRILL_DAY, with_run_parameters
 from .scenario import Scenario, load_scenario
 
 
@@ -24,6 +25,22 @@ def as_compiled(scenario: CompiledScenario | Scenario | str | Path) -> CompiledS
     if isinstance(scenario, Scenario):
         return compile_scenario(scenario)
     return compile_scenario(load_scenario(scenario))
+
+
+def one_run(sc: CompiledScenario) -> CompiledScenario:
+    """``sc`` in the per-run form of :mod:`sim.parameters` for a batch of one run: every parameter that
+    may vary by run gets a run axis of length 1 ((N,) -> (1, N), (T, N) -> (T, 1, N), rule
+    parameters (1,)), holding the same values.
+
+    The kernel computes exactly the same numbers either way (the per-run form is what replays of
+    runs with per-run parameters use); but NumPy broadcasts an (N,) array against a (1, N) one in
+    about twice the time of an operation between equal shapes, and on arrays this small that time
+    is the whole cost.
+    """
+    out = {name: getattr(sc, name)[None, :] for name in PER_ACTOR if getattr(sc, name).ndim == 1}
+    out |= {name: getattr(sc, name)[:, None, :] for name in PER_DRILL_DAY if getattr(sc, name).ndim == 2}
+    rules = tuple({k: v if np.ndim(v) else np.array([v]) for k, v in p.items()} for p in sc.rule_params)
+    return replace(sc, rule_params=rules, **out)
 
 
 class EscalationModel(mesa.Model):
@@ -45,6 +62,11 @@ class EscalationModel(mesa.Model):
     After each step, ``history`` holds the paths (intended, realised, perceived, levels, threat,
     tags) and ``outcomes`` the run's outcomes so far; the DataCollector records level and threat
     per agent and the day's top realised rung.
+
+    Each phase is one kernel call for all states (every row of a batch of one run, as the ensemble
+    engine calls it for many runs); its results are published in ``now`` (name -> (1, N) array,
+    (1, N, N) for readings) for the phases after it, and in ``today`` (name -> one Python value per
+    state) for the agents, whose phase methods, called through the AgentSet, take their own row.
     """
 
     def __init__(self, scenario="scenarios/korea_baseline.toml", rng=None, draws=None,
@@ -52,12 +74,15 @@ class EscalationModel(mesa.Model):
         super().__init__(rng=rng)
         sc = as_compiled(scenario)
         self.compiled = sc.perfect_perception() if perfect_perception else sc
+        self._one_run = one_run(self.compiled)  # what the kernel is called with: same values, faster shapes
         self.t = 0
         self._draws = draws if draws is not None else RunDraws(self.rng, sc.n_actors)
         # the run's provocation regime: a multiplier on each base rate, fixed for the whole run
         self.regime = kernel.regime_multiplier(self._draws.regime, sc.regime_dispersion)
         self.draws = None
-        self.now: dict[str, np.ndarray] = {}
+        self.now: dict[str, np.ndarray] = {"level": sc.baseline[None, :].astype(np.int64),
+                                           "threat": np.zeros((1, sc.n_actors))}
+        self.today: dict[str, list] = {}
         self.state_agents = [StateAgent(self, i) for i in range(sc.n_actors)]
         self.outcomes = OutcomeTracker.for_scenario(sc, 1)
         T, N = sc.horizon, sc.n_actors
@@ -73,9 +98,9 @@ class EscalationModel(mesa.Model):
             "level": np.zeros((T + 1, N), dtype=np.int64),
             "threat": np.zeros((T + 1, N)),
         }
-        self.history["level"][0] = self.actions("level")[0]
+        self.history["level"][0] = self.now["level"][0]
         self.datacollector = mesa.DataCollector(
-            model_reporters={"top_realised_rung": lambda m: int(m.actions("realised").max()) if m.t else 0},
+            model_reporters={"top_realised_rung": lambda m: max(m.today["realised"]) if m.t else 0},
             # Mesa indexes agent rows by its own AgentID (a number); "actor" labels each row with the
             # scenario's actor id, e.g. get_agent_vars_dataframe().reset_index().set_index(["Step", "actor"]).
             agent_reporters={"actor": "actor_id", "level": "level", "threat": "threat", "realised": "realised"},
@@ -105,67 +130,102 @@ class EscalationModel(mesa.Model):
         """One attribute of every state, as a (1, N) array (a batch of one run)."""
         return np.array([[getattr(a, attribute) for a in self.state_agents]])
 
-    def share(self, *attributes: str) -> None:
-        """Publish every state's ``attributes`` in ``self.now`` for the next phase to read.
+    def publish(self, **arrays: np.ndarray) -> None:
+        """Publish a phase's results for every state: the (1, N...) arrays in ``now``, for the phases
+        after it, and each state's value in ``today``, for its agent to take.
 
         Moves are simultaneous: a phase reads what all states did in the phases before it, never
         what another state is doing in the same phase.
         """
-        for name in attributes:
-            self.now[name] = self.actions(name)
+        self.now.update(arrays)
+        for name, array in arrays.items():
+            if array.ndim == 2:  # a number per state; readings (1, N, N) the agents take as rows
+                self.today[name] = array[0].tolist()
 
     def step(self) -> None:
         """One day: the phases of MODEL.md section 4, in order, all states moving at once."""
         self.draws = self._draws.next()
-        self.share("level", "threat")
-        self.agents.do("intend")
-        self.share("intended")
-        self.agents.do("execute")
+        self.intend()
+        self.execute()
         self.exchange_fire()
-        self.share("intended", "realised")
-        self.agents.do("perceive")
-        self.agents.do("update_threat")
-        self.agents.do("decide")
+        self.perceive()
+        self.update_threat()
+        self.decide()
         self.open_backchannels()
         self.record()
         self.agents.do("advance")
+        self.now["level"], self.now["threat"] = self.now["next_level"], self.now["next_threat"]
         self.t += 1
         self.datacollector.collect(self)
         if self.t >= self.compiled.horizon:
             self.running = False
 
+    # -- phases: each one kernel call for all states, then each agent takes its row -------------
+
+    def intend(self) -> None:
+        """Phase 1: intended actions, provocations and contact incidents."""
+        now = self.now
+        intended, provoked, contact = kernel.intend_phase(self._one_run, self.t, now["level"], now["threat"],
+                                                          self.draws, self.regime)
+        self.publish(intended=intended, provoked=provoked, contact=contact)
+        self.agents.do("intend")
+
+    def execute(self) -> None:
+        """Phase 2: realised actions and accidents."""
+        realised, accident = kernel.execute_phase(self._one_run, self.now["intended"], self.draws)
+        self.publish(realised=realised, accident=accident)
+        self.agents.do("execute")
+
     def exchange_fire(self) -> None:
         """Phase 2b: contact incidents answered in kind the same day become exchanges of fire."""
-        realised, intended, _ = kernel.exchange_phase(self.compiled, self.actions("realised"), self.actions("intended"),
-                                                      self.actions("contact"), self.draws)
-        for agent, a, x in zip(self.state_agents, realised[0], intended[0]):
-            agent.realised, agent.intended = int(a), int(x)
+        now = self.now
+        realised, intended, _ = kernel.exchange_phase(self._one_run, now["realised"], now["intended"], now["contact"],
+                                                      self.draws)
+        if realised is now["realised"] and intended is now["intended"]:  # handed back: nobody fired today
+            return
+        self.publish(realised=realised, intended=intended)
+        for agent, a, x in zip(self.state_agents, self.today["realised"], self.today["intended"]):
+            agent.realised, agent.intended = a, x
+
+    def perceive(self) -> None:
+        """Phase 3: every state's reading of every actor, and its misreadings."""
+        now = self.now
+        perceived, misread = kernel.perceive_phase(self._one_run, self.t, now["level"], now["realised"], self.draws)
+        self.publish(perceived=perceived, misread=misread)
+        self.agents.do("perceive")
+
+    def update_threat(self) -> None:
+        """Phase 4: threat after today's update and summit relief."""
+        next_threat = kernel.threat_phase(self._one_run, self.t, self.now["threat"], self.now["perceived"])
+        self.publish(next_threat=next_threat)
+        self.agents.do("update_threat")
+
+    def decide(self) -> None:
+        """Phases 5-6: decisions, and the MDE tags with what drove them."""
+        now = self.now
+        decided, mde, source, q = kernel.decide_phase(self._one_run, now["level"], now["intended"], now["perceived"],
+                                                      now["next_threat"], self.draws)
+        self.publish(decided=decided, mde=mde, source=source, hostile_level=q)
+        self.agents.do("decide")
 
     def open_backchannels(self) -> None:
         """Phase 7: backchannels between pairs lower both ends' next rung on a success."""
-        next_level = kernel.backchannel_phase(self.compiled, self.t, self.actions("decided"), self.now["level"],
-                                              self.draws)
-        for agent, lvl in zip(self.state_agents, next_level[0]):
-            agent.next_level = int(lvl)
+        next_level = kernel.backchannel_phase(self._one_run, self.t, self.now["decided"], self.now["level"], self.draws)
+        self.publish(next_level=next_level)
+        for agent, level in zip(self.state_agents, self.today["next_level"]):
+            agent.next_level = level
 
     def record(self) -> None:
         """Write today's paths and tags and fold them into the run's outcomes."""
-        h, t = self.history, self.t
-        realised = self.now["realised"]
-        misread = np.array([[a.misread for a in self.state_agents]])
-        mde = self.actions("escalated_by_misperception")
-        h["intended"][t] = self.actions("intended")[0]
-        h["realised"][t] = realised[0]
-        h["perceived"][t] = [a.perceived for a in self.state_agents]
-        h["hostile_level"][t] = self.actions("hostile_level")[0]
-        h["mde"][t] = mde[0]
-        h["misperceived"][t] = misread[0]
-        h["level"][t + 1] = self.actions("next_level")[0]
-        h["threat"][t + 1] = self.actions("next_threat")[0]
-        h["provoked"][t] = self.actions("provoked")[0]
-        h["contact"][t] = self.actions("contact")[0]
-        self.outcomes.record(t, realised, misread, mde, self.actions("source"), self.actions("provoked"),
-                             self.actions("contact"))
+        h, t, now = self.history, self.t, self.now
+        for name, key in (("intended", "intended"), ("realised", "realised"), ("perceived", "perceived"),
+                          ("hostile_level", "hostile_level"), ("mde", "mde"), ("misperceived", "misread"),
+                          ("provoked", "provoked"), ("contact", "contact")):
+            h[name][t] = now[key][0]
+        h["level"][t + 1] = now["next_level"][0]
+        h["threat"][t + 1] = now["next_threat"][0]
+        self.outcomes.record(t, now["realised"], now["misread"], now["mde"], now["source"], now["provoked"],
+                             now["contact"])
 
     def run(self) -> EscalationModel:
         """Step to the horizon; returns self for chaining."""
