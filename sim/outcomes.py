@@ -81,21 +81,25 @@ class OutcomeTracker:
         if t == 0:
             self.first_passage[:, 0] = 0  # rung 0 is reached on the first day by every run
         crisis = top >= self.crisis_rung
-        self.crisis_onsets += crisis & ~self._in_crisis
-        self._in_crisis = crisis
-        self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
-        # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
-        # step t act from t + 1 on, so an MDE at t cannot cause today's crisis).
-        lag = t - self.last_mde
-        hit = crisis & (self.last_mde != NEVER) & (lag <= self.window) & (self.misreading_crisis_step == NEVER)
-        self.misreading_crisis_step = np.where(hit, t, self.misreading_crisis_step)
-        self.misreading_lag = np.where(hit, lag, self.misreading_lag)
-        any_mde = mde.any(axis=1)
-        self.last_mde = np.where(any_mde, t, self.last_mde)
-        self.first_mde = np.where(any_mde & (self.first_mde == NEVER), t, self.first_mde)
+        # Most days have no crisis and no MDE in any run: the updates below then change nothing, and
+        # skipping them is most of this method's cost in the Mesa engine (one run per tracker).
+        if np.count_nonzero(crisis) or np.count_nonzero(self._in_crisis):
+            self.crisis_onsets += crisis & ~self._in_crisis
+            self._in_crisis = crisis
+            self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
+            # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
+            # step t act from t + 1 on, so an MDE at t cannot cause today's crisis).
+            lag = t - self.last_mde
+            hit = crisis & (self.last_mde != NEVER) & (lag <= self.window) & (self.misreading_crisis_step == NEVER)
+            self.misreading_crisis_step = np.where(hit, t, self.misreading_crisis_step)
+            self.misreading_lag = np.where(hit, lag, self.misreading_lag)
+        if np.count_nonzero(mde):
+            any_mde = mde.any(axis=1)
+            self.last_mde = np.where(any_mde, t, self.last_mde)
+            self.first_mde = np.where(any_mde & (self.first_mde == NEVER), t, self.first_mde)
+            runs, actors = np.nonzero(mde)
+            np.add.at(self.mde, (runs, actors, mde_source[runs, actors]), 1)
         self.misperceptions += misperceived
-        runs, actors = np.nonzero(mde)
-        np.add.at(self.mde, (runs, actors, mde_source[runs, actors]), 1)
         K1 = len(self._rungs)
         cells = (np.arange(N) * K1 + realised).ravel()
         self.occupancy[t] += np.bincount(cells, minlength=N * K1).reshape(N, K1)
