@@ -315,6 +315,8 @@ def write_posterior(report: dict, directory: Path, command: list[str] | None = N
     name = report["calibration"]
     csv_path, json_path = directory / f"{name}_posterior.csv", directory / f"{name}_posterior.json"
     doc = {k: v for k, v in report.items() if k not in ("samples", "weights")}
+    # relative to the posterior's own folder, so the file reads the same from any working directory
+    doc["template"] = os.path.relpath(Path(report["template"]).resolve(), directory.resolve())
     doc["posterior"] = posterior_summary(report["samples"], report["weights"], report["keys"])
     doc["command"] = command if command is not None else sys.argv
     doc["versions"] = versions()
@@ -339,10 +341,10 @@ def posterior_for(scenario, path: str | Path):
     from .scenario import read_with_extends
 
     post = read_posterior(path)
-    template = post.meta.get("template")
+    template = post.meta.get("template")  # relative to the posterior's folder
     files = {str(Path(f).resolve()) for f in read_with_extends(Path(scenario.source), ())[1].values()
              if str(f).endswith(".toml")} if Path(scenario.source).exists() else set()
-    if template and files and str(Path(template).resolve()) not in files:
+    if template and files and str((Path(path).parent / template).resolve()) not in files:
         raise InputError(f"{path}: a posterior of {template}, which {scenario.source} does not extend; "
                          "give a posterior calibrated on this scenario or one it extends")
     try:
