@@ -23,7 +23,8 @@ class CompiledScenario:
     """Everything a run needs, as arrays. Build with :func:`compile_scenario`.
 
     Per actor (N,): capability, baseline, ceiling, noise, decay, grievance, deterrence (the factor
-    D_i in (0, 1]), base_rate, kappa, regime_dispersion, provocation_rung, contact_rate, in_kind.
+    D_i in (0, 1]), base_rate, kappa, spiral_cap (inf: none), regime_dispersion, provocation_rung,
+    contact_rate, in_kind.
     Per pair (N, N), row =
     observer i, column = observed j: threat_weight (A*), weight (A* w, w the capability weight),
     engaged (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when
@@ -53,6 +54,7 @@ class CompiledScenario:
     opposing_log_ratio: np.ndarray
     base_rate: np.ndarray
     kappa: np.ndarray
+    spiral_cap: np.ndarray
     regime_dispersion: np.ndarray
     provocation_rung: np.ndarray
     contact_rate: np.ndarray
@@ -191,6 +193,8 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         opposing_log_ratio=log_ratio,
         base_rate=np.array([a.provocation.base_rate for a in actors], dtype=float),
         kappa=np.array([a.provocation.kappa for a in actors], dtype=float),
+        spiral_cap=np.array([np.inf if a.provocation.spiral_cap is None else a.provocation.spiral_cap
+                             for a in actors], dtype=float),
         regime_dispersion=np.array([a.provocation.regime_dispersion for a in actors], dtype=float),
         provocation_rung=np.array([min(3, K) if a.provocation.rung is None else a.provocation.rung for a in actors],
                                    dtype=np.int64),

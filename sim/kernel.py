@@ -22,7 +22,8 @@ from .rules import clip, get_rule, round_half_up
 
 
 def provocation_probability(threat, base_rate, kappa, deterrence):
-    """Daily chance of a provocation, 1 - exp(-h), h = base_rate exp(kappa th) D. All (R, M) or (M,)."""
+    """Daily chance of a provocation, 1 - exp(-h), h = base_rate exp(kappa th) D, without a spiral cap
+    (the phases apply it: h = base_rate min(exp(kappa th), cap) D). All (R, M) or (M,)."""
     return hazard_probability(base_rate, np.exp(kappa * threat), deterrence)
 
 
@@ -279,6 +280,9 @@ def intend_phase(sc, t, level, threat, draws, regime, rows=ALL):
     """
     m, deterrence = regime[:, rows], sc.deterrence[..., rows]
     spiral = np.exp(sc.kappa[..., rows] * threat[:, rows])  # the threat spiral, shared by both hazards
+    cap = sc.spiral_cap[..., rows]
+    if not np.isinf(cap).all():  # the spiral saturates at the cap (none by default: min with inf is a no-op)
+        np.minimum(spiral, cap, out=spiral)
     provokes = draws.provocation[:, rows] < hazard_probability(sc.base_rate[..., rows] * m, spiral, deterrence)
     contact = draws.contact[:, rows] < hazard_probability(sc.contact_rate[..., rows] * m, spiral, deterrence)
     x = intend(level[:, rows], sc.drill_rung[t, rows], provokes | contact, sc.provocation_rung[rows])

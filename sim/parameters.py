@@ -9,7 +9,7 @@ operation (``tests/test_parameters.py`` replays runs in the Mesa engine to show 
 
 Keys are dotted key paths of the scenario, as overrides and sweeps use them. Supported:
 
-- ``actors.ID.provocation.base_rate``, ``.kappa``, ``.regime_dispersion``, ``.contact_rate``
+- ``actors.ID.provocation.base_rate``, ``.kappa``, ``.spiral_cap``, ``.regime_dispersion``, ``.contact_rate``
 - ``actors.ID.noise``, ``actors.ID.in_kind``, ``actors.ID.decay``, ``actors.ID.grievance``
 - ``actors.ID.deterrence`` (lambda: the factor D is recomputed from it)
 - ``actors.ID.rule.PARAM`` (a parameter of the actor's rule)
@@ -33,6 +33,7 @@ from .errors import InputError
 ACTOR_FIELDS = {
     "provocation.base_rate": "base_rate",
     "provocation.kappa": "kappa",
+    "provocation.spiral_cap": "spiral_cap",
     "provocation.regime_dispersion": "regime_dispersion",
     "provocation.contact_rate": "contact_rate",
     "noise": "noise",

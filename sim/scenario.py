@@ -77,6 +77,8 @@ class Provocation(StrictTable):
     regime_dispersion: NonNegative = 0.0  # variance of the run's Gamma(mean 1) multiplier on base_rate
     rung: Rung | None = None  # default: rung 3 (provocation), or the top rung of a shorter ladder
     contact_rate: NonNegative = 0.0  # daily hazard of a contact incident (fire at a contact line) at zero threat
+    # the most threat can multiply both hazards (exp(kappa th) saturates here); None: no cap, as MODEL.md
+    spiral_cap: Annotated[float, Field(ge=1.0)] | None = None
 
 
 class RuleSpec(BaseModel):

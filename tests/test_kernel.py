@@ -20,6 +20,28 @@ def test_provocation_probability_has_spiral_and_deterrence():
     assert p[0, 1] == pytest.approx(1 - math.exp(-0.1 * math.e * 0.5))
 
 
+@pytest.mark.parametrize("cap", [None, 1.0, 3.0, 1e6])
+def test_the_spiral_saturates_at_its_cap_for_provocations_and_contacts(cap):
+    """The daily chance is 1 - exp(-rate min(exp(kappa th), cap)) for both hazards; no cap (and a cap
+    the spiral never reaches) is MODEL.md's exp(kappa th) exactly."""
+    prov = {"base_rate": 0.01, "contact_rate": 0.002, "kappa": 0.8, **({"spiral_cap": cap} if cap else {})}
+    sc = compiled(two_actor_raw(actors={"a": {"provocation": prov}}))
+    R = 20_000
+    u = (np.arange(R) + 0.5) / R  # evenly spread uniforms: the share below p is p to 1/R
+    draws = type("D", (), {"provocation": np.column_stack([u, u]), "contact": np.column_stack([u, u])})()
+    threat = np.column_stack([np.linspace(0.0, 6.0, R), np.zeros(R)])
+    shuffled = np.random.default_rng(0).permutation(R)  # threat and u independent across rows
+    threat = threat[shuffled]
+    level = np.zeros((R, 2), dtype=np.int64)
+    _, provokes, contact = kernel.intend_phase(sc, 0, level, threat, draws, np.ones((R, 2)))
+    spiral = np.exp(0.8 * threat[:, 0]) if cap is None else np.minimum(np.exp(0.8 * threat[:, 0]), cap)
+    for hazard, rate in ((provokes, 0.01), (contact, 0.002)):
+        assert np.array_equal(hazard[:, 0], u < -np.expm1(-rate * spiral))
+    if cap == 1.0:  # threat does nothing: the chance is the base rate's whatever the threat
+        assert np.array_equal(provokes[:, 0], u < -np.expm1(-0.01))
+    assert not provokes[:, 1].any()  # b has no hazard
+
+
 def test_intend_takes_the_highest_of_posture_drill_and_provocation():
     x = kernel.intend(A([[1, 1, 4, 0]]), A([-1, 2, 2, -1]), A([[False, False, True, True]]), A([3, 3, 3, 3]))
     assert x.tolist() == [[1, 2, 4, 3]]
