@@ -16,6 +16,8 @@ escsim sweep experiments/drill_scale.toml --out results/drill_scale
 escsim plot results/drill_scale --risk 0.05 --out docs/figures/risk_map.png
 escsim sweep experiments/sensitivity.toml --out results/sensitivity
 escsim plot results/sensitivity --out docs/figures/sensitivity.png
+# The hindcast figure is escsim calibrate's posterior predictive check (calibration/korea.toml, about 12 minutes).
+cp calibration/korea_check.png docs/figures/hindcast_posterior.png
 # The experiments page: the remaining sweeps, then the page generated from all of them.
 escsim sweep experiments/levers.toml --out results/levers
 escsim sweep experiments/uncertainty.toml --out results/uncertainty
