@@ -35,6 +35,7 @@ from .compile import CompiledScenario, compile_scenario
 from .draws import describe_seed, ensemble_root, root_from, stream_label
 from .errors import InputError
 from .outcomes import NEVER
+from .parameters import check_keys
 from .stats import estimate, paired_difference, paired_ratio
 
 OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_nuclear_use", "p_crisis_perfect_perception",
@@ -514,9 +515,19 @@ def compare_over(targets: list[str | Path], experiment: str | Path, sets: list[s
     settings = [Setting(label, t, c, o) for label, t, c, o in zip(_labels(len(targets)), targets, built[0], overrides)]
     _same_actors(settings)
     outputs = OUTPUTS
+
+    def drawn(p, o, compiled):
+        """The posterior draws of the experiment's runs (as its sweep gives them), less the keys this
+        draw or this setting's --set fixes; checked against the setting before anything runs."""
+        params = {k: v for k, v in (exp.point_parameters(p) or {}).items() if k not in o} or None
+        if params:
+            check_keys(compiled, params, f"{where}: the posterior of {exp.base.scenario.posterior}")
+        return params
+
     # one task per draw and setting, each on one process (as a sweep's points): the pool stays busy
-    tasks = [(c, p.seed, exp.runs) for p, compiled in zip(points, built) for c in compiled]
-    results = map_in_order(run_point, tasks, workers, outcome_bits=outputs)
+    tasks = [(c, p.seed, exp.runs, None, outputs, drawn(p, o, c))
+             for p, compiled in zip(points, built) for c, o in zip(compiled, overrides)]
+    results = map_in_order(run_point, tasks, workers)
     results = tqdm(results, total=len(tasks), desc="draws x settings", disable=not progress, leave=False)
     summaries = list(results)
     paired = [[] for _ in settings[1:]]

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from sim.cli import main
 from sim.compare import (compare, compare_over, outcome_flags, paired_counts, paired_estimate, parse_set,
                          set_overrides)
@@ -15,7 +16,7 @@ from sim.draws import Stream, ensemble_root
 from sim.errors import InputError
 from sim.experiment import load_experiment
 from sim.stats import paired_difference, paired_ratio, unpaired_difference
-from sim.sweep import run_sweep
+from sim.sweep import run_point, run_sweep
 
 # Two actors on a short horizon: provocations (rung 3) are crises, misreadings are common, so every
 # outcome but war has a few hundred runs in a thousand.
@@ -237,6 +238,25 @@ def test_compare_over_the_draws_of_an_experiment(duel, tmp_path, capsys):
     assert "B lowers P(miscalculation) in 100% of the draws (3 of 3)" in out
     assert main(["compare", str(duel), str(duel), "--over", str(exp), "--set", "actors.a.nope=1"]) == 2
     assert "actors.a.nope (set in --set actors.a.nope): unknown key" in capsys.readouterr().err
+
+
+def test_compare_over_runs_each_draw_on_the_experiments_posterior_draws(tmp_path):
+    """korea_baseline names a posterior: at every draw both settings' runs carry the experiment's posterior
+    draws (the runs of its sweep), less what a setting's --set fixes."""
+    base = ROOT / "scenarios" / "korea_baseline.toml"
+    exp = tmp_path / "draws.toml"
+    exp.write_text(f'[experiment]\nname = "draws"\nscenario = "{base}"\nruns = 1024\nseed = 2\nsampler = "lhs"\n'
+                   'points = 2\ncommon_random_numbers = true\n'
+                   '[[parameters]]\nkey = "actors.south_korea.noise"\nname = "noise"\nrange = [0.1, 0.3]\n')
+    rate = "actors.north_korea.provocation.base_rate"
+    over = compare_over([base, base], exp, [f"2:{rate}=0.0005"], workers=1)
+    rows = over.rows()
+    # the sweep of the same experiment gives setting A's numbers at each draw
+    loaded = load_experiment(exp)
+    for row, point in zip(rows, loaded.points):
+        alone = run_point(point.scenario, point.seed, 1024, parameters=loaded.point_parameters(point))
+        assert row["p_crisis_baseline"] == alone["p_crisis"]["estimate"]
+    assert all(r["p_crisis_diff"] < 0 for r in rows)  # B's fixed, tiny rate wins over the drawn one
 
 
 # ---------------------------------------------------------------- sweeps
