@@ -21,6 +21,7 @@ from pathlib import Path
 import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .compile import CompiledScenario
 from .errors import InputError
@@ -209,6 +210,7 @@ def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculatio
         err = _error_bars(rows, out, est)
         ax.errorbar(est, ys, xerr=err, fmt="o", color=OKABE_ITO[k % len(OKABE_ITO)], capsize=3)
         ax.axvline(est[0], color="0.5", lw=0.8, ls="--")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # small probabilities have long tick labels
         ax.set_xlabel(f"{OUTPUT_LABELS.get(out, out)} over the horizon")
         ax.set_title(OUTPUT_LABELS.get(out, out), fontsize=10)
     if paired:
