@@ -21,15 +21,9 @@ from .rules import clip, get_rule, round_half_up
 # 1. Intent --------------------------------------------------------------------------------------
 
 
-def provocation_probability(threat, base_rate, kappa, deterrence):
-    """Daily chance of a provocation, 1 - exp(-h), h = base_rate exp(kappa th) D, without a spiral cap
-    (the phases apply it: h = base_rate min(exp(kappa th), cap) D). All (R, M) or (M,)."""
-    return hazard_probability(base_rate, np.exp(kappa * threat), deterrence)
-
-
 def hazard_probability(rate, spiral, deterrence):
-    """1 - exp(-h), h = rate spiral D, spiral = exp(kappa th): :func:`provocation_probability` with the
-    spiral factor given, so that provocations and contact incidents, which share it, compute it once."""
+    """Daily chance of a provocation or contact incident, 1 - exp(-h), h = rate spiral D, the spiral
+    min(exp(kappa th), cap) given (the phase computes it once for both hazards). All (R, M) or (M,)."""
     return -np.expm1(-(rate * spiral * deterrence))
 
 

@@ -14,8 +14,8 @@ from sim.model import EscalationModel
 A = np.array
 
 
-def test_provocation_probability_has_spiral_and_deterrence():
-    p = kernel.provocation_probability(A([[0.0, 2.0]]), A([0.1, 0.1]), A([0.5, 0.5]), A([1.0, 0.5]))
+def test_hazard_probability_has_spiral_and_deterrence():
+    p = kernel.hazard_probability(A([0.1, 0.1]), np.exp(A([0.5, 0.5]) * A([[0.0, 2.0]])), A([1.0, 0.5]))
     assert p[0, 0] == pytest.approx(1 - math.exp(-0.1))
     assert p[0, 1] == pytest.approx(1 - math.exp(-0.1 * math.e * 0.5))
 
