@@ -96,7 +96,10 @@ def _se(k, n):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_engines_agree_in_distribution_when_seeded_independently(name):
     sc = shipped(name)
-    mesa = simulate(sc, 2000, seed=101, engine="mesa", per_run=False).totals
+    # 1,000 Mesa runs (each with its twin): a standard error of about 0.015 on P(crisis) near 0.4, so
+    # a gap of 0.05 between the engines fails the 3-SE bound; path-for-path agreement on the same draws
+    # is the replay test's, so this only has to catch a difference in how the engines seed their runs
+    mesa = simulate(sc, 1000, seed=101, engine="mesa", per_run=False).totals
     ens = simulate(sc, 20_000, seed=202, engine="ensemble", per_run=False).totals
     for field in ("miscalculation", "crisis", "war", "runs_with_mde"):
         km, ke = getattr(mesa, field), getattr(ens, field)
