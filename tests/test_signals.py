@@ -93,11 +93,17 @@ def _cmdline(pid: int) -> bytes | None:
         return None
 
 
+def _as_at_a_terminal() -> None:
+    """In the child before it runs: SIGINT handled as at a terminal. A runner started in the background
+    of a non-interactive shell (and so its test workers) ignores SIGINT, and a child inherits that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def started(*args: str, **popen):
     """``python -m sim ARGS`` in a session of its own, killed with all its processes at the end."""
     proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, **popen)
+                            text=True, start_new_session=True, preexec_fn=_as_at_a_terminal, **popen)
     try:
         yield proc
     finally:
