@@ -274,9 +274,7 @@ def intend_phase(sc, t, level, threat, draws, regime, rows=ALL):
     """
     m, deterrence = regime[:, rows], sc.deterrence[..., rows]
     spiral = np.exp(sc.kappa[..., rows] * threat[:, rows])  # the threat spiral, shared by both hazards
-    cap = sc.spiral_cap[..., rows]
-    if not np.isinf(cap).all():  # the spiral saturates at the cap (none by default: min with inf is a no-op)
-        np.minimum(spiral, cap, out=spiral)
+    np.minimum(spiral, sc.spiral_cap[..., rows], out=spiral)  # saturates at the cap (inf, the default: none)
     provokes = draws.provocation[:, rows] < hazard_probability(sc.base_rate[..., rows] * m, spiral, deterrence)
     contact = draws.contact[:, rows] < hazard_probability(sc.contact_rate[..., rows] * m, spiral, deterrence)
     x = intend(level[:, rows], sc.drill_rung[t, rows], provokes | contact, sc.provocation_rung[rows])
@@ -298,7 +296,7 @@ def exchange_phase(sc, realised, intended, contact, draws):
 
 def perceive_phase(sc, t, level, realised, draws, rows=ALL):
     """Phase 3 for observers ``rows``: perceived actions (R, M, N) and misperceptions (R, M, N)."""
-    if not (sc.noise.any() or sc.bias.any() or sc.drill_ambiguity[t].any()):
+    if not (_any(sc.noise) or _any(sc.bias) or _any(sc.drill_ambiguity[t])):
         # Perfect perception (a twin): p = a exactly, as the formula gives (every added term is +-0),
         # without drawing on the (R, M, N) arithmetic.
         M = len(range(sc.n_actors)[rows])
