@@ -525,9 +525,8 @@ def compare_over(targets: list[str | Path], experiment: str | Path, sets: list[s
         return params
 
     # one task per draw and setting, each on one process (as a sweep's points): the pool stays busy
-    tasks = [(c, p.seed, exp.runs, None, outputs, drawn(p, o, c))
-             for p, compiled in zip(points, built) for c, o in zip(compiled, overrides)]
-    results = map_in_order(run_point, tasks, workers)
+    tasks = [(c, p.seed, drawn(p, o, c)) for p, compiled in zip(points, built) for c, o in zip(compiled, overrides)]
+    results = map_in_order(run_point, tasks, workers, runs=exp.runs, outcome_bits=outputs)
     results = tqdm(results, total=len(tasks), desc="draws x settings", disable=not progress, leave=False)
     summaries = list(results)
     paired = [[] for _ in settings[1:]]

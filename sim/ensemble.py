@@ -174,18 +174,19 @@ def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, block
     plans = [_plan(sc, runs, ensemble_root(seed), first_run, parameters) for sc, runs, seed, parameters in jobs]
     total_blocks = sum(p[2] for p in plans)
     size = blocks_per_batch or batch_size(total_blocks, min(workers or default_workers(), total_blocks))
-    tasks, owners = [], []
-    for j, (sc, seed, n_blocks, end, parameters) in enumerate(plans):
-        first_block = first_run // BLOCK_SIZE
-        for b0, b1 in chunks(n_blocks, size):
-            tasks.append((sc, seed, first_block + b0, b1 - b0, end,
-                          _rows_of(parameters, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE)))
-            owners.append(j)
+    first_block = first_run // BLOCK_SIZE
+    tasks, per_job = [], []
+    for sc, seed, n_blocks, end, parameters in plans:
+        batches = list(chunks(n_blocks, size))
+        per_job.append(len(batches))
+        tasks += [(sc, seed, first_block + b0, b1 - b0, end,
+                   _rows_of(parameters, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE))
+                  for b0, b1 in batches]
     outputs = iter(map_in_order(_run_task, tasks, workers, twins=twins, per_run=per_run, samples=samples))
     results = []
-    for j, (sc, _, _, _, _) in enumerate(plans):
-        mine = (next(outputs) for _ in range(owners.count(j)))  # tasks are in job order
-        totals, table, sample_actions = fold(mine, sc, jobs[j][1], progress)
+    for (sc, _, _, _, _), (_, runs, _, _), n_tasks in zip(plans, jobs, per_job):
+        mine = (next(outputs) for _ in range(n_tasks))  # tasks are in job order
+        totals, table, sample_actions = fold(mine, sc, runs, progress)
         if table is not None:
             table["run"] = table["run"] + first_run
         results.append((totals, table, sample_actions))

@@ -44,9 +44,8 @@ class SweepReport:
     sensitivity: Path | None
 
 
-def run_point(scenario: CompiledScenario, seed, runs: int,
-              target_half_width: float | None = None, outcome_bits: tuple[str, ...] = (),
-              parameters: dict[str, np.ndarray] | None = None) -> dict:
+def run_point(scenario: CompiledScenario, seed, parameters: dict[str, np.ndarray] | None = None, *, runs: int,
+              target_half_width: float | None = None, outcome_bits: tuple[str, ...] = ()) -> dict:
     """One point's ensemble (one process), summarised; stops early once P(miscalculation)'s 95%
     interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs).
     ``outcome_bits`` names outputs whose per-run outcomes come back too, as bit vectors in
@@ -109,7 +108,7 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
         args = dict(runs=exp.runs, target_half_width=exp.meta.target_half_width,
                     outcome_bits=pairing.outputs)
         tasks = [(p.index, (p.scenario, p.seed, exp.point_parameters(p))) for p in todo]
-        results = _on_dask(client, tasks, args) if client else map_as_completed(_sweep_point, tasks, workers, **args)
+        results = _on_dask(client, tasks, args) if client else map_as_completed(run_point, tasks, workers, **args)
         with tqdm(total=len(exp.points), initial=len(done), desc=exp.meta.name, unit="point",
                   disable=not progress, leave=False) as bar:
             for index, summary in results:
@@ -142,15 +141,10 @@ def _connect(address: str):
         raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
 
 
-def _sweep_point(scenario, seed, parameters, **args) -> dict:
-    """A sweep's task: :func:`run_point` of one point with its runs' parameters."""
-    return run_point(scenario, seed, parameters=parameters, **args)
-
-
 def _on_dask(client, tasks, args):
     from dask.distributed import as_completed
 
-    futures = {client.submit(_sweep_point, *task, pure=False, **args): index for index, task in tasks}
+    futures = {client.submit(run_point, *task, pure=False, **args): index for index, task in tasks}
     for future in as_completed(list(futures)):
         yield futures[future], future.result()
 

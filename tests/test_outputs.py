@@ -88,7 +88,7 @@ def test_points_csv_says_whose_provocation_days(tmp_path):
                         '[[parameters]]\nkey = "actors.north.noise"\nvalues = [0.1, 0.4]\n')
     exp = load_experiment(exp_file)
     point = exp.points[0]
-    summary = run_point(point.scenario, point.seed, exp.runs)
+    summary = run_point(point.scenario, point.seed, runs=exp.runs)
     row = point_row(exp, 0, summary)
     assert "mean_provocation_days" not in row
     assert row["mean_provocation_days_north"] == summary["provocation_days_per_run"]["north"]["mean"] > 0
