@@ -473,9 +473,9 @@ def _replay(args) -> int:
     out = args.out
     if out is not None and (out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents)):
         raise InputError(f"--out {out}: name a CSV file in a folder")  # refused before the run, not after
-    model, label = replay_model(args.target, args.run, args.seed)  # every input error comes from here
+    model, twin, label = replay_model(args.target, args.run, args.seed)  # every input error comes from here
     model.run()
-    twin = replay_model(args.target, args.run, args.seed, perfect_perception=True)[0].run()
+    twin.run()
     print(f"{label}: what changed, day by day")
     for line in replay_events(model):
         print(line)

@@ -426,10 +426,9 @@ def _day_lines(sc, days: list[str], collapse: bool = True) -> list[str]:
     return lines
 
 
-def replay_model(target: Path, run: int, seed: int | None = None, perfect_perception: bool = False):
-    """The model (not yet run) that replays run ``run``, and a line naming that run.
-
-    ``perfect_perception`` gives the run's twin instead (the same draws; see docs/model.md section 6).
+def replay_model(target: Path, run: int, seed: int | None = None):
+    """The model (not yet run) that replays run ``run``, its perfect-perception twin on the same draws
+    (for the miscalculation flag; docs/model.md section 6), and a line naming that run.
 
     ``target`` is a scenario file, whose ensemble-engine ensemble seeded ``seed`` (default 0) is
     replayed, or an `escsim run` results directory, whose manifest decides the scenario (as resolved),
@@ -442,14 +441,19 @@ def replay_model(target: Path, run: int, seed: int | None = None, perfect_percep
 
     target = Path(target)
     if target.is_dir():
-        return _replay_from_results(target, run, seed, perfect_perception)
-    compiled = compile_scenario(load_scenario(target))
-    seed = 0 if seed is None else seed
-    return (EscalationModel.replay(compiled, seed, run, perfect_perception=perfect_perception),
-            f"{compiled.name}, seed {seed}, run {run} (ensemble engine)")
+        make, label = _replay_from_results(target, run, seed)
+    else:
+        compiled = compile_scenario(load_scenario(target))
+        seed = 0 if seed is None else seed
+        def make(perfect):
+            return EscalationModel.replay(compiled, seed, run, perfect_perception=perfect)
+
+        label = f"{compiled.name}, seed {seed}, run {run} (ensemble engine)"
+    return make(False), make(True), label
 
 
-def _replay_from_results(results: Path, run: int, seed: int | None, perfect_perception: bool):
+def _replay_from_results(results: Path, run: int, seed: int | None):
+    """What builds the replay of run ``run`` of a results directory (given perfect_perception), and its line."""
     from .compile import compile_scenario
     from .draws import Stream, root_from, run_seed, stream_label
     from .model import EscalationModel
@@ -470,10 +474,10 @@ def _replay_from_results(results: Path, run: int, seed: int | None, perfect_perc
     seed_text = f"seed {root.entropy}" if root.spawn_key == (Stream.RUN,) else f"stream {stream_label(root)}"
     where = f"{compiled.name}, run {run} of {runs} in {results} ({seed_text}"
     if engine == "ensemble":
-        return (EscalationModel.replay(compiled, root, run, perfect_perception=perfect_perception),
+        return (lambda perfect: EscalationModel.replay(compiled, root, run, perfect_perception=perfect),
                 f"{where}, ensemble engine)")
     if engine == "mesa":
-        return (EscalationModel(compiled, rng=run_seed(root, run), perfect_perception=perfect_perception),
+        return (lambda perfect: EscalationModel(compiled, rng=run_seed(root, run), perfect_perception=perfect),
                 f"{where}, Mesa engine: its own stream, not an ensemble-engine row)")
     raise InputError(f"{path}: engine {engine!r} is neither ensemble nor mesa")
 
