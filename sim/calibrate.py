@@ -174,16 +174,17 @@ def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed
 # ---------------------------------------------------------------- ABC-SMC
 
 
-def calibrate(path: str | Path, *, samples: int | None = None, rounds: int | None = None,
+def calibrate(path: str | Path | Calibration, *, samples: int | None = None, rounds: int | None = None,
               workers: int | None = None, log=None, observed: np.ndarray | None = None,
               seed: int | None = None) -> dict:
     """Fit the file's priors to the record by ABC-SMC; returns the posterior and its diagnostics.
 
-    ``samples``, ``rounds`` and ``seed`` override the file's (a quick look). ``log(text)`` reports
-    progress. ``observed`` (5,) replaces the record's statistics (tests of recovery use data the
-    model itself made).
+    ``path`` is a calibration file or one already read by :func:`load_calibration`. ``samples``,
+    ``rounds`` and ``seed`` override the file's (a quick look). ``log(text)`` reports progress.
+    ``observed`` (6,), in the order of STATISTICS, replaces the record's statistics (tests of recovery
+    use data the model itself made).
     """
-    cal = load_calibration(path)
+    cal = path if isinstance(path, Calibration) else load_calibration(path)
     try:
         import elfi
     except ImportError:

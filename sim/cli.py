@@ -351,7 +351,7 @@ def _calibrate(args) -> int:
     out = args.out or args.calibration.parent
     if not out.is_dir():
         raise InputError(f"--out {out}: no such directory")
-    report = calibrate(args.calibration, samples=args.samples, rounds=args.rounds, workers=args.workers,
+    report = calibrate(cal, samples=args.samples, rounds=args.rounds, workers=args.workers,
                        log=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
     # Posterior predictive check: the hindcast with each history's parameters drawn from the posterior.
     posterior = Posterior(report["keys"], report["samples"], report["weights"], {})
