@@ -1,9 +1,10 @@
 """The step of MODEL.md section 4 as array functions: the only copy of the model's logic.
 
 Both engines call these functions. Arrays carry a leading run axis R. Functions about what an
-observer sees or decides take an observer axis M: the ensemble engine passes all N actors (M = N),
-a Mesa agent passes its own row (M = 1). Each element is computed by the same operations in the
-same order either way, so the two engines give bit-identical numbers from the same draws.
+observer sees or decides take an observer axis M (the phases pass all N actors; the MDE tag, one).
+The Mesa engine calls the phases for a batch of one run, the ensemble engine for many: each element
+is computed by the same operations in the same order either way, so the two engines give
+bit-identical numbers from the same draws.
 
 Shapes: R runs, N actors, M observers, P actor pairs, K the top rung.
 """
@@ -11,6 +12,8 @@ Shapes: R runs, N actors, M observers, P actor pairs, K the top rung.
 from __future__ import annotations
 
 import functools
+import weakref
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammaincinv
@@ -186,6 +189,12 @@ def hostile_source(perceived, engaged, runs, rows):
     return seen.argmax(axis=-1)
 
 
+@functools.lru_cache(maxsize=64)
+def _actor_indices(n: int) -> np.ndarray:
+    """np.arange(n), made once: the observer rows of a phase that computes every actor's readings."""
+    return np.arange(n)
+
+
 def _any(x) -> bool:
     """``x.any()`` by counting: the same answer (NaN counts as true) without the reduction's Python-level
     set-up, which costs several times the work on the few elements of a scenario array."""
@@ -258,32 +267,28 @@ def apply_backchannels(decided, level, pairs, success_prob, u_backchannel, basel
 
 
 # Phases ------------------------------------------------------------------------------------------
-# The formulas above applied to a compiled scenario for a set of observer rows. Arrays of state
-# (level, threat, intended, realised) always hold all N actors, shape (R, N); ``rows`` is a slice
-# of actors to compute for: slice(None) in the ensemble engine, slice(i, i + 1) for Mesa agent i.
-# Both engines call these, so even the indexing into the scenario exists once.
-
-ALL = slice(None)
+# The formulas above applied to a compiled scenario, for all N actors of R runs: arrays of state
+# (level, threat, intended, realised) are (R, N). Both engines call these (the Mesa engine with
+# R = 1), so even the indexing into the scenario exists once.
 
 
-def intend_phase(sc, t, level, threat, draws, regime, rows=ALL):
-    """Phase 1 for ``rows``: intended actions, provocations and contact incidents. (R, M) int, bool, bool.
+def intend_phase(sc, t, level, threat, draws, regime):
+    """Phase 1: intended actions, provocations and contact incidents. (R, N) int, bool, bool.
 
     regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
-    m, deterrence = regime[:, rows], sc.deterrence[..., rows]
-    spiral = np.exp(sc.kappa[..., rows] * threat[:, rows])  # the threat spiral, shared by both hazards
-    np.minimum(spiral, sc.spiral_cap[..., rows], out=spiral)  # saturates at the cap (inf, the default: none)
-    provokes = draws.provocation[:, rows] < hazard_probability(sc.base_rate[..., rows] * m, spiral, deterrence)
-    contact = draws.contact[:, rows] < hazard_probability(sc.contact_rate[..., rows] * m, spiral, deterrence)
-    x = intend(level[:, rows], sc.drill_rung[t, rows], provokes | contact, sc.provocation_rung[rows])
+    spiral = np.exp(sc.kappa * threat)  # the threat spiral, shared by both hazards
+    np.minimum(spiral, sc.spiral_cap, out=spiral)  # saturates at the cap (inf, the default: none)
+    provokes = draws.provocation < hazard_probability(sc.base_rate * regime, spiral, sc.deterrence)
+    contact = draws.contact < hazard_probability(sc.contact_rate * regime, spiral, sc.deterrence)
+    x = intend(level, sc.drill_rung[t], provokes | contact, sc.provocation_rung)
     return x, provokes, contact
 
 
-def execute_phase(sc, intended, draws, rows=ALL):
-    """Phase 2 for ``rows``: realised actions and accidents. intended (R, N); returns (R, M) each."""
-    return execute(intended[:, rows], draws.accident[:, rows], sc.accident, sc.top_rung)
+def execute_phase(sc, intended, draws):
+    """Phase 2: realised actions and accidents. intended (R, N); returns (R, N) each."""
+    return execute(intended, draws.accident, sc.accident, sc.top_rung)
 
 
 def exchange_phase(sc, realised, intended, contact, draws):
@@ -294,69 +299,113 @@ def exchange_phase(sc, realised, intended, contact, draws):
     return exchange_fire(realised, intended, contact, sc.engaged, sc.in_kind, draws.in_kind, sc.crisis_rung)
 
 
-def perceive_phase(sc, t, level, realised, draws, rows=ALL):
-    """Phase 3 for observers ``rows``: perceived actions (R, M, N) and misperceptions (R, M, N)."""
+def perceive_phase(sc, t, level, realised, draws):
+    """Phase 3: every observer's perceived actions (R, N, N) and misperceptions (R, N, N)."""
     if not (_any(sc.noise) or _any(sc.bias) or _any(sc.drill_ambiguity[t])):
         # Perfect perception (a twin): p = a exactly, as the formula gives (every added term is +-0),
-        # without drawing on the (R, M, N) arithmetic.
-        M = len(range(sc.n_actors)[rows])
-        p = np.repeat(realised[:, None, :].astype(float), M, axis=1)
+        # without drawing on the (R, N, N) arithmetic.
+        p = np.repeat(realised[:, None, :].astype(float), sc.n_actors, axis=1)
         return p, np.zeros(p.shape, dtype=bool)
-    # Without hotlines the noise factor is exactly 1: skip the (R, M, N) mask (same numbers, less work).
-    hot = hotline_open(level[:, rows], level, sc.lever_rung) if _any(sc.hotline_eta) else None
-    p = perceive(realised, sc.bias[rows], sc.drill_ambiguity[t], sc.noise[..., rows], sc.hotline_eta[rows], hot,
-                 draws.normals[:, rows])
-    return p, misperceived(p, realised, np.arange(sc.n_actors)[rows], sc.top_rung)
+    # Without hotlines the noise factor is exactly 1: skip the (R, N, N) mask (same numbers, less work).
+    hot = hotline_open(level, level, sc.lever_rung) if _any(sc.hotline_eta) else None
+    p = perceive(realised, sc.bias, sc.drill_ambiguity[t], sc.noise, sc.hotline_eta, hot, draws.normals)
+    return p, misperceived(p, realised, _actor_indices(sc.n_actors), sc.top_rung)
 
 
-def threat_phase(sc, t, threat, perceived, rows=ALL):
-    """Phase 4 for ``rows``: threat after today's update and summit relief. (R, M)."""
-    return update_threat(threat[:, rows], perceived, sc.weight[rows], sc.drill_scale[t], sc.baseline,
-                         sc.decay[..., rows], sc.grievance[..., rows], sc.summit_relief[t, rows])
+def threat_phase(sc, t, threat, perceived):
+    """Phase 4: threat after today's update and summit relief. (R, N)."""
+    return update_threat(threat, perceived, sc.weight, sc.drill_scale[t], sc.baseline, sc.decay, sc.grievance,
+                         sc.summit_relief[t])
 
 
-def decide_phase(sc, level, intended, perceived, next_threat, draws, rows=ALL, tag=True):
-    """Phases 5-6 for ``rows``: decisions, MDE tags and what drove them.
+def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
+    """Phases 5-6: decisions, MDE tags and what drove them.
 
-    level, intended (R, N) for all actors; perceived (R, M, N) and next_threat (R, M) for the M
-    observer rows. Returns decided (R, M) int, mde (R, M) bool, source (R, M) int (where mde: the
-    actor whose perceived action set q; else -1), q (R, M) float.
+    level, intended (R, N); perceived (R, N, N); next_threat (R, N). Returns decided (R, N) int,
+    mde (R, N) bool, source (R, N) int (where mde: the actor whose perceived action set q; else -1),
+    q (R, N) float.
 
-    The counterfactual decision is computed only for runs where the actor climbed, since an MDE
-    needs r > l; rules are elementwise, so the subset gets exactly the values the full array would.
+    Actors that share a rule are decided by one call of it (:func:`rule_groups`); rules are
+    elementwise, so each actor's rungs are exactly what a call of its own would give. The
+    counterfactual decision is computed only for runs where the actor climbed, since an MDE needs
+    r > l; for the same reason the subset gets exactly the values the full array would.
     ``tag=False`` skips phase 6 (mde all false, source -1): a perfect-perception twin is run for its
     crises only, and its decisions do not depend on the tag.
     """
-    engaged = sc.engaged[rows]
+    engaged = sc.engaged
     q = hostile_level(perceived, engaged)
-    actors = range(sc.n_actors)[rows]
-    own_level, u_rule = level[:, rows], draws.rule[:, rows]
-    # Observer row m (columns of q, own_level, decided, mde) is actor `actor` (columns of level,
-    # intended, draws). Each row's rule runs on its own column (rules take one actor's arrays);
-    # deterrence is elementwise, so one call decides every row. A parameter is a number, or (R,)
-    # values, one per run, with per-run parameters.
-    proposed = [propose(sc.rule_names[actor], sc.rule_params[actor], own_level[:, m], q[:, m], next_threat[:, m],
-                        sc.baseline[actor], sc.ceiling[actor], u_rule[:, m]) for m, actor in enumerate(actors)]
-    r = np.empty(q.shape, dtype=np.result_type(np.int64, *proposed))  # wide enough for what any rule returned
-    for m, rung in enumerate(proposed):
-        r[:, m] = rung
-    decided = deter(r, own_level, draws.deterrence[:, rows], sc.deterrence[..., rows], sc.crisis_rung)
+    groups = rule_groups(sc)
+    proposed = [propose(g.name, g.params, level[:, g.actors], q[:, g.actors], next_threat[:, g.actors], g.baseline,
+                        g.ceiling, draws.rule[:, g.actors]) for g in groups]
+    if len(groups) == 1 and proposed[0].shape == q.shape:
+        r = proposed[0]  # one rule for every actor: its answer is the whole array
+    else:
+        r = np.empty(q.shape, dtype=np.result_type(np.int64, *proposed))  # wide enough for any rule's answer
+        for g, rungs in zip(groups, proposed):
+            r[:, g.actors] = rungs
+    decided = deter(r, level, draws.deterrence, sc.deterrence, sc.crisis_rung)
     mde = np.zeros(q.shape, dtype=bool)
-    climbed_today = decided > own_level
-    for m in np.flatnonzero(climbed_today.any(axis=0)) if tag and _any(climbed_today) else ():
-        climbed, actor = np.flatnonzero(climbed_today[:, m]), actors[m]
-        params, deterrence = sc.rule_params[actor], sc.deterrence[..., actor]
-        q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[m:m + 1])[:, 0]
-        r_intended = decide(sc.rule_names[actor], {k: _of_runs(v, climbed) for k, v in params.items()},
-                            own_level[climbed, m], q_intended, next_threat[climbed, m], sc.baseline[actor],
-                            sc.ceiling[actor], draws.rule[climbed, actor], draws.deterrence[climbed, actor],
-                            _of_runs(deterrence, climbed), sc.crisis_rung)
-        mde[climbed, m] = misperception_driven(own_level[climbed, m], decided[climbed, m], r_intended)
+    climbed_today = decided > level
+    for i in np.flatnonzero(climbed_today.any(axis=0)) if tag and _any(climbed_today) else ():
+        climbed = np.flatnonzero(climbed_today[:, i])
+        params, deterrence = sc.rule_params[i], sc.deterrence[..., i]
+        q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[i:i + 1])[:, 0]
+        r_intended = decide(sc.rule_names[i], {k: _of_runs(v, climbed) for k, v in params.items()},
+                            level[climbed, i], q_intended, next_threat[climbed, i], sc.baseline[i], sc.ceiling[i],
+                            draws.rule[climbed, i], draws.deterrence[climbed, i], _of_runs(deterrence, climbed),
+                            sc.crisis_rung)
+        mde[climbed, i] = misperception_driven(level[climbed, i], decided[climbed, i], r_intended)
     source = np.full(q.shape, -1, dtype=np.int64)
     if _any(mde):
-        runs, mde_rows = np.nonzero(mde)
-        source[runs, mde_rows] = hostile_source(perceived, engaged, runs, mde_rows)
+        runs, observers = np.nonzero(mde)
+        source[runs, observers] = hostile_source(perceived, engaged, runs, observers)
     return decided, mde, source, q
+
+
+@dataclass(frozen=True, eq=False)
+class RuleGroup:
+    """Actors that share a rule, decided by one call of it.
+
+    ``actors`` are their indices (a slice when they are consecutive, so that taking their columns
+    is a view, not a copy); ``baseline``, ``ceiling`` (G,) and ``params`` (name -> (G,), or (R, G)
+    with per-run parameters) are theirs, column by column.
+    """
+
+    name: str
+    actors: slice | np.ndarray
+    baseline: np.ndarray
+    ceiling: np.ndarray
+    params: dict
+
+
+_RULE_GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def rule_groups(sc) -> tuple[RuleGroup, ...]:
+    """The scenario's actors grouped by rule, in order of first appearance (worked out once per
+    compiled scenario: a per-run or perfect-perception variant is a new object, with its own)."""
+    try:
+        return _RULE_GROUPS[sc]
+    except KeyError:
+        pass
+    groups = []
+    for name in dict.fromkeys(sc.rule_names):
+        members = [i for i, n in enumerate(sc.rule_names) if n == name]
+        first, last = members[0], members[-1]
+        actors = slice(first, last + 1) if last - first + 1 == len(members) else np.array(members)
+        params = {k: _columns([sc.rule_params[i][k] for i in members]) for k in sc.rule_params[first]}
+        groups.append(RuleGroup(name, actors, sc.baseline[members], sc.ceiling[members], params))
+    _RULE_GROUPS[sc] = groups = tuple(groups)
+    return groups
+
+
+def _columns(values: list):
+    """One rule parameter of a group's actors as columns: (G,) numbers, or (R, G) when any actor's
+    value is per run ((R,) values)."""
+    if all(np.ndim(v) == 0 for v in values):
+        return np.array(values)
+    runs = next(np.shape(v)[0] for v in values if np.ndim(v))
+    return np.stack([np.broadcast_to(v, (runs,)) for v in values], axis=1)
 
 
 def _of_runs(value, runs):

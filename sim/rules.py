@@ -1,16 +1,24 @@
 """Deterrence rules: how an actor picks tomorrow's rung, and the registry users add their own to.
 
-A rule is a pure function ``rule(l, q, th, b, u, U, **params) -> r`` over NumPy arrays of shape (R,):
+A rule is a pure, elementwise function ``rule(l, q, th, b, u, U, **params) -> r`` over NumPy arrays
+of one shape S: (R,) for one actor, or (R, G) for G actors that share the rule, which the engines
+decide in one call (one column per actor):
 
-- ``l``  int   current rung of the deciding actor (R,)
-- ``q``  float perceived hostile level it answers, in rungs, unclipped (R,)
-- ``th`` float its threat after today's update, in rungs (R,)
-- ``b``, ``u`` int scalars: its baseline and ceiling (its own decisions stay in [b, u])
-- ``U``  float uniform draw in [0, 1) of this actor and step, for stochastic rules (R,)
+- ``l``  int   current rung of the deciding actor (S)
+- ``q``  float perceived hostile level it answers, in rungs, unclipped (S)
+- ``th`` float its threat after today's update, in rungs (S)
+- ``b``, ``u`` int: its baseline and ceiling (its own decisions stay in [b, u]); a number, or (G,)
+  one per column
+- ``U``  float uniform draw in [0, 1) of this actor and step, for stochastic rules (S)
+- ``params`` numbers, or arrays that broadcast against S: (G,) one per column, (R,) or (R, G) with
+  per-run parameters
 
-and returns integer rungs in [b, u] of shape (R,). Both engines call these functions (the Mesa engine
-with R = 1), so they are the only copy of the decision logic. Deterrence (the draw against D_i before
-an up-step into crisis) is applied by the kernel after the rule, not by rules.
+and returns integer rungs in [b, u] of shape S. Elementwise means an element of ``r`` depends only
+on the same element of each input, so an actor's rungs are the same whoever it is grouped with and
+whichever runs are passed (the MDE tag re-decides a subset of runs). Both engines call these
+functions (the Mesa engine with R = 1), so they are the only copy of the decision logic. Deterrence
+(the draw against D_i before an up-step into crisis) is applied by the kernel after the rule, not
+by rules.
 
 Register a rule of your own with :func:`register_rule`; scenarios then name it in ``actors.X.rule.name``.
 """

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import compiled, two_actor_raw
+from conftest import SCENARIOS, compiled, two_actor_raw
 from sim import kernel
 from sim.compile import alliance_threat_weights, deterrence_factor
 from sim.draws import RunDraws
@@ -189,3 +189,31 @@ def test_contact_incidents_follow_their_hazard_and_answered_ones_are_crises():
     assert abs(days.mean() - 200 * p) < 4 * math.sqrt(200 * p * (1 - p) / 4096)
     # b answers every incident: every incident is a crisis onset unless it falls on the day after another
     assert np.all(out["crisis_onsets"] <= days) and np.all((days > 0) == (out["crisis_onsets"] > 0))
+
+
+@pytest.mark.parametrize("name", ["korea_baseline", "regional", "strait_example"])
+@pytest.mark.parametrize("per_run", [False, True])
+def test_actors_that_share_a_rule_are_decided_as_each_would_be_alone(name, per_run):
+    """decide_phase calls each rule once for the actors that share it (columns in any order, a view
+    or a copy): every actor's decision must be that of its own rule, parameters and draws."""
+    from sim.compile import compile_scenario
+    from sim.parameters import with_run_parameters
+    from sim.scenario import load_scenario
+
+    sc = compile_scenario(load_scenario(SCENARIOS / f"{name}.toml"))
+    R, N, rng = 500, sc.n_actors, np.random.default_rng(1)
+    if per_run:  # one actor's rule parameter varies by run
+        i = sc.rule_names.index("graduated")
+        sc = with_run_parameters(sc, {f"actors.{sc.actor_ids[i]}.rule.threshold": rng.uniform(0.5, 3.0, R)})
+    level = rng.integers(0, 4, (R, N))
+    perceived = rng.uniform(-1, 7, (R, N, N))
+    threat = rng.uniform(0, 5, (R, N))
+    draws = type("D", (), {"rule": rng.random((R, N)), "deterrence": rng.random((R, N))})()
+    decided = kernel.decide_phase(sc, level, level, perceived, threat, draws, tag=False)[0]
+    q = kernel.hostile_level(perceived, sc.engaged)
+    for i in range(N):
+        alone = kernel.decide(sc.rule_names[i], sc.rule_params[i], level[:, i], q[:, i], threat[:, i],
+                              sc.baseline[i], sc.ceiling[i], draws.rule[:, i], draws.deterrence[:, i],
+                              sc.deterrence[..., i], sc.crisis_rung)
+        assert np.array_equal(decided[:, i], alone), sc.actor_ids[i]
+    assert len({sc.rule_names[i] for i in range(N)}) < N  # some actors do share a rule here

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.rules import get_rule, register_rule, registered_rules, round_half_up
 
@@ -56,3 +58,33 @@ def test_user_rule_registers_and_validates_signature():
         register_rule("bad2", lambda l, q, th, b, u, U, k: l)
     with pytest.raises(KeyError, match="registered"):
         get_rule("no_such_rule")
+
+
+BUILT_IN = ["tit_for_tat", "graduated", "massive_retaliation", "restraint"]
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_a_rule_gives_each_actor_the_same_rungs_alone_or_in_a_group(name, data):
+    """The kernel decides the actors that share a rule in one call, one column each, with their
+    baselines, ceilings and parameters as (G,) columns (or (R, G) per run): every column must be
+    what that actor's own call gives, whoever else is in the group."""
+    R, G = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 4))
+    ints, unit = st.integers(0, 6), st.floats(0, 1, allow_nan=False)
+    grid = lambda elements: A(data.draw(st.lists(st.lists(elements, min_size=G, max_size=G), min_size=R, max_size=R)))
+    b = A(data.draw(st.lists(st.integers(0, 3), min_size=G, max_size=G)))
+    u = b + A(data.draw(st.lists(st.integers(0, 3), min_size=G, max_size=G)))
+    l = np.clip(grid(ints), b, u)
+    q, th, U = grid(st.floats(-2, 9, allow_nan=False)), grid(st.floats(0, 9, allow_nan=False)), grid(unit)
+    rule = get_rule(name)
+    per_run = data.draw(st.booleans())
+    params = {k: grid(unit) * 4 if per_run else A(data.draw(st.lists(unit, min_size=G, max_size=G))) * 4
+              for k in rule.defaults}
+    together = rule.function(l, q, th, b, u, U, **params)
+    assert together.shape == (R, G)
+    for g in range(G):
+        own = {k: v[:, g] if per_run else v[g] for k, v in params.items()}
+        alone = rule.function(l[:, g], q[:, g], th[:, g], int(b[g]), int(u[g]), U[:, g], **own)
+        assert np.array_equal(together[:, g], alone), (g, together[:, g], alone)
+        assert np.all((together[:, g] >= b[g]) & (together[:, g] <= u[g]))
