@@ -14,7 +14,6 @@ from sim.scenario import load_scenario
 from sim.simulate import simulate
 from sim.stats import wilson_interval
 
-SHIPPED = ["korea_baseline", "asian_nato"]
 PATHS = ("intended", "provoked", "realised", "perceived", "misperceived", "hostile_level", "mde", "level", "threat")
 
 
@@ -93,9 +92,10 @@ def _se(k, n):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SHIPPED)
-def test_engines_agree_in_distribution_when_seeded_independently(name):
-    sc = shipped(name)
+def test_engines_agree_in_distribution_when_seeded_independently():
+    # One scenario: what this checks is how each engine seeds its runs, which no scenario changes
+    # (the engines' arithmetic is checked path for path on both shipped scenarios above).
+    sc = shipped("korea_baseline")
     # 1,000 Mesa runs (each with its twin): a standard error of about 0.015 on P(crisis) near 0.4, so
     # a gap of 0.05 between the engines fails the 3-SE bound; path-for-path agreement on the same draws
     # is the replay test's, so this only has to catch a difference in how the engines seed their runs
