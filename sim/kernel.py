@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaincinv
 
-from .rules import clip, get_rule, round_half_up
+from .arrays import any_true, columns_with_any, max_last, sum_last
+from .rules import get_rule, half_up
 
 
 # 1. Intent --------------------------------------------------------------------------------------
@@ -79,14 +80,14 @@ def exchange_fire(realised, intended, contact, engaged, in_kind, u_in_kind, exch
     int; contact (R, N) bool; engaged (N, N) bool (row j answers column i); in_kind (N,);
     u_in_kind (R, N). Returns realised, intended, answers (R, N) bool: who fired back.
     """
-    if not _any(contact):
+    if not any_true(contact):
         return realised, intended, np.zeros(contact.shape, dtype=bool)
     targeted = np.zeros(contact.shape, dtype=bool)  # j is engaged with an actor in contact today
-    for i in np.flatnonzero(contact.any(axis=0)):
+    for i in columns_with_any(contact):
         targeted |= contact[:, i:i + 1] & engaged[:, i][None, :]
     answers = targeted & (u_in_kind < in_kind)
     answered = np.zeros(contact.shape, dtype=bool)
-    for j in np.flatnonzero(answers.any(axis=0)):
+    for j in columns_with_any(answers):
         answered |= answers[:, j:j + 1] & engaged[j, :][None, :]
     answered &= contact
     return (np.where(answers | answered, np.maximum(realised, exchange_rung), realised),
@@ -104,7 +105,7 @@ def hotline_open(observer_level, level, lever_rung):
 def perceive(realised, bias, ambiguity, noise, hotline_eta, hotline_on, normals):
     """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped.
 
-    realised (R, N); bias, hotline_eta (M, N); ambiguity (N,) or (R, N) [already times
+    realised (R, N) (int rungs, or the same as floats); bias, hotline_eta (M, N); ambiguity (N,) or (R, N) [already times
     (1 - transparency)]; noise (M,) or (R, M); hotline_on (R, M, N) bool, or None when no hotline exists; normals (R, M, N).
     Returns (R, M, N).
     """
@@ -116,8 +117,12 @@ def perceive(realised, bias, ambiguity, noise, hotline_eta, hotline_on, normals)
 
 
 def perceived_rung(p, top_rung):
-    """The rung an observer reads: clip(round(p), 0, K), with round half up."""
-    return clip(round_half_up(p), 0, top_rung)
+    """The rung an observer reads: clip(round(p), 0, K), with round half up, as floats holding whole
+    numbers (compared with int rungs exactly, without a conversion pass over the readings)."""
+    rung = np.asarray(half_up(p))  # an array even for one reading, to clip in place
+    np.maximum(rung, 0, out=rung)
+    np.minimum(rung, top_rung, out=rung)
+    return rung
 
 
 def misperceived(perceived, realised, observer_actors, top_rung):
@@ -142,7 +147,7 @@ def update_threat(threat, perceived, weight, drill_scale, baseline, decay, griev
     above = perceived - baseline
     np.maximum(above, 0.0, out=above)
     above *= weight * drill_scale[..., None, :]
-    hostility = _sum_last(above)
+    hostility = sum_last(above)
     return (decay * threat + (1.0 - decay) * (grievance + hostility)) * (1.0 - relief)
 
 
@@ -195,34 +200,6 @@ def _actor_indices(n: int) -> np.ndarray:
     return np.arange(n)
 
 
-def _any(x) -> bool:
-    """``x.any()`` by counting: the same answer (NaN counts as true) without the reduction's Python-level
-    set-up, which costs several times the work on the few elements of a scenario array."""
-    return np.count_nonzero(x) > 0
-
-
-def _sum_last(x):
-    """Sum over the last (observed-actor) axis, left to right.
-
-    An explicit loop: for the few actors of a scenario it is several times faster than a NumPy
-    reduction over a short axis, and its order of additions is the same for any batch shape.
-    """
-    total = x[..., 0].copy()
-    for j in range(1, x.shape[-1]):
-        total += x[..., j]
-    return total
-
-
-def decide(rule_name, params, level, q, threat, baseline, ceiling, u_rule, u_deter, deterrence, crisis_rung):
-    """One actor's next rung: its rule, then deterrence on up-steps into crisis. All arrays (R,).
-
-    An up-step to a rung >= crisis_rung goes ahead only if the deterrence draw is below D_i;
-    otherwise the actor stops at max(level, crisis_rung - 1).
-    """
-    return deter(propose(rule_name, params, level, q, threat, baseline, ceiling, u_rule), level, u_deter,
-                 deterrence, crisis_rung)
-
-
 def propose(rule_name, params, level, q, threat, baseline, ceiling, u_rule):
     """The rung one actor's rule picks, before deterrence. All arrays (R,)."""
     return np.asarray(get_rule(rule_name).function(level, q, threat, baseline, ceiling, u_rule, **params))
@@ -260,7 +237,7 @@ def apply_backchannels(decided, level, pairs, success_prob, u_backchannel, basel
     active = (level[:, i] >= lever_rung) | (level[:, j] >= lever_rung)
     success = active & (u_backchannel < success_prob)
     lowered = np.zeros(decided.shape, dtype=bool)
-    for p in np.flatnonzero(success.any(axis=0)):
+    for p in columns_with_any(success):
         lowered[:, i[p]] |= success[:, p]
         lowered[:, j[p]] |= success[:, p]
     return np.where(lowered, np.maximum(decided - 1, baseline), decided), success
@@ -294,22 +271,24 @@ def execute_phase(sc, intended, draws):
 def exchange_phase(sc, realised, intended, contact, draws):
     """Phase 2b for all actors: exchanges of fire. realised, intended (R, N) int; contact (R, N) bool.
     Returns realised, intended, answers (R, N)."""
-    if not _any(sc.in_kind):  # nobody answers in kind: nothing to compute
+    if not any_true(sc.in_kind):  # nobody answers in kind: nothing to compute
         return realised, intended, np.zeros(contact.shape, dtype=bool)
     return exchange_fire(realised, intended, contact, sc.engaged, sc.in_kind, draws.in_kind, sc.crisis_rung)
 
 
 def perceive_phase(sc, t, level, realised, draws):
     """Phase 3: every observer's perceived actions (R, N, N) and misperceptions (R, N, N)."""
-    if not (_any(sc.noise) or _any(sc.bias) or _any(sc.drill_ambiguity[t])):
+    if not (any_true(sc.noise) or any_true(sc.bias) or any_true(sc.drill_ambiguity[t])):
         # Perfect perception (a twin): p = a exactly, as the formula gives (every added term is +-0),
         # without drawing on the (R, N, N) arithmetic.
         p = np.repeat(realised[:, None, :].astype(float), sc.n_actors, axis=1)
         return p, np.zeros(p.shape, dtype=bool)
     # Without hotlines the noise factor is exactly 1: skip the (R, N, N) mask (same numbers, less work).
-    hot = hotline_open(level, level, sc.lever_rung) if _any(sc.hotline_eta) else None
-    p = perceive(realised, sc.bias, sc.drill_ambiguity[t], sc.noise, sc.hotline_eta, hot, draws.normals)
-    return p, misperceived(p, realised, _actor_indices(sc.n_actors), sc.top_rung)
+    hot = hotline_open(level, level, sc.lever_rung) if any_true(sc.hotline_eta) else None
+    # the same numbers as floats: converted once, not inside each pass over the (R, N, N) readings
+    a = realised.astype(float)
+    p = perceive(a, sc.bias, sc.drill_ambiguity[t], sc.noise, sc.hotline_eta, hot, draws.normals)
+    return p, misperceived(p, a, _actor_indices(sc.n_actors), sc.top_rung)
 
 
 def threat_phase(sc, t, threat, perceived):
@@ -325,41 +304,55 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
     mde (R, N) bool, source (R, N) int (where mde: the actor whose perceived action set q; else -1),
     q (R, N) float.
 
-    Actors that share a rule are decided by one call of it (:func:`rule_groups`); rules are
-    elementwise, so each actor's rungs are exactly what a call of its own would give. The
-    counterfactual decision is computed only for runs where the actor climbed, since an MDE needs
-    r > l; for the same reason the subset gets exactly the values the full array would.
-    ``tag=False`` skips phase 6 (mde all false, source -1): a perfect-perception twin is run for its
-    crises only, and its decisions do not depend on the tag.
+    The counterfactual decision (the same rules and draws on the others' intended actions) is
+    computed only for the runs where some actor climbed, since an MDE needs r > l; rules are
+    elementwise, so those runs get exactly the values the full array would. ``tag=False`` skips
+    phase 6 (mde all false, source -1): a perfect-perception twin is run for its crises only, and
+    its decisions do not depend on the tag.
     """
     engaged = sc.engaged
     q = hostile_level(perceived, engaged)
+    decided = decide_all(sc, level, q, next_threat, draws.rule, draws.deterrence)
+    mde = np.zeros(q.shape, dtype=bool)
+    climbed_today = decided > level
+    if tag and any_true(climbed_today):
+        runs = np.flatnonzero(max_last(climbed_today))
+        q_intended = hostile_level(intended[runs, None, :].astype(float), engaged)  # what all intended, as read
+        counterfactual = decide_all(sc, level[runs], q_intended, next_threat[runs], draws.rule[runs],
+                                    draws.deterrence[runs], runs)
+        mde[runs] = misperception_driven(level[runs], decided[runs], counterfactual)
+    source = np.full(q.shape, -1, dtype=np.int64)
+    if any_true(mde):
+        runs, observers = np.nonzero(mde)
+        source[runs, observers] = hostile_source(perceived, engaged, runs, observers)
+    return decided, mde, source, q
+
+
+def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
+    """Every actor's next rung: its rule, then deterrence on up-steps into crisis (:func:`deter`).
+
+    level (C, N) int; q, threat, u_rule, u_deter (C, N). Actors that share a rule are decided by one
+    call of it (:func:`rule_groups`); rules are elementwise, so each actor's rungs are exactly what
+    a call of its own would give. ``runs`` (C,): the rows are these runs of the batch, whose values
+    of per-run parameters apply (None: the rows are the batch). Returns (C, N) int.
+    """
     groups = rule_groups(sc)
-    proposed = [propose(g.name, g.params, level[:, g.actors], q[:, g.actors], next_threat[:, g.actors], g.baseline,
-                        g.ceiling, draws.rule[:, g.actors]) for g in groups]
+    proposed = [propose(g.name, {k: _at_runs(v, runs) for k, v in g.params.items()}, level[:, g.actors],
+                        q[:, g.actors], threat[:, g.actors], g.baseline, g.ceiling, u_rule[:, g.actors])
+                for g in groups]
     if len(groups) == 1 and proposed[0].shape == q.shape:
         r = proposed[0]  # one rule for every actor: its answer is the whole array
     else:
         r = np.empty(q.shape, dtype=np.result_type(np.int64, *proposed))  # wide enough for any rule's answer
         for g, rungs in zip(groups, proposed):
             r[:, g.actors] = rungs
-    decided = deter(r, level, draws.deterrence, sc.deterrence, sc.crisis_rung)
-    mde = np.zeros(q.shape, dtype=bool)
-    climbed_today = decided > level
-    for i in np.flatnonzero(climbed_today.any(axis=0)) if tag and _any(climbed_today) else ():
-        climbed = np.flatnonzero(climbed_today[:, i])
-        params, deterrence = sc.rule_params[i], sc.deterrence[..., i]
-        q_intended = hostile_level(intended[climbed, None, :].astype(float), engaged[i:i + 1])[:, 0]
-        r_intended = decide(sc.rule_names[i], {k: _of_runs(v, climbed) for k, v in params.items()},
-                            level[climbed, i], q_intended, next_threat[climbed, i], sc.baseline[i], sc.ceiling[i],
-                            draws.rule[climbed, i], draws.deterrence[climbed, i], _of_runs(deterrence, climbed),
-                            sc.crisis_rung)
-        mde[climbed, i] = misperception_driven(level[climbed, i], decided[climbed, i], r_intended)
-    source = np.full(q.shape, -1, dtype=np.int64)
-    if _any(mde):
-        runs, observers = np.nonzero(mde)
-        source[runs, observers] = hostile_source(perceived, engaged, runs, observers)
-    return decided, mde, source, q
+    return deter(r, level, u_deter, _at_runs(sc.deterrence, runs), sc.crisis_rung)
+
+
+def _at_runs(value, runs):
+    """A per-actor value for the given runs: (N,) or (G,) as it is; per-run values (R, N) or (R, G) at
+    those runs (all of them when ``runs`` is None)."""
+    return value[runs] if runs is not None and np.ndim(value) == 2 else value
 
 
 @dataclass(frozen=True, eq=False)
@@ -408,14 +401,9 @@ def _columns(values: list):
     return np.stack([np.broadcast_to(v, (runs,)) for v in values], axis=1)
 
 
-def _of_runs(value, runs):
-    """A parameter for the given runs: a number as it is, per-run values (R,) at those runs."""
-    return value[runs] if np.ndim(value) else value
-
-
 def backchannel_phase(sc, t, decided, level, draws):
     """Phase 7 for all actors: next levels after backchannels. decided, level (R, N) -> (R, N)."""
-    if not _any(sc.backchannel[t]):  # no channel can succeed today: nothing to compute
+    if not any_true(sc.backchannel[t]):  # no channel can succeed today: nothing to compute
         return decided
     return apply_backchannels(decided, level, sc.pairs, sc.backchannel[t], draws.backchannel, sc.baseline,
                               sc.lever_rung)[0]

@@ -10,6 +10,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .arrays import max_last
+
 NEVER = -1  # step value for an event that did not happen
 
 
@@ -70,7 +72,7 @@ class OutcomeTracker:
         if contact is not None:
             self.contacts += contact
         np.maximum(self.actor_max_rung, realised, out=self.actor_max_rung)
-        top = realised.max(axis=1)
+        top = max_last(realised)
         rose = np.flatnonzero(top > self.max_rung)  # few runs climb on any one day
         if rose.size:
             old, new = self.max_rung[rose, None], top[rose, None]
@@ -94,7 +96,7 @@ class OutcomeTracker:
             self.misreading_crisis_step = np.where(hit, t, self.misreading_crisis_step)
             self.misreading_lag = np.where(hit, lag, self.misreading_lag)
         if np.count_nonzero(mde):
-            any_mde = mde.any(axis=1)
+            any_mde = max_last(mde)  # an MDE by any actor (the or of bools)
             self.last_mde = np.where(any_mde, t, self.last_mde)
             self.first_mde = np.where(any_mde & (self.first_mde == NEVER), t, self.first_mde)
             runs, actors = np.nonzero(mde)

@@ -40,8 +40,15 @@ def clip(x, low, high):
 
 
 def round_half_up(x):
-    """MODEL.md's round(x) = floor(x + 0.5), never NumPy's round-half-to-even."""
-    return np.floor(np.asarray(x, dtype=float) + 0.5).astype(np.int64)
+    """MODEL.md's round(x) = floor(x + 0.5), never NumPy's round-half-to-even. Int rungs."""
+    return half_up(x).astype(np.int64)
+
+
+def half_up(x):
+    """floor(x + 0.5) as floats holding whole numbers (a new array): :func:`round_half_up` before
+    its conversion to int."""
+    out = np.add(x, 0.5, dtype=float)
+    return np.floor(out, out=out) if isinstance(out, np.ndarray) else np.floor(out)  # in place unless a number
 
 
 @dataclass(frozen=True)

@@ -98,13 +98,15 @@ def test_hostile_level_uses_only_engaged_actors_and_names_the_source():
 
 
 @pytest.mark.parametrize("u_deter, expected", [(0.1, 4), (0.9, 3)])
-def test_decide_applies_deterrence_only_to_up_steps_into_crisis(u_deter, expected):
-    args = dict(threat=A([0.0]), baseline=0, ceiling=6, u_rule=A([0.5]), u_deter=A([u_deter]),
-                deterrence=0.35, crisis_rung=4)
-    assert kernel.decide("tit_for_tat", {}, A([2]), A([4.2]), **args).tolist() == [expected]
+def test_deterrence_applies_only_to_up_steps_into_crisis(u_deter, expected):
+    def decide(level, q):
+        proposed = kernel.propose("tit_for_tat", {}, A([level]), A([q]), A([0.0]), 0, 6, A([0.5]))
+        return kernel.deter(proposed, A([level]), A([u_deter]), 0.35, 4).tolist()
+
+    assert decide(2, 4.2) == [expected]
     # not an up-step into crisis (already there, or staying below): no draw against D
-    assert kernel.decide("tit_for_tat", {}, A([4]), A([4.2]), **args).tolist() == [4]
-    assert kernel.decide("tit_for_tat", {}, A([1]), A([3.0]), **args).tolist() == [3]
+    assert decide(4, 4.2) == [4]
+    assert decide(1, 3.0) == [3]
 
 
 def test_backchannel_lowers_both_ends_once_not_below_baseline():
@@ -212,8 +214,8 @@ def test_actors_that_share_a_rule_are_decided_as_each_would_be_alone(name, per_r
     decided = kernel.decide_phase(sc, level, level, perceived, threat, draws, tag=False)[0]
     q = kernel.hostile_level(perceived, sc.engaged)
     for i in range(N):
-        alone = kernel.decide(sc.rule_names[i], sc.rule_params[i], level[:, i], q[:, i], threat[:, i],
-                              sc.baseline[i], sc.ceiling[i], draws.rule[:, i], draws.deterrence[:, i],
-                              sc.deterrence[..., i], sc.crisis_rung)
+        proposed = kernel.propose(sc.rule_names[i], sc.rule_params[i], level[:, i], q[:, i], threat[:, i],
+                                  sc.baseline[i], sc.ceiling[i], draws.rule[:, i])
+        alone = kernel.deter(proposed, level[:, i], draws.deterrence[:, i], sc.deterrence[..., i], sc.crisis_rung)
         assert np.array_equal(decided[:, i], alone), sc.actor_ids[i]
     assert len({sc.rule_names[i] for i in range(N)}) < N  # some actors do share a rule here
