@@ -4,7 +4,8 @@ Usage: python benchmarks/bench_engines.py [--scenario FILE] [--repeats 3] [--mes
 
 Prints, from one run of this script (these machines are noisy: compare ratios, not absolutes):
 Mesa runs/s and agent-steps/s (runs x steps x actors per second; the median of --mesa-runs runs),
-with its ratio to the goal of 50,000 agent-steps/s; ensemble runs/s on 1 core and on all cores; the
+with its ratio to the goal of 50,000 agent-steps/s, and what each bookkeeping part of a Mesa step
+costs (the step timed with that part switched off; what remains with all off is the kernel's); ensemble runs/s on 1 core and on all cores; the
 time to draw the same random numbers alone (the floor); the ratios the project targets; and peak
 memory at 10^4, 10^5 and 10^6 runs (each in a fresh process; --quick stops at 10^5). --mesa-only
 stops after the Mesa figures.
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+ALL_OFF = "all of them"
 MESA_GOAL = 50_000  # agent-steps/s (issue 15: ten times the engine's speed when it was filed)
 sys.path.insert(0, str(ROOT))
 
@@ -53,6 +55,46 @@ def draw_only(sc, runs: int) -> None:
         rng = np.random.default_rng(block)
         for _ in range(sc.horizon):
             fill_step(rng, u, e)
+
+
+def mesa_run_time(sc, runs: int) -> float:
+    """Median seconds of one Mesa run (the seeds of an ensemble's first ``runs`` runs)."""
+    times = []
+    for k in range(runs):
+        start = time.perf_counter()
+        EscalationModel(sc, rng=run_seed(0, k)).run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def mesa_step_parts(sc, runs: int) -> dict[str, float]:
+    """Median Mesa run time with one part of the step switched off at a time (part -> seconds): where a
+    Mesa step's time goes. The kernel's share is what is left with every bookkeeping part off."""
+    import mesa
+
+    from sim.outcomes import OutcomeTracker
+
+    def skip(owner, name, replacement):
+        original = getattr(owner, name)
+        setattr(owner, name, replacement)
+        return lambda: setattr(owner, name, original)
+
+    parts = {
+        "DataCollector.collect": [(mesa.DataCollector, "collect", lambda self, model: None)],
+        "AgentSet.do (the agents' phases)": [(mesa.agent.AgentSet, "do", lambda self, *a, **k: self)],
+        "OutcomeTracker.record": [(OutcomeTracker, "record", lambda self, *a, **k: None)],
+        "history and outcomes (model.record)": [(EscalationModel, "record", lambda self: None)],
+    }
+    parts[ALL_OFF] = [entry for entries in parts.values() for entry in entries]
+    out = {}
+    for part, entries in parts.items():
+        restores = [skip(*entry) for entry in entries]
+        try:
+            out[part] = mesa_run_time(sc, runs)
+        finally:
+            for restore in reversed(restores):
+                restore()
+    return out
 
 
 def memory_probe(scenario: Path, runs: int) -> dict:
@@ -85,15 +127,17 @@ def main() -> None:
     T, N, cores = sc.horizon, sc.n_actors, default_workers()
     print(f"scenario {sc.name}: {N} actors, {T} steps; {cores} cores; median of {args.repeats} repeats")
 
-    mesa_times = []
-    for k in range(args.mesa_runs):
-        start = time.perf_counter()
-        EscalationModel(sc, rng=run_seed(0, k)).run()
-        mesa_times.append(time.perf_counter() - start)
-    mesa = 1 / statistics.median(mesa_times)
+    mesa_seconds = mesa_run_time(sc, args.mesa_runs)
+    mesa = 1 / mesa_seconds
     mesa_steps = mesa * T * N
     print(f"  {'Mesa engine, 1 core':36}{f'{mesa:,.1f} runs/s':>18}  {mesa_steps:,.0f} agent-steps/s")
     print(f"  {f'Mesa / goal of {MESA_GOAL:,} agent-steps/s':37}{mesa_steps / MESA_GOAL:10.2f}x   (>= 1)")
+    print(f"  Mesa step, {1e6 * mesa_seconds / T:,.0f} us; what each part costs (the step without it):")
+    for part, seconds in mesa_step_parts(sc, args.mesa_runs).items():
+        if part == ALL_OFF:
+            print(f"    {'the rest: kernel, draws, publishing':36}{1e6 * seconds / T:6.0f} us (the step with all of them off)")
+        else:
+            print(f"    {part:36}{1e6 * (mesa_seconds - seconds) / T:6.0f} us")
     if args.mesa_only:
         return
 
