@@ -290,7 +290,8 @@ def read_posterior(path: str | Path) -> Posterior:
     path = Path(path)
     meta_path = path.with_suffix(".json")
     try:
-        rows = list(csv.reader(path.open()))
+        with path.open(newline="") as file:
+            rows = list(csv.reader(file))
         meta = json.loads(meta_path.read_text())
     except FileNotFoundError as exc:
         raise InputError(f"{exc.filename}: not found (a posterior is a CSV with its JSON beside it)") from None

@@ -101,7 +101,8 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
     if manifest.get("fingerprint") != exp.fingerprint:
         raise InputError(f"{results}: holds results of another version of {path} (the file or its scenario "
                          "changed since the sweep ran); run the sweep again")
-    rows = list(csv.DictReader(open(table)))
+    with open(table, newline="") as file:
+        rows = list(csv.DictReader(file))
     if len(rows) != len(exp.points):
         raise InputError(f"{results}: {len(rows)} of {len(exp.points)} points done; finish with: "
                          f"escsim sweep {path} --out {results}")
