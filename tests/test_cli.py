@@ -23,7 +23,7 @@ def test_run_writes_results_summary_manifest_and_plot(name, tmp_path, capsys):
         e = summary[key]
         assert 0 <= e["ci_low"] <= e["estimate"] <= e["ci_high"] <= 1 and e["runs"] == 4
     assert summary == json.loads((out / "summary.json").read_text())
-    rows = list(csv.DictReader((out / "runs.csv").open()))
+    rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
     assert len(rows) == 4
     assert sum(int(r["miscalculation"]) for r in rows) == summary["p_miscalculation"]["successes"]
     assert sum(int(r["crisis"]) for r in rows) == summary["p_crisis"]["successes"]
@@ -69,7 +69,7 @@ def test_replay_prints_the_run_and_writes_its_path(tmp_path, capsys):
     assert main(["replay", str(sc_path), "--run", str(run), "--seed", "0", "--out", str(path)]) == 0
     text = capsys.readouterr().out
     assert f"run {run}" in text and "CRISIS" in text and "provokes" in text
-    rows = list(csv.DictReader(path.open()))
+    rows = list(csv.DictReader(path.read_text().splitlines()))
     assert len(rows) == sc.horizon and rows[0]["date"] == "2024-01-01"
     first = int(out.per_run["first_crisis_step"][run])
     assert max(int(rows[first][f"{a}.realised"]) for a in sc.actor_ids) >= sc.crisis_rung

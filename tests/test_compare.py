@@ -277,7 +277,7 @@ def _oat(tmp_path, duel, crn=True):
 def test_sweep_points_carry_paired_differences_from_the_baseline(duel, tmp_path):
     exp = _oat(tmp_path, duel)
     run_sweep(exp, tmp_path / "out", workers=1)
-    rows = list(csv.DictReader(open(tmp_path / "out" / "points.csv")))
+    rows = list(csv.DictReader((tmp_path / "out" / "points.csv").read_text().splitlines()))
     assert [(r["noise"], r["words"]) for r in rows] == [("0.5", "x"), ("0.0", "x"), ("0.4", "x"), ("0.5", "y")]
     base = rows[0]
     for r in rows:

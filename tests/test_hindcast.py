@@ -253,7 +253,7 @@ def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp
     assert main(["hindcast", str(ROOT / "calibration" / "hindcast.toml"), "--runs", "64", "--workers", "1",
                  "--out", str(out)]) == 0
     doc = json_.loads((out / "hindcast.json").read_text())
-    rows = list(csv_.DictReader((out / "hindcast.csv").open()))
+    rows = list(csv_.DictReader((out / "hindcast.csv").read_text().splitlines()))
     assert len(rows) == 11 * 4 and doc["runs_per_year"] == 64
     record = read_record(ROOT / "data" / "nk_provocation_events_2011_2021.csv",
                          ROOT / "data" / "exercise_windows_2011_2026.csv",

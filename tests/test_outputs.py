@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory):
 def test_the_table_shows_p_nuclear_use_and_every_count(run_dir):
     out, printed = run_dir
     summary = json.loads((out / "summary.json").read_text())
-    rows = list(csv.DictReader((out / "runs.csv").open()))
+    rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
     nuclear = sum(r["max_rung"] == "6" for r in rows)
     assert summary["p_nuclear_use"]["successes"] == nuclear > 0 and summary["p_nuclear_use"]["runs"] == 300
     for label, key in [("P(miscalculation)", "p_miscalculation"), ("P(crisis)", "p_crisis"), ("P(war)", "p_war"),
@@ -48,7 +48,7 @@ def test_the_table_shows_p_nuclear_use_and_every_count(run_dir):
 
 def test_runs_csv_names_the_actors_that_reached_crisis_and_war(run_dir):
     out, _ = run_dir
-    rows = list(csv.DictReader((out / "runs.csv").open()))
+    rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
     kinds = set()
     for r in rows:
         tops = {a: int(r[f"max_rung_{a}"]) for a in ("north", "south")}

@@ -68,7 +68,7 @@ def test_a_run_drawn_from_the_posterior_replays_from_its_results(tmp_path, capsy
                  "--out", str(out), "--no-plot", "--workers", "1"]) == 0
     with np.load(out / "parameters.npz") as f:
         assert f[RATE].shape == (1024,) and len(set(f[RATE])) >= 2
-    rows = list(csv.DictReader((out / "runs.csv").open()))
+    rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
     provocations = [int(r["provocations_north_korea"]) for r in rows]
     chosen = {int(np.argmin(provocations)), int(np.argmax(provocations)), 300, 700}
     capsys.readouterr()

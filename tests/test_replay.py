@@ -105,7 +105,7 @@ def _run_and_replay_all(tmp_path, capsys, engine):
     assert main(["run", str(hot_scenario(tmp_path)), "--runs", "40", "--no-plot", "--out", str(out),
                  "--workers", "1", "--engine", engine]) == 0
     capsys.readouterr()
-    rows = list(csv.DictReader((out / "runs.csv").open()))
+    rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
     assert {r["war_actors"] for r in rows} > {""} and {r["crisis_actors"] for r in rows} > {""}  # varied runs
     for row in rows:
         assert main(["replay", str(out), "--run", row["run"]]) == 0
@@ -119,7 +119,7 @@ def test_replay_of_a_results_directory_gives_its_runs_csv(tmp_path, capsys):
     assert text.startswith("hot, run 39 of 40 in ") and "ensemble engine" in text.splitlines()[0]
     # the scenario file with the default seed 0 replays the same ensemble
     assert main(["replay", str(tmp_path / "hot.toml"), "--run", "7"]) == 0
-    row = next(r for r in csv.DictReader((out / "runs.csv").open()) if r["run"] == "7")
+    row = next(r for r in csv.DictReader((out / "runs.csv").read_text().splitlines()) if r["run"] == "7")
     assert _outcomes(capsys.readouterr().out) == {k: v for k, v in row.items() if k != "run"}
 
 
@@ -129,7 +129,7 @@ def test_a_mesa_engine_run_is_replayed_on_its_own_stream_not_as_an_ensemble_row(
     # replayed as an ensemble row, the same indices would give other runs
     manifest = json.loads((out / "manifest.json").read_text())
     sc = compile_scenario(load_scenario(tmp_path / "hot.toml"))
-    rows = list(csv.DictReader((out / "runs.csv").open()))
+    rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
     as_rows = [runs_columns(sc, EscalationModel.replay(sc, root_from(manifest), k).run().outcomes.per_run())
                for k in range(10)]
     assert any(str(r[key][0]) != rows[k][key] for k, r in enumerate(as_rows) for key in ("max_rung", "misperceptions"))

@@ -25,6 +25,6 @@ def test_report_writes_each_experiment_with_its_numbers(tmp_path, capsys, monkey
     assert "## tiny" in text and "Does cohesion matter?" in text
     assert "escsim sweep experiments/tiny.toml --out results/tiny" in text
     assert "![tiny](figures/tiny.png)" in text and (tmp_path / "experiments/figures/tiny.png").exists()
-    for row in csv.DictReader(open(results / "tiny" / "points.csv")):
+    for row in csv.DictReader((results / "tiny" / "points.csv").read_text().splitlines()):
         p, lo = float(row["p_miscalculation"]), float(row["p_miscalculation_low"])
         assert f"{100 * p:.2f}% [{100 * lo:.2f}," in text

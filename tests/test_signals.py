@@ -242,10 +242,10 @@ def test_sweep_stops_keeps_finished_points_and_resumes(tmp_path, how):
         stop(proc, tmp_path, how, settle=0)  # points are in flight: one has just finished
     done = len(list((out / "points").glob("*.json")))
     assert 1 <= done < SWEEP_POINTS, "the sweep was stopped part-way"
-    assert len(list(csv.DictReader(open(out / "points.csv")))) == done  # the table of the finished points
+    assert len(list(csv.DictReader((out / "points.csv").read_text().splitlines()))) == done  # the table of the finished points
     report = run_sweep(load_experiment(args[1]), out, workers=2)  # the same sweep again (here: no figures)
     assert (report.computed, report.reused) == (SWEEP_POINTS - done, done)
-    assert len(list(csv.DictReader(open(out / "points.csv")))) == SWEEP_POINTS
+    assert len(list(csv.DictReader((out / "points.csv").read_text().splitlines()))) == SWEEP_POINTS
 
 
 # ---------------------------------------------------------------- in this process

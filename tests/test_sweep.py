@@ -34,7 +34,8 @@ BASE_RATE = '[[parameters]]\nkey = "actors.north_korea.provocation.base_rate"\n'
 
 
 def rows(path):
-    return list(csv.DictReader(open(path)))
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
 
 
 # ---------------------------------------------------------------- samplers

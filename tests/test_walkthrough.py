@@ -50,7 +50,7 @@ def test_the_walkthrough_runs_end_to_end(tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "B against A" in done.stdout and "lowers P(miscalculation)" in done.stdout
-    rows = list(csv.DictReader(open(out / "levers" / "points.csv")))
+    rows = list(csv.DictReader((out / "levers" / "points.csv").read_text().splitlines()))
     assert len(rows) == 5 and float(rows[0]["p_miscalculation_diff"]) == 0.0
     assert (out / "levers_effects.png").exists() and (out / "uncertainty" / "points.csv").exists()
     try:
