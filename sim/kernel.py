@@ -105,9 +105,9 @@ def hotline_open(observer_level, level, lever_rung):
 def perceive(realised, bias, ambiguity, noise, hotline_eta, hotline_on, normals):
     """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped.
 
-    realised (R, N) (int rungs, or the same as floats); bias, hotline_eta (M, N); ambiguity (N,) or (R, N) [already times
-    (1 - transparency)]; noise (M,) or (R, M); hotline_on (R, M, N) bool, or None when no hotline exists; normals (R, M, N).
-    Returns (R, M, N).
+    realised (R, N) (int rungs, or the same as floats); bias, hotline_eta (M, N); ambiguity (N,) or
+    (R, N) [already times (1 - transparency)]; noise (M,) or (R, M); hotline_on (R, M, N) bool, or
+    None when no hotline exists; normals (R, M, N). Returns (R, M, N).
     """
     s = noise[..., None] * (1.0 - hotline_eta * hotline_on) if hotline_on is not None else noise[..., None]
     p = s * normals
