@@ -80,10 +80,50 @@ def register_rule(name: str, function: RuleFunction | None = None):
             if p.default is inspect.Parameter.empty:
                 raise TypeError(f"rule {name!r}: parameter {p.name!r} needs a default")
             defaults[p.name] = float(p.default)
+        check_elementwise(name, func, defaults)
         _REGISTRY[name] = Rule(name, func, defaults)
         return func
 
     return add if function is None else add(function)
+
+
+def check_elementwise(name: str, func: RuleFunction, defaults: dict[str, float]) -> None:
+    """Refuse a rule that is not elementwise, at registration rather than deep inside a run.
+
+    Calls it on a small batch (3 runs) for two actors at once, as the engines do, with their
+    baselines, ceilings and parameters as columns, and checks that it returns one integer rung per
+    element, in [b, u], for each actor exactly what a call of its own gives, and for a subset of the
+    runs what it gave them among all. TypeError saying which of these fails otherwise.
+    """
+    l = np.array([[0, 1], [2, 3], [1, 4]])
+    q = np.array([[0.4, 3.6], [4.5, 1.0], [2.5, 6.2]])
+    th = np.array([[0.0, 2.0], [1.5, 0.5], [3.0, 4.0]])
+    U = np.array([[0.05, 0.5], [0.95, 0.2], [0.5, 0.01]])
+    b, u = np.array([0, 1]), np.array([4, 5])
+    contract = ("rules must be elementwise: an element of r may depend only on the same element of l, q, "
+                "th, U and on that actor's b, u and parameters, which arrive as numbers or one per column "
+                "(sim/rules.py)")
+    try:
+        together = np.asarray(func(l, q, th, b, u, U, **{k: np.array([v, v]) for k, v in defaults.items()}))
+    except Exception as exc:  # noqa: BLE001 - whatever the user's code raised, say what the engines need
+        raise TypeError(f"rule {name!r} fails on two actors decided together ({type(exc).__name__}: {exc}); "
+                        f"{contract}") from exc
+    if together.shape != l.shape or not np.issubdtype(together.dtype, np.integer):
+        raise TypeError(f"rule {name!r} returned {together.dtype} of shape {together.shape} for int rungs of "
+                        f"shape {l.shape}; {contract}")
+    for g in range(l.shape[1]):
+        alone = func(l[:, g], q[:, g], th[:, g], int(b[g]), int(u[g]), U[:, g], **defaults)
+        if not np.array_equal(together[:, g], alone):
+            raise TypeError(f"rule {name!r} gives actor {g} {together[:, g].tolist()} decided with another and "
+                            f"{np.asarray(alone).tolist()} alone; {contract}")
+    some = [0, 2]  # the MDE tag re-decides only the runs where someone climbed
+    subset = func(l[some], q[some], th[some], b, u, U[some], **{k: np.array([v, v]) for k, v in defaults.items()})
+    if not np.array_equal(together[some], subset):
+        raise TypeError(f"rule {name!r} gives runs {some} {np.asarray(subset).tolist()} when decided as some of the "
+                        f"runs and {together[some].tolist()} among all; {contract}")
+    if np.any((together < b) | (together > u)):
+        raise TypeError(f"rule {name!r} returned rungs outside [b, u]: {together.tolist()} for b {b.tolist()}, "
+                        f"u {u.tolist()}")
 
 
 def get_rule(name: str) -> Rule:

@@ -47,7 +47,7 @@ def test_restraint_climbs_only_past_trigger():
 def test_user_rule_registers_and_validates_signature():
     @register_rule("always_two")
     def always_two(l, q, th, b, u, U, level=2.0):
-        return np.clip(np.full_like(l, int(level)), b, u)
+        return np.clip((l * 0 + level).astype(np.int64), b, u)
 
     assert "always_two" in registered_rules()
     assert get_rule("always_two").defaults == {"level": 2.0}
@@ -88,3 +88,25 @@ def test_a_rule_gives_each_actor_the_same_rungs_alone_or_in_a_group(name, data):
         alone = rule.function(l[:, g], q[:, g], th[:, g], int(b[g]), int(u[g]), U[:, g], **own)
         assert np.array_equal(together[:, g], alone), (g, together[:, g], alone)
         assert np.all((together[:, g] >= b[g]) & (together[:, g] <= u[g]))
+
+
+NOT_ELEMENTWISE = {
+    "a number from b": (lambda l, q, th, b, u, U: np.full_like(l, int(b)), "fails on two actors"),
+    "an if on an array": (lambda l, q, th, b, u, U: l + 1 if q > 2 else l, "fails on two actors"),
+    "the top rung of all": (lambda l, q, th, b, u, U: np.clip(np.full_like(l, l.max()), b, u), "decided with another"),
+    "the rung of the second run": (lambda l, q, th, b, u, U: np.clip(l * 0 + l[1:2], b, u), "some of the runs"),
+    "float rungs": (lambda l, q, th, b, u, U: np.clip(q, b, u), "returned float64"),
+    "above the ceiling": (lambda l, q, th, b, u, U: l + 3, "outside [b, u]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_ELEMENTWISE))
+def test_a_rule_the_engines_cannot_group_is_refused_when_registered(case):
+    """The engines decide the actors that share a rule in one call, so a rule that is not elementwise
+    would fail, or give an actor other rungs, only inside a run; it is refused at registration, with
+    a message naming it and what rules must do."""
+    function, words = NOT_ELEMENTWISE[case]
+    with pytest.raises(TypeError) as info:
+        register_rule(f"bad {case}", function)
+    assert f"rule 'bad {case}'" in str(info.value) and words in str(info.value), str(info.value)
+    assert f"bad {case}" not in registered_rules()
