@@ -152,7 +152,8 @@ def test_resume_after_a_real_kill_finishes_only_the_missing_points(tmp_path):
     path = write_experiment(tmp_path, COHESION + "range = [0.0, 1.0]\nsteps = 9\n", runs=2048)
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # nothing reads its output: no pipes (a full one would stall it, and a killed one is left open)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     while len(list((out / "points").glob("*.json"))) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
