@@ -73,7 +73,8 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
 
     states = [(sc, np.broadcast_to(sc.baseline, (R, N)).copy(), np.zeros((R, N)), OutcomeTracker.for_scenario(sc, valid))]
     if twins:
-        states.append((twin_sc, states[0][1].copy(), np.zeros((R, N)), OutcomeTracker.for_scenario(sc, valid)))
+        states.append((twin_sc, states[0][1].copy(), np.zeros((R, N)),
+                       OutcomeTracker.for_scenario(sc, valid, crisis_only=True)))
     keep = min(samples, valid) if first_block == 0 else 0
     sample_actions = np.zeros((keep, T, N), dtype=np.int64)
     paths = _empty_trace(R, T, N) if trace else None

@@ -34,8 +34,12 @@ class OutcomeTracker:
     are 1-D, and the tracker knows actors by index only (:func:`sim.results.runs_columns` names them)."""
 
     def __init__(self, runs: int, n_actors: int, top_rung: int, horizon: int,
-                 crisis_rung: int, war_rung: int, window: int, exercise_days: np.ndarray | None = None):
+                 crisis_rung: int, war_rung: int, window: int, exercise_days: np.ndarray | None = None,
+                 crisis_only: bool = False):
         R, N, K, T = runs, n_actors, top_rung, horizon
+        # A perfect-perception twin is asked one thing, whether its run had a crisis: a crisis-only
+        # tracker follows first_crisis and leaves every other count at zero.
+        self.crisis_only = crisis_only
         self.crisis_rung, self.war_rung, self.window, self.horizon = crisis_rung, war_rung, window, T
         self.exercise_days = np.zeros(T, dtype=bool) if exercise_days is None else np.asarray(exercise_days, bool)
         self.exercise_provocations = np.zeros((R, N), dtype=np.int64)
@@ -57,15 +61,21 @@ class OutcomeTracker:
         self._rungs = np.arange(K + 1)
 
     @classmethod
-    def for_scenario(cls, sc, runs: int) -> OutcomeTracker:
-        """A tracker of ``runs`` runs of compiled scenario ``sc`` (its exercise days: any actor drilling)."""
+    def for_scenario(cls, sc, runs: int, crisis_only: bool = False) -> OutcomeTracker:
+        """A tracker of ``runs`` runs of compiled scenario ``sc`` (its exercise days: any actor drilling);
+        ``crisis_only`` for a twin's, which follows its crises alone."""
         return cls(runs, sc.n_actors, sc.top_rung, sc.horizon, sc.crisis_rung, sc.war_rung, sc.window,
-                   exercise_days=(sc.drill_rung >= 0).any(axis=1))
+                   exercise_days=(sc.drill_rung >= 0).any(axis=1), crisis_only=crisis_only)
 
     def record(self, t: int, realised, misperceived, mde, mde_source, provoked, contact=None) -> None:
         """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N),
         provoked (R, N) bool, contact (R, N) bool (contact incidents; None: none)."""
         R, N = realised.shape
+        if self.crisis_only:
+            crisis = max_last(realised) >= self.crisis_rung
+            if np.count_nonzero(crisis):
+                self._note_first_crisis(t, crisis)
+            return
         self.provocations += provoked
         if self.exercise_days[t]:
             self.exercise_provocations += provoked
@@ -88,7 +98,7 @@ class OutcomeTracker:
         if np.count_nonzero(crisis) or np.count_nonzero(self._in_crisis):
             self.crisis_onsets += crisis & ~self._in_crisis
             self._in_crisis = crisis
-            self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
+            self._note_first_crisis(t, crisis)
             # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
             # step t act from t + 1 on, so an MDE at t cannot cause today's crisis).
             lag = t - self.last_mde
@@ -105,6 +115,10 @@ class OutcomeTracker:
         K1 = len(self._rungs)
         cells = (np.arange(N) * K1 + realised).ravel()
         self.occupancy[t] += np.bincount(cells, minlength=N * K1).reshape(N, K1)
+
+    def _note_first_crisis(self, t: int, crisis) -> None:
+        """Step t is the first crisis of the runs in crisis today that had none before."""
+        self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
 
     @property
     def crisis(self) -> np.ndarray:

@@ -211,3 +211,23 @@ def test_wilson_bounds_hold_the_estimate_and_are_exact_at_the_ends(kn):
     p, low, high = wilson_interval(k, n)
     assert 0.0 <= low <= p <= high <= 1.0
     assert (low == 0.0) == (k == 0) and (high == 1.0) == (k == n)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_a_crisis_only_tracker_finds_the_crises_a_full_one_finds(data):
+    """A twin's tracker follows its crises only (all a miscalculation needs of it): on any sequence
+    of realised actions it must give the full tracker's crisis flags and first crisis steps."""
+    from sim.outcomes import OutcomeTracker
+
+    R, N, T = data.draw(st.integers(1, 5)), data.draw(st.integers(2, 4)), data.draw(st.integers(1, 12))
+    actions = np.array(data.draw(st.lists(st.lists(st.lists(st.integers(0, 6), min_size=N, max_size=N),
+                                                   min_size=R, max_size=R), min_size=T, max_size=T)))
+    trackers = [OutcomeTracker(R, N, 6, T, crisis_rung=4, war_rung=6, window=3, crisis_only=c) for c in (False, True)]
+    quiet = np.zeros((R, N), dtype=bool)
+    for t in range(T):
+        for tracker in trackers:
+            tracker.record(t, actions[t], np.zeros((R, N, N), dtype=bool), quiet, np.full((R, N), -1), quiet, quiet)
+    full, light = trackers
+    assert np.array_equal(full.crisis, light.crisis) and np.array_equal(full.first_crisis, light.first_crisis)
+    assert np.array_equal(full.crisis, (actions >= 4).any(axis=(0, 2)))
