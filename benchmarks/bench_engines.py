@@ -5,10 +5,10 @@ Usage: python benchmarks/bench_engines.py [--scenario FILE] [--repeats 3] [--mes
 Prints, from one run of this script (these machines are noisy: compare ratios, not absolutes):
 Mesa runs/s and agent-steps/s (runs x steps x actors per second; the median of --mesa-runs runs),
 with its ratio to the goal of 50,000 agent-steps/s, and what each bookkeeping part of a Mesa step
-costs (the step timed with that part switched off; what remains with all off is the kernel's); ensemble runs/s on 1 core and on all cores; the
-time to draw the same random numbers alone (the floor); the ratios the project targets; and peak
-memory at 10^4, 10^5 and 10^6 runs (each in a fresh process; --quick stops at 10^5). --mesa-only
-stops after the Mesa figures.
+costs (the step timed with that part switched off; what remains with all off is the kernel's);
+ensemble runs/s on 1 core and on all cores; the time to draw the same random numbers alone (the
+floor); the ratios the project targets; and peak memory at 10^4, 10^5 and 10^6 runs (each in a
+fresh process; --quick stops at 10^5). --mesa-only stops after the Mesa figures.
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def main() -> None:
     print(f"  Mesa step, {1e6 * mesa_seconds / T:,.0f} us; what each part costs (the step without it):")
     for part, seconds in mesa_step_parts(sc, args.mesa_runs).items():
         if part == ALL_OFF:
-            print(f"    {'the rest: kernel, draws, publishing':36}{1e6 * seconds / T:6.0f} us (the step with all of them off)")
+            label = "the rest: kernel, draws, publishing"
+            print(f"    {label:36}{1e6 * seconds / T:6.0f} us (the step with all of them off)")
         else:
             print(f"    {part:36}{1e6 * (mesa_seconds - seconds) / T:6.0f} us")
     if args.mesa_only:

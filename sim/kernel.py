@@ -201,7 +201,8 @@ def _actor_indices(n: int) -> np.ndarray:
 
 
 def propose(rule_name, params, level, q, threat, baseline, ceiling, u_rule):
-    """The rung one actor's rule picks, before deterrence. All arrays (R,)."""
+    """The rungs a rule picks, before deterrence: for one actor (arrays (R,)) or for the G actors that
+    share it (arrays (R, G); baseline, ceiling and parameters as (G,) columns)."""
     return np.asarray(get_rule(rule_name).function(level, q, threat, baseline, ceiling, u_rule, **params))
 
 

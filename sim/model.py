@@ -126,10 +126,6 @@ class EscalationModel(mesa.Model):
         return cls(sc, draws=RunDraws.from_block(seed, block, index, sc.n_actors),
                    perfect_perception=perfect_perception)
 
-    def actions(self, attribute: str) -> np.ndarray:
-        """One attribute of every state, as a (1, N) array (a batch of one run)."""
-        return np.array([[getattr(a, attribute) for a in self.state_agents]])
-
     def publish(self, **arrays: np.ndarray) -> None:
         """Publish a phase's results for every state: the (1, N...) arrays in ``now``, for the phases
         after it, and each state's value in ``today``, for its agent to take.

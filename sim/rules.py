@@ -103,8 +103,9 @@ def check_elementwise(name: str, func: RuleFunction, defaults: dict[str, float])
     contract = ("rules must be elementwise: an element of r may depend only on the same element of l, q, "
                 "th, U and on that actor's b, u and parameters, which arrive as numbers or one per column "
                 "(sim/rules.py)")
+    columns = {k: np.array([v, v]) for k, v in defaults.items()}  # each parameter, one value per actor
     try:
-        together = np.asarray(func(l, q, th, b, u, U, **{k: np.array([v, v]) for k, v in defaults.items()}))
+        together = np.asarray(func(l, q, th, b, u, U, **columns))
     except Exception as exc:  # noqa: BLE001 - whatever the user's code raised, say what the engines need
         raise TypeError(f"rule {name!r} fails on two actors decided together ({type(exc).__name__}: {exc}); "
                         f"{contract}") from exc
@@ -117,7 +118,7 @@ def check_elementwise(name: str, func: RuleFunction, defaults: dict[str, float])
             raise TypeError(f"rule {name!r} gives actor {g} {together[:, g].tolist()} decided with another and "
                             f"{np.asarray(alone).tolist()} alone; {contract}")
     some = [0, 2]  # the MDE tag re-decides only the runs where someone climbed
-    subset = func(l[some], q[some], th[some], b, u, U[some], **{k: np.array([v, v]) for k, v in defaults.items()})
+    subset = func(l[some], q[some], th[some], b, u, U[some], **columns)
     if not np.array_equal(together[some], subset):
         raise TypeError(f"rule {name!r} gives runs {some} {np.asarray(subset).tolist()} when decided as some of the "
                         f"runs and {together[some].tolist()} among all; {contract}")
