@@ -3,7 +3,7 @@
 A NumPy reduction along a short axis (the 4 to 6 actors of a scenario) runs an inner loop of a few
 elements once per run, and on the Mesa engine's one-run arrays its Python-level set-up is most of
 the cost. These helpers loop over the short axis instead, one vectorized operation per actor, and
-give exactly NumPy's answers (sums in the same left-to-right order for any batch shape).
+give exactly NumPy's answers.
 """
 
 from __future__ import annotations
@@ -20,19 +20,3 @@ def columns_with_any(x) -> list[int]:
     """The columns of a 2-D array (R, N) with some true (non-zero) element: ``np.flatnonzero(x.any(axis=0))``
     as a list, counted column by column (about a fifth of the time at R = 2,048, N = 4)."""
     return [j for j in range(x.shape[1]) if np.count_nonzero(x[:, j])]
-
-
-def sum_last(x):
-    """Sum over the last axis, left to right, the same order of additions for any batch shape."""
-    total = x[..., 0].copy()
-    for j in range(1, x.shape[-1]):
-        total += x[..., j]
-    return total
-
-
-def max_last(x):
-    """``x.max(axis=-1)``, one maximum per element of the last axis."""
-    top = x[..., 0].copy()
-    for j in range(1, x.shape[-1]):
-        np.maximum(top, x[..., j], out=top)
-    return top

@@ -1,34 +1,41 @@
 """The step of MODEL.md section 4 as array functions: the only copy of the model's logic.
 
 Both engines call these functions. Arrays carry a leading run axis R. Functions about what an
-observer sees or decides take an observer axis M (the phases pass all N actors; the MDE tag, one).
-The Mesa engine calls the phases for a batch of one run, the ensemble engine for many: each element
-is computed by the same operations in the same order either way, so the two engines give
-bit-identical numbers from the same draws.
+observer decides take an observer axis M (the phases pass all N actors; the MDE tag, one). The
+Mesa engine calls the phases for a batch of one run, the ensemble engine for many: each element is
+computed by the same operations in the same order either way, so the two engines give
+bit-identical numbers from the same draws. The passes over the runs are compiled loops
+(:mod:`sim.loops`) and the rules run compiled where Numba compiles them
+(:func:`sim.rules.engine_function`); the transcendental functions stay NumPy's.
 
 Shapes: R runs, N actors, M observers, P actor pairs, K the top rung.
 """
 
 from __future__ import annotations
 
-import functools
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammaincinv
 
-from .arrays import any_true, columns_with_any, max_last, sum_last
-from .rules import get_rule, half_up
+from . import loops
+from .loops import perceived_rung  # noqa: F401 - one reading's rung, for narratives of a run
+from .arrays import any_true, columns_with_any
+from .rules import engine_function
 
 
 # 1. Intent --------------------------------------------------------------------------------------
 
 
-def hazard_probability(rate, spiral, deterrence):
-    """Daily chance of a provocation or contact incident, 1 - exp(-h), h = rate spiral D, the spiral
-    min(exp(kappa th), cap) given (the phase computes it once for both hazards). All (R, M) or (M,)."""
-    return -np.expm1(-(rate * spiral * deterrence))
+def hazard_probabilities(rate_provocation, rate_contact, regime, spiral, deterrence):
+    """Daily chances 1 - exp(-h), h = rate regime spiral D, of a provocation ([0]) and of a contact
+    incident ([1]): (2, R, N). Rates and D (N,) or (R, N); regime, spiral (R, N), the spiral
+    min(exp(kappa th), cap) (computed once for both hazards)."""
+    out = np.empty((2, *spiral.shape))
+    loops.hazard_exponents_into(_rows(rate_provocation), _rows(rate_contact), regime, spiral, _rows(deterrence), out)
+    np.expm1(out, out=out)  # NumPy's expm1: the engines' numbers are made of its last bits
+    return np.negative(out, out=out)
 
 
 def regime_multiplier(u, dispersion):
@@ -49,13 +56,14 @@ def regime_multiplier(u, dispersion):
     return out
 
 
-def intend(level, drill_rung, provokes, provocation_rung):
-    """Intended action x = max(level, drill rung if drilling, provocation rung if provoking). (R, M) int.
-
-    ``provokes`` is true on a provocation day and on a contact incident (both are acts at the
-    provocation rung)."""
-    x = np.maximum(level, drill_rung)
-    return np.where(provokes, np.maximum(x, provocation_rung), x)
+def intend(level, drill_rung, chances, u_provocation, u_contact, provocation_rung):
+    """Intended action x = max(level, drill rung if drilling, provocation rung on a provocation or a
+    contact incident, both acts at that rung); the events happen when their uniform is below their
+    chance (:func:`hazard_probabilities`). Returns x (R, N) int, provoked, contact (R, N) bool."""
+    x = np.empty(level.shape, dtype=np.int64)
+    provoked, contact = np.empty(level.shape, dtype=bool), np.empty(level.shape, dtype=bool)
+    loops.intend_into(level, drill_rung, provocation_rung, chances, u_provocation, u_contact, x, provoked, contact)
+    return x, provoked, contact
 
 
 # 2. Execution -----------------------------------------------------------------------------------
@@ -63,8 +71,9 @@ def intend(level, drill_rung, provokes, provocation_rung):
 
 def execute(intended, u_accident, accident_by_rung, top_rung):
     """Realised action: one rung above intent with the rung's accident probability. Returns (a, accident)."""
-    accident = u_accident < accident_by_rung[intended]
-    return np.where(accident, np.minimum(intended + 1, top_rung), intended), accident
+    realised, accident = np.empty(intended.shape, dtype=np.int64), np.empty(intended.shape, dtype=bool)
+    loops.execute_into(intended, u_accident, accident_by_rung, top_rung, realised, accident)
+    return realised, accident
 
 
 # 2b. Exchange of fire ---------------------------------------------------------------------------
@@ -80,59 +89,28 @@ def exchange_fire(realised, intended, contact, engaged, in_kind, u_in_kind, exch
     int; contact (R, N) bool; engaged (N, N) bool (row j answers column i); in_kind (N,);
     u_in_kind (R, N). Returns realised, intended, answers (R, N) bool: who fired back.
     """
-    if not any_true(contact):
-        return realised, intended, np.zeros(contact.shape, dtype=bool)
-    targeted = np.zeros(contact.shape, dtype=bool)  # j is engaged with an actor in contact today
-    for i in columns_with_any(contact):
-        targeted |= contact[:, i:i + 1] & engaged[:, i][None, :]
-    answers = targeted & (u_in_kind < in_kind)
-    answered = np.zeros(contact.shape, dtype=bool)
-    for j in columns_with_any(answers):
-        answered |= answers[:, j:j + 1] & engaged[j, :][None, :]
-    answered &= contact
-    return (np.where(answers | answered, np.maximum(realised, exchange_rung), realised),
-            np.where(answers, np.maximum(intended, exchange_rung), intended), answers)
+    realised, intended = realised.copy(), intended.copy()
+    answers = np.empty(contact.shape, dtype=bool)
+    loops.exchange_fire_into(realised, intended, contact, engaged, _rows(in_kind), u_in_kind, exchange_rung, answers)
+    return realised, intended, answers
 
 
 # 3. Perception ----------------------------------------------------------------------------------
 
 
-def hotline_open(observer_level, level, lever_rung):
-    """Whether each observer-observed hotline is in use: either end at rung >= lever_rung. (R, M, N)."""
-    return (observer_level[:, :, None] >= lever_rung) | (level[:, None, :] >= lever_rung)
+def perceive(realised, level, bias, ambiguity, noise, hotline_eta, lever_rung, normals, top_rung):
+    """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped, and the
+    misreadings clip(round(p_ij), 0, K) != a_j (i != j; round half up).
 
-
-def perceive(realised, bias, ambiguity, noise, hotline_eta, hotline_on, normals):
-    """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped.
-
-    realised (R, N) (int rungs, or the same as floats); bias, hotline_eta (M, N); ambiguity (N,) or
-    (R, N) [already times (1 - transparency)]; noise (M,) or (R, M); hotline_on (R, M, N) bool, or
-    None when no hotline exists; normals (R, M, N). Returns (R, M, N).
+    s_ij = noise_i (1 - eta_ij) while the i-j hotline is in use (either end's level >= lever_rung),
+    noise_i otherwise. realised, level (R, N) int; bias, hotline_eta (N, N); ambiguity (N,) or (R, N)
+    [already times (1 - transparency)]; noise (N,) or (R, N); normals (R, N, N). Returns the
+    readings (R, N, N) float and misreadings (R, N, N) bool.
     """
-    s = noise[..., None] * (1.0 - hotline_eta * hotline_on) if hotline_on is not None else noise[..., None]
-    p = s * normals
-    p += bias + ambiguity[..., None, :]  # (M, N), or (R, M, N) per run: one pass over the big array
-    p += realised[:, None, :]
-    return p
-
-
-def perceived_rung(p, top_rung):
-    """The rung an observer reads: clip(round(p), 0, K), with round half up, as floats holding whole
-    numbers (compared with int rungs exactly, without a conversion pass over the readings)."""
-    rung = np.asarray(half_up(p))  # an array even for one reading, to clip in place
-    np.maximum(rung, 0, out=rung)
-    np.minimum(rung, top_rung, out=rung)
-    return rung
-
-
-def misperceived(perceived, realised, observer_actors, top_rung):
-    """Whether observer i misreads j's action today (never itself). (R, M, N) bool.
-
-    A misperception is clip(round(p_ij), 0, K) != a_j. observer_actors (M,) are the actor indices
-    of the M observer rows, so the diagonal (i reading itself) is found in any row slice.
-    """
-    wrong = perceived_rung(perceived, top_rung) != realised[:, None, :]
-    return wrong & (observer_actors[:, None] != np.arange(realised.shape[1])[None, :])
+    perceived, misread = np.empty(normals.shape), np.empty(normals.shape, dtype=bool)
+    loops.perceive_into(realised, level, bias, _rows(ambiguity), _rows(noise), hotline_eta, lever_rung, normals,
+                        top_rung, perceived, misread)
+    return perceived, misread
 
 
 # 4. Threat --------------------------------------------------------------------------------------
@@ -144,11 +122,10 @@ def update_threat(threat, perceived, weight, drill_scale, baseline, decay, griev
     threat (R, M); perceived (R, M, N); weight = A* w (M, N); drill_scale (N,) or (R, N); baseline (N,);
     decay, grievance (M,) or (R, M); relief (M,). Returns (R, M).
     """
-    above = perceived - baseline
-    np.maximum(above, 0.0, out=above)
-    above *= weight * drill_scale[..., None, :]
-    hostility = sum_last(above)
-    return (decay * threat + (1.0 - decay) * (grievance + hostility)) * (1.0 - relief)
+    out = np.empty(np.shape(threat))
+    loops.update_threat_into(threat, perceived, weight, _rows(drill_scale), baseline, _rows(decay), _rows(grievance),
+                             relief, out)
+    return out
 
 
 # 5. Decision ------------------------------------------------------------------------------------
@@ -160,27 +137,9 @@ def hostile_level(perceived, engaged):
     perceived (R, M, N) float, or (R, 1, N) for readings shared by all observers; engaged (M, N)
     bool. Returns (R, M) float.
     """
-    columns, answers_someone, everyone_answers = _engagement(engaged.tobytes(), engaged.shape, engaged.dtype.str)
-    if not columns:
-        return np.zeros((perceived.shape[0], engaged.shape[0]))
-    seen = np.where(engaged, perceived, -np.inf)  # (R, M, N): what each observer answers, -inf elsewhere
-    q = seen[..., columns[0]].copy()
-    for j in columns[1:]:  # columns nobody answers can never be the max
-        np.maximum(q, seen[..., j], out=q)
-    return q if everyone_answers else np.where(answers_someone, q, 0.0)
-
-
-@functools.lru_cache(maxsize=256)
-def _engagement(data: bytes, shape: tuple, dtype: str) -> tuple:
-    """What :func:`hostile_level` needs of an engagement matrix (M, N), given as its bytes, shape and
-    dtype: the columns someone answers, in order; which rows answer someone (M,); whether all do.
-
-    A scenario constant, so it is worked out once rather than by three small reductions every call.
-    """
-    engaged = np.frombuffer(data, dtype=dtype).reshape(shape)
-    answers_someone = engaged.any(axis=-1)
-    answers_someone.flags.writeable = False
-    return tuple(np.flatnonzero(engaged.any(axis=0)).tolist()), answers_someone, bool(answers_someone.all())
+    out = np.empty((perceived.shape[0], engaged.shape[0]))
+    loops.hostile_level_into(perceived, engaged, out)
+    return out
 
 
 def hostile_source(perceived, engaged, runs, rows):
@@ -194,16 +153,10 @@ def hostile_source(perceived, engaged, runs, rows):
     return seen.argmax(axis=-1)
 
 
-@functools.lru_cache(maxsize=64)
-def _actor_indices(n: int) -> np.ndarray:
-    """np.arange(n), made once: the observer rows of a phase that computes every actor's readings."""
-    return np.arange(n)
-
-
 def propose(rule_name, params, level, q, threat, baseline, ceiling, u_rule):
     """The rungs a rule picks, before deterrence: for one actor (arrays (R,)) or for the G actors that
     share it (arrays (R, G); baseline, ceiling and parameters as (G,) columns)."""
-    return np.asarray(get_rule(rule_name).function(level, q, threat, baseline, ceiling, u_rule, **params))
+    return np.asarray(engine_function(rule_name)(level, q, threat, baseline, ceiling, u_rule, **params))
 
 
 def deter(proposed, level, u_deter, deterrence, crisis_rung):
@@ -213,8 +166,19 @@ def deter(proposed, level, u_deter, deterrence, crisis_rung):
     Elementwise, so one call serves one actor's (R,) arrays or M actors' (R, M) arrays at once
     (deterrence D_i then (M,) or (R, M)). Returns int rungs.
     """
-    blocked = (proposed > level) & (proposed >= crisis_rung) & (u_deter >= deterrence)
-    return np.where(blocked, np.maximum(level, crisis_rung - 1), proposed).astype(np.int64)
+    proposed = np.asarray(proposed)
+    out = np.empty(proposed.shape, dtype=np.int64)
+    if proposed.ndim == 1:  # one actor: its runs as a column, D_i a number or one per run
+        loops.deter_into(proposed[:, None], level[:, None], u_deter[:, None], np.reshape(deterrence, (-1, 1)),
+                         crisis_rung, out[:, None])
+    else:
+        loops.deter_into(proposed, level, u_deter, _rows(deterrence), crisis_rung, out)
+    return out
+
+
+def _rows(value):
+    """A per-actor value with a run axis, as the compiled loops take it: (N,) as (1, N), (R, N) as it is."""
+    return value if value.ndim == 2 else value.reshape(1, -1)
 
 
 def misperception_driven(level, decided, counterfactual):
@@ -256,12 +220,10 @@ def intend_phase(sc, t, level, threat, draws, regime):
     regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
-    spiral = np.exp(sc.kappa * threat)  # the threat spiral, shared by both hazards
+    spiral = np.exp(sc.kappa * threat)  # the threat spiral, shared by both hazards (NumPy's exp)
     np.minimum(spiral, sc.spiral_cap, out=spiral)  # saturates at the cap (inf, the default: none)
-    provokes = draws.provocation < hazard_probability(sc.base_rate * regime, spiral, sc.deterrence)
-    contact = draws.contact < hazard_probability(sc.contact_rate * regime, spiral, sc.deterrence)
-    x = intend(level, sc.drill_rung[t], provokes | contact, sc.provocation_rung)
-    return x, provokes, contact
+    chances = hazard_probabilities(sc.base_rate, sc.contact_rate, regime, spiral, sc.deterrence)
+    return intend(level, sc.drill_rung[t], chances, draws.provocation, draws.contact, sc.provocation_rung)
 
 
 def execute_phase(sc, intended, draws):
@@ -271,25 +233,16 @@ def execute_phase(sc, intended, draws):
 
 def exchange_phase(sc, realised, intended, contact, draws):
     """Phase 2b for all actors: exchanges of fire. realised, intended (R, N) int; contact (R, N) bool.
-    Returns realised, intended, answers (R, N)."""
-    if not any_true(sc.in_kind):  # nobody answers in kind: nothing to compute
+    Returns realised, intended, answers (R, N): the arrays given, unchanged, when nobody answers in kind."""
+    if not any_true(sc.in_kind) or not any_true(contact):  # nobody can answer today: nothing to compute
         return realised, intended, np.zeros(contact.shape, dtype=bool)
     return exchange_fire(realised, intended, contact, sc.engaged, sc.in_kind, draws.in_kind, sc.crisis_rung)
 
 
 def perceive_phase(sc, t, level, realised, draws):
     """Phase 3: every observer's perceived actions (R, N, N) and misperceptions (R, N, N)."""
-    if not (any_true(sc.noise) or any_true(sc.bias) or any_true(sc.drill_ambiguity[t])):
-        # Perfect perception (a twin): p = a exactly, as the formula gives (every added term is +-0),
-        # without drawing on the (R, N, N) arithmetic.
-        p = np.repeat(realised[:, None, :].astype(float), sc.n_actors, axis=1)
-        return p, np.zeros(p.shape, dtype=bool)
-    # Without hotlines the noise factor is exactly 1: skip the (R, N, N) mask (same numbers, less work).
-    hot = hotline_open(level, level, sc.lever_rung) if any_true(sc.hotline_eta) else None
-    # the same numbers as floats: converted once, not inside each pass over the (R, N, N) readings
-    a = realised.astype(float)
-    p = perceive(a, sc.bias, sc.drill_ambiguity[t], sc.noise, sc.hotline_eta, hot, draws.normals)
-    return p, misperceived(p, a, _actor_indices(sc.n_actors), sc.top_rung)
+    return perceive(realised, level, sc.bias, sc.drill_ambiguity[t], sc.noise, sc.hotline_eta, sc.lever_rung,
+                    draws.normals, sc.top_rung)
 
 
 def threat_phase(sc, t, threat, perceived):
@@ -315,10 +268,9 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
     q = hostile_level(perceived, engaged)
     decided = decide_all(sc, level, q, next_threat, draws.rule, draws.deterrence)
     mde = np.zeros(q.shape, dtype=bool)
-    climbed_today = decided > level
-    if tag and any_true(climbed_today):
-        runs = np.flatnonzero(max_last(climbed_today))
-        q_intended = hostile_level(intended[runs, None, :].astype(float), engaged)  # what all intended, as read
+    runs = loops.runs_with_climb(decided, level) if tag else ()
+    if len(runs):
+        q_intended = hostile_level(intended[runs, None, :], engaged)  # what all intended, read exactly
         counterfactual = decide_all(sc, level[runs], q_intended, next_threat[runs], draws.rule[runs],
                                     draws.deterrence[runs], runs)
         mde[runs] = misperception_driven(level[runs], decided[runs], counterfactual)
@@ -338,8 +290,8 @@ def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
     of per-run parameters apply (None: the rows are the batch). Returns (C, N) int.
     """
     groups = rule_groups(sc)
-    proposed = [propose(g.name, {k: _at_runs(v, runs) for k, v in g.params.items()}, level[:, g.actors],
-                        q[:, g.actors], threat[:, g.actors], g.baseline, g.ceiling, u_rule[:, g.actors])
+    proposed = [propose(g.name, {k: _at_runs(v, runs) for k, v in g.params.items()}, _take(level, g.actors),
+                        _take(q, g.actors), _take(threat, g.actors), g.baseline, g.ceiling, _take(u_rule, g.actors))
                 for g in groups]
     if len(groups) == 1 and proposed[0].shape == q.shape:
         r = proposed[0]  # one rule for every actor: its answer is the whole array
@@ -348,6 +300,11 @@ def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
         for g, rungs in zip(groups, proposed):
             r[:, g.actors] = rungs
     return deter(r, level, u_deter, _at_runs(sc.deterrence, runs), sc.crisis_rung)
+
+
+def _take(array, actors):
+    """The columns of ``actors``, C-ordered: the arrays a compiled rule is compiled for."""
+    return np.ascontiguousarray(array[:, actors])
 
 
 def _at_runs(value, runs):
@@ -397,9 +354,9 @@ def _columns(values: list):
     """One rule parameter of a group's actors as columns: (G,) numbers, or (R, G) when any actor's
     value is per run ((R,) values)."""
     if all(np.ndim(v) == 0 for v in values):
-        return np.array(values)
+        return np.array(values, dtype=float)
     runs = next(np.shape(v)[0] for v in values if np.ndim(v))
-    return np.stack([np.broadcast_to(v, (runs,)) for v in values], axis=1)
+    return np.stack([np.broadcast_to(np.asarray(v, dtype=float), (runs,)) for v in values], axis=1)
 
 
 def backchannel_phase(sc, t, decided, level, draws):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .arrays import max_last
+from . import loops
 
 NEVER = -1  # step value for an event that did not happen
 
@@ -58,7 +58,6 @@ class OutcomeTracker:
         self.mde = np.zeros((R, N, N), dtype=np.int64)
         self.provocations = np.zeros((R, N), dtype=np.int64)
         self.occupancy = np.zeros((T, N, K + 1), dtype=np.int64)
-        self._rungs = np.arange(K + 1)
 
     @classmethod
     def for_scenario(cls, sc, runs: int, crisis_only: bool = False) -> OutcomeTracker:
@@ -70,55 +69,15 @@ class OutcomeTracker:
     def record(self, t: int, realised, misperceived, mde, mde_source, provoked, contact=None) -> None:
         """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N),
         provoked (R, N) bool, contact (R, N) bool (contact incidents; None: none)."""
-        R, N = realised.shape
         if self.crisis_only:
-            crisis = max_last(realised) >= self.crisis_rung
-            if np.count_nonzero(crisis):
-                self._note_first_crisis(t, crisis)
+            loops.note_crises(t, realised, self.crisis_rung, self.first_crisis)
             return
-        self.provocations += provoked
-        if self.exercise_days[t]:
-            self.exercise_provocations += provoked
-        if contact is not None:
-            self.contacts += contact
-        np.maximum(self.actor_max_rung, realised, out=self.actor_max_rung)
-        top = max_last(realised)
-        rose = np.flatnonzero(top > self.max_rung)  # few runs climb on any one day
-        if rose.size:
-            old, new = self.max_rung[rose, None], top[rose, None]
-            fp = self.first_passage[rose]
-            fp[(self._rungs > old) & (self._rungs <= new)] = t
-            self.first_passage[rose] = fp
-            self.max_rung[rose] = top[rose]
-        if t == 0:
-            self.first_passage[:, 0] = 0  # rung 0 is reached on the first day by every run
-        crisis = top >= self.crisis_rung
-        # Most days have no crisis and no MDE in any run: the updates below then change nothing, and
-        # skipping them is most of this method's cost in the Mesa engine (one run per tracker).
-        if np.count_nonzero(crisis) or np.count_nonzero(self._in_crisis):
-            self.crisis_onsets += crisis & ~self._in_crisis
-            self._in_crisis = crisis
-            self._note_first_crisis(t, crisis)
-            # A crisis at t counts when an MDE came strictly before it, within the window (decisions of
-            # step t act from t + 1 on, so an MDE at t cannot cause today's crisis).
-            lag = t - self.last_mde
-            hit = crisis & (self.last_mde != NEVER) & (lag <= self.window) & (self.misreading_crisis_step == NEVER)
-            self.misreading_crisis_step = np.where(hit, t, self.misreading_crisis_step)
-            self.misreading_lag = np.where(hit, lag, self.misreading_lag)
-        if np.count_nonzero(mde):
-            any_mde = max_last(mde)  # an MDE by any actor (the or of bools)
-            self.last_mde = np.where(any_mde, t, self.last_mde)
-            self.first_mde = np.where(any_mde & (self.first_mde == NEVER), t, self.first_mde)
-            runs, actors = np.nonzero(mde)
-            np.add.at(self.mde, (runs, actors, mde_source[runs, actors]), 1)
-        self.misperceptions += misperceived
-        K1 = len(self._rungs)
-        cells = (np.arange(N) * K1 + realised).ravel()
-        self.occupancy[t] += np.bincount(cells, minlength=N * K1).reshape(N, K1)
-
-    def _note_first_crisis(self, t: int, crisis) -> None:
-        """Step t is the first crisis of the runs in crisis today that had none before."""
-        self.first_crisis = np.where(crisis & (self.first_crisis == NEVER), t, self.first_crisis)
+        loops.record_into(t, self.exercise_days[t], self.crisis_rung, self.window, realised, misperceived, mde,
+                          mde_source, provoked, np.zeros(provoked.shape, dtype=bool) if contact is None else contact,
+                          self.provocations, self.exercise_provocations, self.contacts, self.actor_max_rung,
+                          self.max_rung, self.first_passage, self.crisis_onsets, self._in_crisis, self.first_crisis,
+                          self.first_mde, self.last_mde, self.misreading_crisis_step, self.misreading_lag,
+                          self.misperceptions, self.mde, self.occupancy)
 
     @property
     def crisis(self) -> np.ndarray:

@@ -29,26 +29,23 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+from numba.extending import register_jitable
 
 RuleFunction = Callable[..., np.ndarray]
 
 
+@register_jitable
 def clip(x, low, high):
-    """np.clip without its dispatch overhead (a hot path on the Mesa engine's arrays of one)."""
+    """np.clip as two ufuncs, for rules in NumPy or compiled (its bounds may be arrays)."""
     return np.minimum(np.maximum(x, low), high)
 
 
+@register_jitable
 def round_half_up(x):
     """MODEL.md's round(x) = floor(x + 0.5), never NumPy's round-half-to-even. Int rungs."""
-    return half_up(x).astype(np.int64)
-
-
-def half_up(x):
-    """floor(x + 0.5) as floats holding whole numbers (a new array): :func:`round_half_up` before
-    its conversion to int."""
-    out = np.add(x, 0.5, dtype=float)
-    return np.floor(out, out=out) if isinstance(out, np.ndarray) else np.floor(out)  # in place unless a number
+    return np.floor(np.add(x, 0.5)).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -82,6 +79,7 @@ def register_rule(name: str, function: RuleFunction | None = None):
             defaults[p.name] = float(p.default)
         check_elementwise(name, func, defaults)
         _REGISTRY[name] = Rule(name, func, defaults)
+        _COMPILED.pop(name, None)  # a redefined rule is compiled afresh
         return func
 
     return add if function is None else add(function)
@@ -95,11 +93,7 @@ def check_elementwise(name: str, func: RuleFunction, defaults: dict[str, float])
     element, in [b, u], for each actor exactly what a call of its own gives, and for a subset of the
     runs what it gave them among all. TypeError saying which of these fails otherwise.
     """
-    l = np.array([[0, 1], [2, 3], [1, 4]])
-    q = np.array([[0.4, 3.6], [4.5, 1.0], [2.5, 6.2]])
-    th = np.array([[0.0, 2.0], [1.5, 0.5], [3.0, 4.0]])
-    U = np.array([[0.05, 0.5], [0.95, 0.2], [0.5, 0.01]])
-    b, u = np.array([0, 1]), np.array([4, 5])
+    l, q, th, b, u, U = _trial_inputs()
     contract = ("rules must be elementwise: an element of r may depend only on the same element of l, q, "
                 "th, U and on that actor's b, u and parameters, which arrive as numbers or one per column "
                 "(sim/rules.py)")
@@ -125,6 +119,54 @@ def check_elementwise(name: str, func: RuleFunction, defaults: dict[str, float])
     if np.any((together < b) | (together > u)):
         raise TypeError(f"rule {name!r} returned rungs outside [b, u]: {together.tolist()} for b {b.tolist()}, "
                         f"u {u.tolist()}")
+
+
+def _trial_inputs():
+    """A small batch to try a rule on: 3 runs of two actors deciding together, as the engines call
+    rules ((R, G) arrays; b, u one per column). Returns l, q, th, b, u, U."""
+    l = np.array([[0, 1], [2, 3], [1, 4]])
+    q = np.array([[0.4, 3.6], [4.5, 1.0], [2.5, 6.2]])
+    th = np.array([[0.0, 2.0], [1.5, 0.5], [3.0, 4.0]])
+    U = np.array([[0.05, 0.5], [0.95, 0.2], [0.5, 0.01]])
+    return l, q, th, np.array([0, 1]), np.array([4, 5]), U
+
+
+_COMPILED: dict[str, RuleFunction] = {}
+
+
+def engine_function(name: str) -> RuleFunction:
+    """What the engines call for rule ``name``: the rule compiled by Numba when it compiles and gives
+    exactly the NumPy function's rungs on a trial batch, else the NumPy function itself.
+
+    Compiled once per rule and process (and cached on disk for rules defined in files), for the
+    arrays the engines pass: C-ordered (R, G) int64 and float64 arrays, b and u int64 (G,),
+    parameters float64, (G,) or (R, G) per run. A rule either compiles for all of them or runs as
+    NumPy for all: the engines never mix the two for one rule.
+    """
+    try:
+        return _COMPILED[name]
+    except KeyError:
+        pass
+    rule = get_rule(name)
+    _COMPILED[name] = function = _compiled(rule) or rule.function
+    return function
+
+
+def _compiled(rule: Rule) -> RuleFunction | None:
+    """``rule.function`` compiled in nopython mode and checked on the trial batch, or None."""
+    l, q, th, b, u, U = _trial_inputs()
+    trials = [{k: np.full(2, v) for k, v in rule.defaults.items()},  # one value per column
+              {k: np.full((3, 2), v) for k, v in rule.defaults.items()}]  # per-run values
+    for cache in (True, False):  # the disk cache needs the rule's source file; a notebook's has none
+        try:
+            compiled = numba.njit(cache=cache)(rule.function)
+            for params in trials:
+                if not np.array_equal(compiled(l, q, th, b, u, U, **params), rule.function(l, q, th, b, u, U, **params)):
+                    return None
+            return compiled
+        except Exception:  # noqa: BLE001 - Numba's typing, lowering or caching errors: NumPy it is
+            continue
+    return None
 
 
 def get_rule(name: str) -> Rule:

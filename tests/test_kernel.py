@@ -14,10 +14,12 @@ from sim.model import EscalationModel
 A = np.array
 
 
-def test_hazard_probability_has_spiral_and_deterrence():
-    p = kernel.hazard_probability(A([0.1, 0.1]), np.exp(A([0.5, 0.5]) * A([[0.0, 2.0]])), A([1.0, 0.5]))
-    assert p[0, 0] == pytest.approx(1 - math.exp(-0.1))
-    assert p[0, 1] == pytest.approx(1 - math.exp(-0.1 * math.e * 0.5))
+def test_hazard_probabilities_have_regime_spiral_and_deterrence():
+    spiral = np.exp(A([0.5, 0.5]) * A([[0.0, 2.0]]))
+    p = kernel.hazard_probabilities(A([0.1, 0.1]), A([0.02, 0.0]), A([[1.0, 2.0]]), spiral, A([1.0, 0.5]))
+    assert p[0, 0, 0] == pytest.approx(1 - math.exp(-0.1))
+    assert p[0, 0, 1] == pytest.approx(1 - math.exp(-0.1 * 2.0 * math.e * 0.5))
+    assert p[1, 0].tolist() == [pytest.approx(1 - math.exp(-0.02)), 0.0]  # the contact hazard, its own rate
 
 
 @pytest.mark.parametrize("cap", [None, 1.0, 3.0, 1e6])
@@ -43,8 +45,13 @@ def test_the_spiral_saturates_at_its_cap_for_provocations_and_contacts(cap):
 
 
 def test_intend_takes_the_highest_of_posture_drill_and_provocation():
-    x = kernel.intend(A([[1, 1, 4, 0]]), A([-1, 2, 2, -1]), A([[False, False, True, True]]), A([3, 3, 3, 3]))
-    assert x.tolist() == [[1, 2, 4, 3]]
+    chances = A([[[0.0, 0.0, 0.5, 0.5, 0.0]], [[0.0, 0.0, 0.0, 0.0, 0.5]]])  # provocation, contact
+    u = A([[0.3, 0.3, 0.3, 0.3, 0.3]])
+    x, provoked, contact = kernel.intend(A([[1, 1, 4, 0, 0]]), A([-1, 2, 2, -1, -1]), chances, u, u,
+                                         A([3, 3, 3, 3, 3]))
+    assert x.tolist() == [[1, 2, 4, 3, 3]]  # a contact incident is an act at the provocation rung too
+    assert provoked.tolist() == [[False, False, True, True, False]]
+    assert contact.tolist() == [[False, False, False, False, True]]
 
 
 def test_execute_accident_goes_one_rung_up_and_stops_at_top():
@@ -55,22 +62,33 @@ def test_execute_accident_goes_one_rung_up_and_stops_at_top():
 
 def test_perceive_adds_bias_ambiguity_and_noise_narrowed_by_an_open_hotline():
     realised = A([[1, 2]])
-    bias = A([[0.0, 0.3]])  # observer 0
+    bias = A([[0.0, 0.3], [0.0, 0.0]])  # observer 0 over-reads actor 1
     amb = A([0.0, 0.7])
-    eta = A([[0.0, 0.5]])
-    e = A([[[0.0, 1.0]]])
-    closed = kernel.perceive(realised, bias, amb, A([0.4]), eta, A([[[False, False]]]), e)
-    opened = kernel.perceive(realised, bias, amb, A([0.4]), eta, A([[[False, True]]]), e)
+    eta = A([[0.0, 0.5], [0.5, 0.0]])
+    e = A([[[0.0, 1.0], [0.0, 0.0]]])
+    closed, _ = kernel.perceive(realised, A([[2, 0]]), bias, amb, A([0.4, 0.4]), eta, 3, e, 6)
     assert closed[0, 0, 1] == pytest.approx(2 + 0.3 + 0.7 + 0.4)
-    assert opened[0, 0, 1] == pytest.approx(2 + 0.3 + 0.7 + 0.2)
-    assert kernel.hotline_open(A([[3]]), A([[3, 0]]), 3).tolist() == [[[True, True]]]
-    assert kernel.hotline_open(A([[2]]), A([[2, 0]]), 3).tolist() == [[[False, False]]]
+    for level in ([[3, 0]], [[0, 3]]):  # either end at the lever rung opens the line
+        opened, _ = kernel.perceive(realised, A(level), bias, amb, A([0.4, 0.4]), eta, 3, e, 6)
+        assert opened[0, 0, 1] == pytest.approx(2 + 0.3 + 0.7 + 0.2)
+    per_run = kernel.perceive(np.repeat(realised, 2, 0), A([[0, 0], [0, 0]]), bias, np.stack([amb, amb]),
+                              A([[0.4, 0.4], [0.0, 0.0]]), eta, 3, np.repeat(e, 2, 0), 6)[0]
+    assert per_run[0, 0, 1] == closed[0, 0, 1] and per_run[1, 0, 1] == 2 + 0.3 + 0.7  # (R, N) noise by run
 
 
-def test_perceived_rung_and_misperception_never_count_self():
-    assert kernel.perceived_rung(A([-0.6, 0.49, 0.5, 6.7]), 6).tolist() == [0, 0, 1, 6]
+def test_perceived_rung_rounds_half_up_and_clips():
+    assert [kernel.perceived_rung(p, 6) for p in (-0.6, 0.49, 0.5, 1.5, 2.5, 6.7)] == [0, 0, 1, 2, 3, 6]
+
+
+def test_misperception_is_a_misread_rung_and_never_counts_self():
+    # readings 0.4 (rung 0) and 2.6 (rung 3) of actions 1 and 2: both misread, but observer 0 reading
+    # itself does not count; observer 1 reads 0.0 (rung 0) for 1: misread; 2.0 of itself: not counted
     p = A([[[0.4, 2.6], [0.0, 2.0]]])
-    assert kernel.misperceived(p, A([[1, 2]]), A([0, 1]), 6).tolist() == [[[False, True], [True, False]]]
+    realised = A([[1, 2]])
+    bias = p[0] - realised  # the readings, made by bias alone
+    _, misread = kernel.perceive(realised, A([[0, 0]]), bias, A([0.0, 0.0]), A([0.0, 0.0]), np.zeros((2, 2)), 3,
+                                 np.zeros((1, 2, 2)), 6)
+    assert misread.tolist() == [[[False, True], [True, False]]]
 
 
 def test_update_threat_accumulates_hostility_above_baseline_with_scale_and_relief():
