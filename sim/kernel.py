@@ -28,12 +28,13 @@ from .rules import engine_function
 # 1. Intent --------------------------------------------------------------------------------------
 
 
-def hazard_probabilities(rate_provocation, rate_contact, regime, spiral, deterrence):
+def hazard_probabilities(rate_provocation, rate_contact, regime, growth, cap, deterrence):
     """Daily chances 1 - exp(-h), h = rate regime spiral D, of a provocation ([0]) and of a contact
-    incident ([1]): (2, R, N). Rates and D (N,) or (R, N); regime, spiral (R, N), the spiral
-    min(exp(kappa th), cap) (computed once for both hazards)."""
-    out = np.empty((2, *spiral.shape))
-    loops.hazard_exponents_into(_rows(rate_provocation), _rows(rate_contact), regime, spiral, _rows(deterrence), out)
+    incident ([1]): (2, R, N), with the spiral min(exp(kappa th), cap) shared by both. Rates, cap and
+    D (N,) or (R, N); regime and growth = exp(kappa th) (R, N)."""
+    out = np.empty((2, *growth.shape))
+    loops.hazard_exponents_into(_rows(rate_provocation), _rows(rate_contact), regime, growth, _rows(cap),
+                                _rows(deterrence), out)
     np.expm1(out, out=out)  # NumPy's expm1: the engines' numbers are made of its last bits
     return np.negative(out, out=out)
 
@@ -220,9 +221,8 @@ def intend_phase(sc, t, level, threat, draws, regime):
     regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
-    spiral = np.exp(sc.kappa * threat)  # the threat spiral, shared by both hazards (NumPy's exp)
-    np.minimum(spiral, sc.spiral_cap, out=spiral)  # saturates at the cap (inf, the default: none)
-    chances = hazard_probabilities(sc.base_rate, sc.contact_rate, regime, spiral, sc.deterrence)
+    growth = np.exp(sc.kappa * threat)  # NumPy's exp; the spiral saturates at the cap (inf, the default: none)
+    chances = hazard_probabilities(sc.base_rate, sc.contact_rate, regime, growth, sc.spiral_cap, sc.deterrence)
     return intend(level, sc.drill_rung[t], chances, draws.provocation, draws.contact, sc.provocation_rung)
 
 
@@ -274,7 +274,8 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
         counterfactual = decide_all(sc, level[runs], q_intended, next_threat[runs], draws.rule[runs],
                                     draws.deterrence[runs], runs)
         mde[runs] = misperception_driven(level[runs], decided[runs], counterfactual)
-    source = np.full(q.shape, -1, dtype=np.int64)
+    source = np.empty(q.shape, dtype=np.int64)
+    source.fill(-1)  # no MDE to attribute (np.full costs twice as much on the Mesa engine's rows)
     if any_true(mde):
         runs, observers = np.nonzero(mde)
         source[runs, observers] = hostile_source(perceived, engaged, runs, observers)
@@ -290,7 +291,8 @@ def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
     of per-run parameters apply (None: the rows are the batch). Returns (C, N) int.
     """
     groups = rule_groups(sc)
-    proposed = [propose(g.name, {k: _at_runs(v, runs) for k, v in g.params.items()}, _take(level, g.actors),
+    proposed = [propose(g.name, g.params if runs is None else {k: _at_runs(v, runs) for k, v in g.params.items()},
+                        _take(level, g.actors),
                         _take(q, g.actors), _take(threat, g.actors), g.baseline, g.ceiling, _take(u_rule, g.actors))
                 for g in groups]
     if len(groups) == 1 and proposed[0].shape == q.shape:
@@ -303,8 +305,11 @@ def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
 
 
 def _take(array, actors):
-    """The columns of ``actors``, C-ordered: the arrays a compiled rule is compiled for."""
-    return np.ascontiguousarray(array[:, actors])
+    """The columns of ``actors`` (a slice or indices), C-ordered: the arrays a compiled rule is compiled for."""
+    if isinstance(actors, slice):
+        columns = array[:, actors]
+        return columns if columns.flags.c_contiguous else np.ascontiguousarray(columns)
+    return array.take(actors, axis=1)  # a new C-ordered array
 
 
 def _at_runs(value, runs):

@@ -93,16 +93,18 @@ def hostile_level_into(perceived, engaged, out):
 
 
 @jit
-def hazard_exponents_into(base_rate, contact_rate, regime, spiral, deterrence, out):
-    """The exponents -(rate regime spiral D) of both daily hazards, for NumPy's expm1 (the chance is
-    -expm1 of it): out[0] the provocation's, out[1] the contact incident's, (2, R, N). base_rate, contact_rate, deterrence
-    (1 or R, N); regime, spiral (R, N)."""
+def hazard_exponents_into(base_rate, contact_rate, regime, growth, cap, deterrence, out):
+    """The exponents -(rate regime spiral D) of both daily hazards, spiral = min(growth, cap), for
+    NumPy's expm1 (the chance is -expm1 of it): out[0] the provocation's, out[1] the contact
+    incident's, (2, R, N). base_rate, contact_rate, cap, deterrence (1 or R, N); regime, growth
+    = exp(kappa th) (R, N)."""
     R, N = regime.shape
     for r in range(R):
-        br, cr, d = _row(base_rate, r), _row(contact_rate, r), _row(deterrence, r)
+        br, cr, c, d = _row(base_rate, r), _row(contact_rate, r), _row(cap, r), _row(deterrence, r)
         for i in range(N):
-            out[0, r, i] = -(br[i] * regime[r, i] * spiral[r, i] * d[i])
-            out[1, r, i] = -(cr[i] * regime[r, i] * spiral[r, i] * d[i])
+            spiral = min(growth[r, i], c[i])
+            out[0, r, i] = -(br[i] * regime[r, i] * spiral * d[i])
+            out[1, r, i] = -(cr[i] * regime[r, i] * spiral * d[i])
 
 
 @jit

@@ -15,11 +15,15 @@ A = np.array
 
 
 def test_hazard_probabilities_have_regime_spiral_and_deterrence():
-    spiral = np.exp(A([0.5, 0.5]) * A([[0.0, 2.0]]))
-    p = kernel.hazard_probabilities(A([0.1, 0.1]), A([0.02, 0.0]), A([[1.0, 2.0]]), spiral, A([1.0, 0.5]))
+    growth = np.exp(A([0.5, 0.5]) * A([[0.0, 2.0]]))
+    p = kernel.hazard_probabilities(A([0.1, 0.1]), A([0.02, 0.0]), A([[1.0, 2.0]]), growth, A([np.inf, np.inf]),
+                                    A([1.0, 0.5]))
     assert p[0, 0, 0] == pytest.approx(1 - math.exp(-0.1))
     assert p[0, 0, 1] == pytest.approx(1 - math.exp(-0.1 * 2.0 * math.e * 0.5))
     assert p[1, 0].tolist() == [pytest.approx(1 - math.exp(-0.02)), 0.0]  # the contact hazard, its own rate
+    capped = kernel.hazard_probabilities(A([0.1, 0.1]), A([0.0, 0.0]), A([[1.0, 2.0]]), growth, A([2.0, 2.0]),
+                                         A([1.0, 0.5]))
+    assert capped[0, 0, 1] == pytest.approx(1 - math.exp(-0.1 * 2.0 * 2.0 * 0.5))  # the spiral at its cap
 
 
 @pytest.mark.parametrize("cap", [None, 1.0, 3.0, 1e6])
