@@ -89,6 +89,8 @@ def test_a_sweep_point_does_not_replay_escsim_run():
 def test_batches_keep_every_worker_busy():
     from sim.ensemble import batch_size
 
-    assert [batch_size(10, w) for w in (1, 2, 8)] == [4, 2, 1]  # 3, 5 and 10 tasks
-    assert batch_size(4, 2) == 1  # a calibration's 4,096 runs: four tasks on two cores, not one
-    assert batch_size(1000, 2) == 4
+    assert batch_size(16, 2) == 4  # two batches of 4 each, not 3 + 3 + 3 on one worker and 3 + 3 + 1 on the other
+    assert batch_size(10, 2) == 1  # five blocks each: batches of 2 would leave one worker three, the other two
+    assert batch_size(4, 2) == 2  # a calibration year's 4,096 runs: a batch on each core, not one on one
+    assert batch_size(10, 1) == 4 and batch_size(1000, 2) == 4  # work enough for all: the largest batches
+    assert batch_size(1, 8) == 1 and batch_size(3, 8) == 1  # fewer blocks than workers: one each
