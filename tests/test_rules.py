@@ -5,7 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.rules import get_rule, register_rule, registered_rules, round_half_up
+from conftest import compiled, noisy_tit_for_tat_raw
+from sim.ensemble import run_batch
+from sim.model import EscalationModel
+from sim.rules import engine_function, get_rule, register_rule, registered_rules, round_half_up
 
 A = np.array
 
@@ -110,3 +113,51 @@ def test_a_rule_the_engines_cannot_group_is_refused_when_registered(case):
         register_rule(f"bad {case}", function)
     assert f"rule 'bad {case}'" in str(info.value) and words in str(info.value), str(info.value)
     assert f"bad {case}" not in registered_rules()
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_built_in_rules_run_compiled(name):
+    """The engines call a rule compiled by Numba when it compiles and agrees with NumPy; the shipped
+    rules must, or both engines silently fall back to NumPy's several times slower calls."""
+    from numba.core.registry import CPUDispatcher
+
+    assert isinstance(engine_function(name), CPUDispatcher)
+
+
+def test_a_rule_numba_cannot_compile_runs_as_numpy_in_both_engines():
+    """scipy.special has no nopython form: the rule runs as written, and the Mesa engine still replays
+    an ensemble run exactly (both engines call the same function for it)."""
+    import scipy.special
+
+    @register_rule("logistic_climb")
+    def logistic_climb(l, q, th, b, u, U, slope=2.0):
+        climb = scipy.special.expit(slope * (q - l - 1.0)) > U
+        return np.minimum(np.maximum(np.where(climb, l + 1, l), b), u).astype(np.int64)
+
+    assert engine_function("logistic_climb") is logistic_climb
+    raw = noisy_tit_for_tat_raw(0.8, 60)
+    raw["actors"]["a"]["rule"] = {"name": "logistic_climb"}
+    sc = compiled(raw)
+    R = 64
+    out = run_batch(sc, 3, 0, 1, R, trace=True)
+    for run in (0, 7, 41):
+        m = EscalationModel.replay(sc, 3, run).run()
+        assert np.array_equal(m.history["realised"], out.trace["realised"][run])
+        assert np.array_equal(m.history["threat"], out.trace["threat"][run])
+    assert out.trace["level"][:, :, 0].max() > 0  # the rule did climb somewhere
+
+
+def test_a_redefined_rule_is_compiled_afresh():
+    @register_rule("moving_target")
+    def first(l, q, th, b, u, U):
+        return np.minimum(np.maximum(l * 0 + 1, b), u)
+
+    one = np.zeros((2, 1), dtype=np.int64)
+    args = (one, one * 1.0, one * 1.0, np.array([0]), np.array([5]), one * 0.5)
+    assert engine_function("moving_target")(*args).tolist() == [[1], [1]]
+
+    @register_rule("moving_target")
+    def second(l, q, th, b, u, U):
+        return np.minimum(np.maximum(l * 0 + 3, b), u)
+
+    assert engine_function("moving_target")(*args).tolist() == [[3], [3]]
