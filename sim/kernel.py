@@ -14,7 +14,7 @@ Shapes: R runs, N actors, M observers, P actor pairs, K the top rung.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import gammaincinv
@@ -143,20 +143,16 @@ def hostile_level(perceived, engaged):
     return out
 
 
-def hostile_source(perceived, engaged, runs, rows):
-    """For the given (run, observer row) cells, the engaged j whose perceived action set q.
-
-    The first j of equal maxima. perceived (R, M, N); engaged (M, N); runs, rows (C,) int indices
-    into the run axis and the observer-row axis. Returns (C,) int actor indices. Used only where
-    an MDE needs attributing, so it is cheap.
-    """
-    seen = np.where(engaged[rows], perceived[runs, rows], -np.inf)
-    return seen.argmax(axis=-1)
+def hostile_source(perceived, engaged, mde):
+    """Where ``mde``, the engaged j whose perceived action set the actor's hostile level q (the first
+    of equal maxima): the actor a misperception-driven escalation answered. -1 elsewhere.
+    perceived (R, M, N); engaged (M, N) bool; mde (R, M) bool. Returns (R, M) int."""
+    return loops.mde_sources(mde, perceived, engaged)
 
 
 def propose(rule_name, params, level, q, threat, baseline, ceiling, u_rule):
-    """The rungs a rule picks, before deterrence: for one actor (arrays (R,)) or for the G actors that
-    share it (arrays (R, G); baseline, ceiling and parameters as (G,) columns)."""
+    """The rungs a rule picks, before deterrence: 1-D arrays of one length, one element per decision
+    (:mod:`sim.rules`), whichever actors and runs they are."""
     return np.asarray(engine_function(rule_name)(level, q, threat, baseline, ceiling, u_rule, **params))
 
 
@@ -221,7 +217,8 @@ def intend_phase(sc, t, level, threat, draws, regime):
     regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
-    growth = np.exp(sc.kappa * threat)  # NumPy's exp; the spiral saturates at the cap (inf, the default: none)
+    growth = loops.spiral_exponents(_rows(sc.kappa), threat)
+    np.exp(growth, out=growth)  # NumPy's exp; the spiral saturates at the cap (inf, the default: none)
     chances = hazard_probabilities(sc.base_rate, sc.contact_rate, regime, growth, sc.spiral_cap, sc.deterrence)
     return intend(level, sc.drill_rung[t], chances, draws.provocation, draws.contact, sc.provocation_rung)
 
@@ -274,47 +271,39 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
         counterfactual = decide_all(sc, level[runs], q_intended, next_threat[runs], draws.rule[runs],
                                     draws.deterrence[runs], runs)
         mde[runs] = misperception_driven(level[runs], decided[runs], counterfactual)
-    source = np.empty(q.shape, dtype=np.int64)
-    source.fill(-1)  # no MDE to attribute (np.full costs twice as much on the Mesa engine's rows)
-    if any_true(mde):
-        runs, observers = np.nonzero(mde)
-        source[runs, observers] = hostile_source(perceived, engaged, runs, observers)
-    return decided, mde, source, q
+    return decided, mde, hostile_source(perceived, engaged, mde), q
 
 
 def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
     """Every actor's next rung: its rule, then deterrence on up-steps into crisis (:func:`deter`).
 
     level (C, N) int; q, threat, u_rule, u_deter (C, N). Actors that share a rule are decided by one
-    call of it (:func:`rule_groups`); rules are elementwise, so each actor's rungs are exactly what
-    a call of its own would give. ``runs`` (C,): the rows are these runs of the batch, whose values
-    of per-run parameters apply (None: the rows are the batch). Returns (C, N) int.
+    call of it over all their decisions (:func:`rule_groups`); rules are elementwise, so each actor's
+    rungs are exactly what a call of its own would give. ``runs`` (C,): the rows are these runs of
+    the batch, whose values of per-run parameters apply (None: the rows are the batch). Returns
+    (C, N) int.
     """
-    groups = rule_groups(sc)
-    proposed = [propose(g.name, g.params if runs is None else {k: _at_runs(v, runs) for k, v in g.params.items()},
-                        _take(level, g.actors),
-                        _take(q, g.actors), _take(threat, g.actors), g.baseline, g.ceiling, _take(u_rule, g.actors))
-                for g in groups]
-    if len(groups) == 1 and proposed[0].shape == q.shape:
-        r = proposed[0]  # one rule for every actor: its answer is the whole array
-    else:
-        r = np.empty(q.shape, dtype=np.result_type(np.int64, *proposed))  # wide enough for any rule's answer
-        for g, rungs in zip(groups, proposed):
-            r[:, g.actors] = rungs
-    return deter(r, level, u_deter, _at_runs(sc.deterrence, runs), sc.crisis_rung)
+    rows = level.shape[0]
+    proposed = np.empty(q.shape, dtype=np.int64)
+    for g in rule_groups(sc):
+        b, u, params = g.flat_inputs(rows, runs)
+        rungs = propose(g.name, params, _flat(level, g.actors), _flat(q, g.actors), _flat(threat, g.actors), b, u,
+                        _flat(u_rule, g.actors))
+        proposed[:, g.actors] = rungs.reshape(rows, -1)
+    return deter(proposed, level, u_deter, _at_runs(sc.deterrence, runs), sc.crisis_rung)
 
 
-def _take(array, actors):
-    """The columns of ``actors`` (a slice or indices), C-ordered: the arrays a compiled rule is compiled for."""
+def _flat(array, actors):
+    """The columns of ``actors`` (a slice or indices) of a (C, N) array as a rule takes them: one 1-D
+    C-ordered array, run by run (a view when they are all the columns)."""
     if isinstance(actors, slice):
-        columns = array[:, actors]
-        return columns if columns.flags.c_contiguous else np.ascontiguousarray(columns)
-    return array.take(actors, axis=1)  # a new C-ordered array
+        return np.ascontiguousarray(array[:, actors]).ravel()
+    return array.take(actors, axis=1).ravel()
 
 
 def _at_runs(value, runs):
-    """A per-actor value for the given runs: (N,) or (G,) as it is; per-run values (R, N) or (R, G) at
-    those runs (all of them when ``runs`` is None)."""
+    """A per-actor value for the given runs: (N,) as it is; per-run values (R, N) at those runs (all
+    of them when ``runs`` is None)."""
     return value[runs] if runs is not None and np.ndim(value) == 2 else value
 
 
@@ -323,8 +312,8 @@ class RuleGroup:
     """Actors that share a rule, decided by one call of it.
 
     ``actors`` are their indices (a slice when they are consecutive, so that taking their columns
-    is a view, not a copy); ``baseline``, ``ceiling`` (G,) and ``params`` (name -> (G,), or (R, G)
-    with per-run parameters) are theirs, column by column.
+    is a view, not a copy); ``baseline``, ``ceiling`` (G,) int and ``params`` (name -> (G,), or (R, G)
+    with per-run parameters, float) are theirs, column by column.
     """
 
     name: str
@@ -332,6 +321,20 @@ class RuleGroup:
     baseline: np.ndarray
     ceiling: np.ndarray
     params: dict
+    _tiles: list = field(default_factory=lambda: [np.zeros(0, dtype=np.int64)] * 2 + [{}], repr=False)
+
+    def flat_inputs(self, rows: int, runs=None) -> tuple[np.ndarray, np.ndarray, dict]:
+        """b, u and the parameters of ``rows`` rows of decisions, flattened run by run as the rule takes
+        them: (rows * G,) each. ``runs``: the batch's runs the rows are, for per-run parameters (None:
+        all of them). The per-actor constants are tiled once for the largest batch and sliced."""
+        n = rows * len(self.baseline)
+        if len(self._tiles[0]) < n:
+            self._tiles[:] = [np.tile(self.baseline, rows), np.tile(self.ceiling, rows),
+                              {k: np.tile(v, rows) for k, v in self.params.items() if v.ndim == 1}]
+        b, u, constants = self._tiles
+        params = {k: constants[k][:n] if k in constants else (v if runs is None else v[runs]).ravel()
+                  for k, v in self.params.items()}
+        return b[:n], u[:n], params
 
 
 _RULE_GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -350,7 +353,8 @@ def rule_groups(sc) -> tuple[RuleGroup, ...]:
         first, last = members[0], members[-1]
         actors = slice(first, last + 1) if last - first + 1 == len(members) else np.array(members)
         params = {k: _columns([sc.rule_params[i][k] for i in members]) for k in sc.rule_params[first]}
-        groups.append(RuleGroup(name, actors, sc.baseline[members], sc.ceiling[members], params))
+        groups.append(RuleGroup(name, actors, sc.baseline[members].astype(np.int64),
+                                sc.ceiling[members].astype(np.int64), params))
     _RULE_GROUPS[sc] = groups = tuple(groups)
     return groups
 

@@ -93,6 +93,19 @@ def hostile_level_into(perceived, engaged, out):
 
 
 @jit
+def spiral_exponents(kappa, threat):
+    """kappa_i th_i, the exponent of the threat spiral exp(kappa th), for NumPy's exp. kappa (1 or R, N);
+    threat (R, N). Returns (R, N)."""
+    R, N = threat.shape
+    out = np.empty((R, N))
+    for r in range(R):
+        k = _row(kappa, r)
+        for i in range(N):
+            out[r, i] = k[i] * threat[r, i]
+    return out
+
+
+@jit
 def hazard_exponents_into(base_rate, contact_rate, regime, growth, cap, deterrence, out):
     """The exponents -(rate regime spiral D) of both daily hazards, spiral = min(growth, cap), for
     NumPy's expm1 (the chance is -expm1 of it): out[0] the provocation's, out[1] the contact
@@ -179,6 +192,25 @@ def deter_into(proposed, level, u_deter, deterrence, crisis_rung, out):
             x, lv = proposed[r, i], level[r, i]
             blocked = x > lv and x >= crisis_rung and u_deter[r, i] >= d[i]
             out[r, i] = max(lv, crisis_rung - 1) if blocked else x
+
+
+@jit
+def mde_sources(mde, perceived, engaged):
+    """Where mde[r, i], the engaged j whose perceived action set i's hostile level (the first of equal
+    maxima); -1 elsewhere. M observers of N actors: mde (R, M) bool; perceived (R, M, N); engaged
+    (M, N). Returns (R, M) int."""
+    R, M, N = perceived.shape
+    out = np.full((R, M), -1, dtype=np.int64)
+    for r in range(R):
+        for i in range(M):
+            if not mde[r, i]:
+                continue
+            best = -np.inf
+            for j in range(N):
+                if engaged[i, j] and perceived[r, i, j] > best:
+                    best = perceived[r, i, j]
+                    out[r, i] = j
+    return out
 
 
 @jit

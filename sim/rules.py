@@ -1,24 +1,24 @@
 """Deterrence rules: how an actor picks tomorrow's rung, and the registry users add their own to.
 
-A rule is a pure, elementwise function ``rule(l, q, th, b, u, U, **params) -> r`` over NumPy arrays
-of one shape S: (R,) for one actor, or (R, G) for G actors that share the rule, which the engines
-decide in one call (one column per actor):
+A rule is a pure, elementwise function ``rule(l, q, th, b, u, U, **params) -> r`` over 1-D NumPy
+arrays of one length, one element per decision: the engines decide all the actors that share a rule,
+in all runs of a batch, in one call (element k is run k // G, actor k % G of the G actors). For each
+decision:
 
-- ``l``  int   current rung of the deciding actor (S)
-- ``q``  float perceived hostile level it answers, in rungs, unclipped (S)
-- ``th`` float its threat after today's update, in rungs (S)
-- ``b``, ``u`` int: its baseline and ceiling (its own decisions stay in [b, u]); a number, or (G,)
-  one per column
-- ``U``  float uniform draw in [0, 1) of this actor and step, for stochastic rules (S)
-- ``params`` numbers, or arrays that broadcast against S: (G,) one per column, (R,) or (R, G) with
-  per-run parameters
+- ``l``  int   current rung of the deciding actor
+- ``q``  float perceived hostile level it answers, in rungs, unclipped
+- ``th`` float its threat after today's update, in rungs
+- ``b``, ``u`` int: its baseline and ceiling (its own decisions stay in [b, u])
+- ``U``  float uniform draw in [0, 1) of this actor and step, for stochastic rules
+- ``params`` float, each parameter's value for this actor (and run, with per-run parameters)
 
-and returns integer rungs in [b, u] of shape S. Elementwise means an element of ``r`` depends only
-on the same element of each input, so an actor's rungs are the same whoever it is grouped with and
-whichever runs are passed (the MDE tag re-decides a subset of runs). Both engines call these
-functions (the Mesa engine with R = 1), so they are the only copy of the decision logic. Deterrence
-(the draw against D_i before an up-step into crisis) is applied by the kernel after the rule, not
-by rules.
+all as arrays of that same length, and it returns integer rungs in [b, u], one per element.
+Elementwise means an element of ``r`` depends only on the same element of each input, so an
+actor's rungs are the same whoever it is decided with and whichever runs are passed (the MDE tag
+re-decides a subset of runs). Both engines call these functions, compiled by Numba where it
+compiles them (:func:`engine_function`), so they are the only copy of the decision logic.
+Deterrence (the draw against D_i before an up-step into crisis) is applied by the kernel after the
+rule, not by rules.
 
 Register a rule of your own with :func:`register_rule`; scenarios then name it in ``actors.X.rule.name``.
 """
@@ -88,47 +88,61 @@ def register_rule(name: str, function: RuleFunction | None = None):
 def check_elementwise(name: str, func: RuleFunction, defaults: dict[str, float]) -> None:
     """Refuse a rule that is not elementwise, at registration rather than deep inside a run.
 
-    Calls it on a small batch (3 runs) for two actors at once, as the engines do, with their
-    baselines, ceilings and parameters as columns, and checks that it returns one integer rung per
-    element, in [b, u], for each actor exactly what a call of its own gives, and for a subset of the
-    runs what it gave them among all. TypeError saying which of these fails otherwise.
+    Calls it on a small batch (3 runs of two actors, six decisions) as the engines do, and checks
+    that it returns one integer rung per decision, in [b, u], for each actor exactly what a call for
+    that actor alone gives, and for a subset of the runs what it gave them among all. TypeError
+    saying which of these fails otherwise.
     """
     l, q, th, b, u, U = _trial_inputs()
     contract = ("rules must be elementwise: an element of r may depend only on the same element of l, q, "
-                "th, U and on that actor's b, u and parameters, which arrive as numbers or one per column "
-                "(sim/rules.py)")
-    columns = {k: np.array([v, v]) for k, v in defaults.items()}  # each parameter, one value per actor
-    try:
-        together = np.asarray(func(l, q, th, b, u, U, **columns))
-    except Exception as exc:  # noqa: BLE001 - whatever the user's code raised, say what the engines need
-        raise TypeError(f"rule {name!r} fails on two actors decided together ({type(exc).__name__}: {exc}); "
-                        f"{contract}") from exc
-    if together.shape != l.shape or not np.issubdtype(together.dtype, np.integer):
-        raise TypeError(f"rule {name!r} returned {together.dtype} of shape {together.shape} for int rungs of "
-                        f"shape {l.shape}; {contract}")
+                "th, b, u, U and of each parameter, all 1-D arrays of one length (sim/rules.py)")
+    params = {k: np.full(l.shape, v) for k, v in defaults.items()}
+
+    def call(how: str, *args, **kwargs):
+        try:
+            return np.asarray(func(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - whatever the user's code raised, say what the engines need
+            raise TypeError(f"rule {name!r} fails on {how} ({type(exc).__name__}: {exc}); {contract}") from exc
+
+    together = call("two actors decided together", *_flat(l, q, th, b, u, U), **_flat_params(params))
+    if together.shape != (l.size,) or not np.issubdtype(together.dtype, np.integer):
+        raise TypeError(f"rule {name!r} returned {together.dtype} of shape {together.shape} for {l.size} int "
+                        f"rungs; {contract}")
+    together = together.reshape(l.shape)
     for g in range(l.shape[1]):
-        alone = func(l[:, g], q[:, g], th[:, g], int(b[g]), int(u[g]), U[:, g], **defaults)
+        alone = call(f"actor {g} alone", *(x[:, g].copy() for x in (l, q, th, b, u, U)),
+                     **{k: v[:, g].copy() for k, v in params.items()})
         if not np.array_equal(together[:, g], alone):
             raise TypeError(f"rule {name!r} gives actor {g} {together[:, g].tolist()} decided with another and "
                             f"{np.asarray(alone).tolist()} alone; {contract}")
     some = [0, 2]  # the MDE tag re-decides only the runs where someone climbed
-    subset = func(l[some], q[some], th[some], b, u, U[some], **columns)
-    if not np.array_equal(together[some], subset):
+    subset = call("some of the runs", *_flat(*(x[some] for x in (l, q, th, b, u, U))),
+                  **_flat_params({k: v[some] for k, v in params.items()}))
+    if not np.array_equal(together[some].ravel(), subset):
         raise TypeError(f"rule {name!r} gives runs {some} {np.asarray(subset).tolist()} when decided as some of the "
-                        f"runs and {together[some].tolist()} among all; {contract}")
+                        f"runs and {together[some].ravel().tolist()} among all; {contract}")
     if np.any((together < b) | (together > u)):
-        raise TypeError(f"rule {name!r} returned rungs outside [b, u]: {together.tolist()} for b {b.tolist()}, "
-                        f"u {u.tolist()}")
+        raise TypeError(f"rule {name!r} returned rungs outside [b, u]: {together.tolist()} for b {b[0].tolist()}, "
+                        f"u {u[0].tolist()}")
 
 
 def _trial_inputs():
-    """A small batch to try a rule on: 3 runs of two actors deciding together, as the engines call
-    rules ((R, G) arrays; b, u one per column). Returns l, q, th, b, u, U."""
+    """A small batch to try a rule on: 3 runs of two actors, as (runs, actors) grids of l, q, th, b,
+    u, U (the engines pass them flattened, run by run: :func:`_flat`)."""
     l = np.array([[0, 1], [2, 3], [1, 4]])
     q = np.array([[0.4, 3.6], [4.5, 1.0], [2.5, 6.2]])
     th = np.array([[0.0, 2.0], [1.5, 0.5], [3.0, 4.0]])
     U = np.array([[0.05, 0.5], [0.95, 0.2], [0.5, 0.01]])
-    return l, q, th, np.array([0, 1]), np.array([4, 5]), U
+    return l, q, th, np.tile([0, 1], (3, 1)), np.tile([4, 5], (3, 1)), U
+
+
+def _flat(*grids):
+    """(runs, actors) grids as the 1-D arrays rules take, run by run."""
+    return [np.ascontiguousarray(x).ravel() for x in grids]
+
+
+def _flat_params(params: dict) -> dict:
+    return dict(zip(params, _flat(*params.values())))
 
 
 _COMPILED: dict[str, RuleFunction] = {}
@@ -138,10 +152,9 @@ def engine_function(name: str) -> RuleFunction:
     """What the engines call for rule ``name``: the rule compiled by Numba when it compiles and gives
     exactly the NumPy function's rungs on a trial batch, else the NumPy function itself.
 
-    Compiled once per rule and process (and cached on disk for rules defined in files), for the
-    arrays the engines pass: C-ordered (R, G) int64 and float64 arrays, b and u int64 (G,),
-    parameters float64, (G,) or (R, G) per run. A rule either compiles for all of them or runs as
-    NumPy for all: the engines never mix the two for one rule.
+    Compiled once per rule and process (and cached on disk for rules defined in files) for what the
+    engines pass: 1-D C-ordered arrays, int64 l, b, u and float64 q, th, U and parameters. A rule
+    either runs compiled or as NumPy, in both engines alike.
     """
     try:
         return _COMPILED[name]
@@ -154,16 +167,14 @@ def engine_function(name: str) -> RuleFunction:
 
 def _compiled(rule: Rule) -> RuleFunction | None:
     """``rule.function`` compiled in nopython mode and checked on the trial batch, or None."""
-    l, q, th, b, u, U = _trial_inputs()
-    trials = [{k: np.full(2, v) for k, v in rule.defaults.items()},  # one value per column
-              {k: np.full((3, 2), v) for k, v in rule.defaults.items()}]  # per-run values
+    grids = _trial_inputs()
+    args = _flat(*grids)
+    params = _flat_params({k: np.full(grids[0].shape, v) for k, v in rule.defaults.items()})
     for cache in (True, False):  # the disk cache needs the rule's source file; a notebook's has none
         try:
             compiled = numba.njit(cache=cache)(rule.function)
-            for params in trials:
-                if not np.array_equal(compiled(l, q, th, b, u, U, **params), rule.function(l, q, th, b, u, U, **params)):
-                    return None
-            return compiled
+            same = np.array_equal(compiled(*args, **params), rule.function(*args, **params))
+            return compiled if same else None
         except Exception:  # noqa: BLE001 - Numba's typing, lowering or caching errors: NumPy it is
             continue
     return None

@@ -108,11 +108,14 @@ def test_update_threat_accumulates_hostility_above_baseline_with_scale_and_relie
 def test_hostile_level_uses_only_engaged_actors_and_names_the_source():
     p = A([[[9.0, 2.5, 3.5], [1.0, 9.0, 0.0]]])
     engaged = A([[False, True, False], [False, False, False]])
+    mde = A([[True, False]])
     assert kernel.hostile_level(p, engaged).tolist() == [[2.5, 0.0]]
-    assert kernel.hostile_source(p, engaged, A([0]), A([0])).tolist() == [1]
+    assert kernel.hostile_source(p, engaged, mde).tolist() == [[1, -1]]  # observer 1 had no MDE
     engaged[0, 2] = True
     assert kernel.hostile_level(p, engaged).tolist() == [[3.5, 0.0]]
-    assert kernel.hostile_source(p, engaged, A([0]), A([0])).tolist() == [2]
+    assert kernel.hostile_source(p, engaged, mde).tolist() == [[2, -1]]
+    tie = A([[[0.0, 3.5, 3.5], [0.0, 0.0, 0.0]]])
+    assert kernel.hostile_source(tie, engaged, mde).tolist() == [[1, -1]]  # the first of equal maxima
     # readings shared by all observers (the intended actions): shape (R, 1, N)
     shared = A([[[1.0, 2.0, 3.0]]])
     both = A([[False, True, True], [True, False, False]])
@@ -122,7 +125,7 @@ def test_hostile_level_uses_only_engaged_actors_and_names_the_source():
 @pytest.mark.parametrize("u_deter, expected", [(0.1, 4), (0.9, 3)])
 def test_deterrence_applies_only_to_up_steps_into_crisis(u_deter, expected):
     def decide(level, q):
-        proposed = kernel.propose("tit_for_tat", {}, A([level]), A([q]), A([0.0]), 0, 6, A([0.5]))
+        proposed = kernel.propose("tit_for_tat", {}, A([level]), A([q]), A([0.0]), A([0]), A([6]), A([0.5]))
         return kernel.deter(proposed, A([level]), A([u_deter]), 0.35, 4).tolist()
 
     assert decide(2, 4.2) == [expected]
@@ -236,8 +239,9 @@ def test_actors_that_share_a_rule_are_decided_as_each_would_be_alone(name, per_r
     decided = kernel.decide_phase(sc, level, level, perceived, threat, draws, tag=False)[0]
     q = kernel.hostile_level(perceived, sc.engaged)
     for i in range(N):
-        proposed = kernel.propose(sc.rule_names[i], sc.rule_params[i], level[:, i], q[:, i], threat[:, i],
-                                  sc.baseline[i], sc.ceiling[i], draws.rule[:, i])
+        own = {k: np.broadcast_to(np.asarray(v, dtype=float), (R,)).copy() for k, v in sc.rule_params[i].items()}
+        proposed = kernel.propose(sc.rule_names[i], own, level[:, i].copy(), q[:, i].copy(), threat[:, i].copy(),
+                                  np.full(R, sc.baseline[i]), np.full(R, sc.ceiling[i]), draws.rule[:, i].copy())
         alone = kernel.deter(proposed, level[:, i], draws.deterrence[:, i], sc.deterrence[..., i], sc.crisis_rung)
         assert np.array_equal(decided[:, i], alone), sc.actor_ids[i]
     assert len({sc.rule_names[i] for i in range(N)}) < N  # some actors do share a rule here

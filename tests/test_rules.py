@@ -70,34 +70,36 @@ BUILT_IN = ["tit_for_tat", "graduated", "massive_retaliation", "restraint"]
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_a_rule_gives_each_actor_the_same_rungs_alone_or_in_a_group(name, data):
-    """The kernel decides the actors that share a rule in one call, one column each, with their
-    baselines, ceilings and parameters as (G,) columns (or (R, G) per run): every column must be
-    what that actor's own call gives, whoever else is in the group."""
+    """The kernel decides all the actors that share a rule, in all runs, in one call over their
+    decisions flattened run by run, with each decision's baseline, ceiling and parameters: every
+    actor's rungs must be what a call for that actor alone gives, whoever else is in the group."""
     R, G = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 4))
     ints, unit = st.integers(0, 6), st.floats(0, 1, allow_nan=False)
     grid = lambda elements: A(data.draw(st.lists(st.lists(elements, min_size=G, max_size=G), min_size=R, max_size=R)))
-    b = A(data.draw(st.lists(st.integers(0, 3), min_size=G, max_size=G)))
+    b = np.tile(A(data.draw(st.lists(st.integers(0, 3), min_size=G, max_size=G))), (R, 1))
     u = b + A(data.draw(st.lists(st.integers(0, 3), min_size=G, max_size=G)))
     l = np.clip(grid(ints), b, u)
     q, th, U = grid(st.floats(-2, 9, allow_nan=False)), grid(st.floats(0, 9, allow_nan=False)), grid(unit)
-    rule = get_rule(name)
-    per_run = data.draw(st.booleans())
-    params = {k: grid(unit) * 4 if per_run else A(data.draw(st.lists(unit, min_size=G, max_size=G))) * 4
-              for k in rule.defaults}
-    together = rule.function(l, q, th, b, u, U, **params)
-    assert together.shape == (R, G)
-    for g in range(G):
-        own = {k: v[:, g] if per_run else v[g] for k, v in params.items()}
-        alone = rule.function(l[:, g], q[:, g], th[:, g], int(b[g]), int(u[g]), U[:, g], **own)
-        assert np.array_equal(together[:, g], alone), (g, together[:, g], alone)
-        assert np.all((together[:, g] >= b[g]) & (together[:, g] <= u[g]))
+    per_run = data.draw(st.booleans())  # parameters that vary by run, or one value per actor
+    params = {k: grid(unit) * 4 if per_run else np.tile(A(data.draw(st.lists(unit, min_size=G, max_size=G))) * 4, (R, 1))
+              for k in get_rule(name).defaults}
+    flat = lambda x: np.ascontiguousarray(x).ravel()
+    for function in (get_rule(name).function, engine_function(name)):  # as written, and as the engines run it
+        together = function(*map(flat, (l, q, th, b, u, U)), **{k: flat(v) for k, v in params.items()})
+        assert together.shape == (R * G,)
+        together = together.reshape(R, G)
+        for g in range(G):
+            alone = function(*(x[:, g].copy() for x in (l, q, th, b, u, U)), **{k: v[:, g].copy() for k, v in params.items()})
+            assert np.array_equal(together[:, g], alone), (g, together[:, g], alone)
+        assert np.all((together >= b) & (together <= u))
 
 
 NOT_ELEMENTWISE = {
     "a number from b": (lambda l, q, th, b, u, U: np.full_like(l, int(b)), "fails on two actors"),
     "an if on an array": (lambda l, q, th, b, u, U: l + 1 if q > 2 else l, "fails on two actors"),
     "the top rung of all": (lambda l, q, th, b, u, U: np.clip(np.full_like(l, l.max()), b, u), "decided with another"),
-    "the rung of the second run": (lambda l, q, th, b, u, U: np.clip(l * 0 + l[1:2], b, u), "some of the runs"),
+    "the rung of the second decision": (lambda l, q, th, b, u, U: np.clip(l * 0 + l[1:2], b, u), "decided with another"),
+    "the number of decisions": (lambda l, q, th, b, u, U: np.clip(l + (len(l) == 4), b, u), "some of the runs"),
     "float rungs": (lambda l, q, th, b, u, U: np.clip(q, b, u), "returned float64"),
     "above the ceiling": (lambda l, q, th, b, u, U: l + 3, "outside [b, u]"),
 }
