@@ -47,9 +47,11 @@ class StateAgent(mesa.Agent):
         self.realised, self.accident = today["realised"][i], today["accident"][i]
 
     def perceive(self) -> None:
-        """Phase 3: its reading of every actor's realised action through noise, bias and drill ambiguity."""
+        """Phase 3: its reading of every actor's realised action through noise, bias and drill ambiguity,
+        and the hostile level it reads in the actions of those it is engaged with."""
         now, i = self.model.now, self.index
         self.perceived, self.misread = now["perceived"][0, i], now["misread"][0, i]
+        self.hostile_level = self.model.today["hostile_level"][i]
 
     def update_threat(self) -> None:
         """Phase 4: its threat after accumulating perceived hostility above each adversary's baseline."""
@@ -59,7 +61,7 @@ class StateAgent(mesa.Agent):
         """Phases 5-6: the rule and deterrence, and whether misreading drove the step (the MDE tag)."""
         today, i = self.model.today, self.index
         self.decided, self.escalated_by_misperception = today["decided"][i], today["mde"][i]
-        self.source, self.hostile_level = today["source"][i], today["hostile_level"][i]
+        self.source = today["source"][i]
 
     def advance(self) -> None:
         """End of step: tomorrow's posture and threat become today's."""

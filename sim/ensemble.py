@@ -127,9 +127,9 @@ def step_runs(sc: CompiledScenario, t: int, level: np.ndarray, threat: np.ndarra
     intended, provoked, contact = kernel.intend_phase(sc, t, level, threat, draws, regime)
     realised, _ = kernel.execute_phase(sc, intended, draws)
     realised, intended, _ = kernel.exchange_phase(sc, realised, intended, contact, draws)
-    perceived, misread = kernel.perceive_phase(sc, t, level, realised, draws)
+    perceived, misread, q = kernel.perceive_phase(sc, t, level, realised, draws)
     next_threat = kernel.threat_phase(sc, t, threat, perceived)
-    decided, mde, source, q = kernel.decide_phase(sc, level, intended, perceived, next_threat, draws, tag=tag)
+    decided, mde, source = kernel.decide_phase(sc, level, intended, perceived, q, next_threat, draws, tag=tag)
     next_level = kernel.backchannel_phase(sc, t, decided, level, draws)
     step = {"intended": intended, "realised": realised, "perceived": perceived, "misperceived": misread,
             "mde": mde, "source": source, "hostile_level": q, "provoked": provoked, "contact": contact}

@@ -88,30 +88,34 @@ def exchange_fire(realised, intended, contact, engaged, in_kind, u_in_kind, exch
     exchange of fire, which puts the answering actor's intended and realised action and the
     incident's actor's realised action at ``exchange_rung`` (at least). realised, intended (R, N)
     int; contact (R, N) bool; engaged (N, N) bool (row j answers column i); in_kind (N,);
-    u_in_kind (R, N). Returns realised, intended, answers (R, N) bool: who fired back.
+    u_in_kind (R, N). Returns realised, intended, answers (R, N) bool: who fired back; the arrays
+    given, unchanged, when nobody did.
     """
-    realised, intended = realised.copy(), intended.copy()
     answers = np.empty(contact.shape, dtype=bool)
-    loops.exchange_fire_into(realised, intended, contact, engaged, _rows(in_kind), u_in_kind, exchange_rung, answers)
+    if loops.answers_in_kind_into(contact, engaged, _rows(in_kind), u_in_kind, answers):
+        realised, intended = realised.copy(), intended.copy()
+        loops.exchange_fire_into(realised, intended, contact, engaged, answers, exchange_rung)
     return realised, intended, answers
 
 
 # 3. Perception ----------------------------------------------------------------------------------
 
 
-def perceive(realised, level, bias, ambiguity, noise, hotline_eta, lever_rung, normals, top_rung):
-    """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped, and the
-    misreadings clip(round(p_ij), 0, K) != a_j (i != j; round half up).
+def perceive(realised, level, bias, ambiguity, noise, hotline_eta, lever_rung, normals, top_rung, engaged):
+    """Perceived actions p_ij = a_j + bias_ij + amb_j (1 - tau_j) + s_ij e_ij, real and unclipped, the
+    misreadings clip(round(p_ij), 0, K) != a_j (i != j; round half up), and each observer's hostile
+    level q_i (:func:`hostile_level`) of its readings.
 
     s_ij = noise_i (1 - eta_ij) while the i-j hotline is in use (either end's level >= lever_rung),
     noise_i otherwise. realised, level (R, N) int; bias, hotline_eta (N, N); ambiguity (N,) or (R, N)
-    [already times (1 - transparency)]; noise (N,) or (R, N); normals (R, N, N). Returns the
-    readings (R, N, N) float and misreadings (R, N, N) bool.
+    [already times (1 - transparency)]; noise (N,) or (R, N); normals (R, N, N); engaged (N, N) bool.
+    Returns the readings (R, N, N) float, misreadings (R, N, N) bool and q (R, N) float.
     """
     perceived, misread = np.empty(normals.shape), np.empty(normals.shape, dtype=bool)
+    hostile = np.empty(realised.shape)
     loops.perceive_into(realised, level, bias, _rows(ambiguity), _rows(noise), hotline_eta, lever_rung, normals,
-                        top_rung, perceived, misread)
-    return perceived, misread
+                        top_rung, engaged, perceived, misread, hostile)
+    return perceived, misread, hostile
 
 
 # 4. Threat --------------------------------------------------------------------------------------
@@ -237,9 +241,10 @@ def exchange_phase(sc, realised, intended, contact, draws):
 
 
 def perceive_phase(sc, t, level, realised, draws):
-    """Phase 3: every observer's perceived actions (R, N, N) and misperceptions (R, N, N)."""
+    """Phase 3: every observer's perceived actions (R, N, N), misperceptions (R, N, N) and the hostile
+    level it will answer (R, N)."""
     return perceive(realised, level, sc.bias, sc.drill_ambiguity[t], sc.noise, sc.hotline_eta, sc.lever_rung,
-                    draws.normals, sc.top_rung)
+                    draws.normals, sc.top_rung, sc.engaged)
 
 
 def threat_phase(sc, t, threat, perceived):
@@ -248,12 +253,12 @@ def threat_phase(sc, t, threat, perceived):
                          sc.summit_relief[t])
 
 
-def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
+def decide_phase(sc, level, intended, perceived, q, next_threat, draws, tag=True):
     """Phases 5-6: decisions, MDE tags and what drove them.
 
-    level, intended (R, N); perceived (R, N, N); next_threat (R, N). Returns decided (R, N) int,
-    mde (R, N) bool, source (R, N) int (where mde: the actor whose perceived action set q; else -1),
-    q (R, N) float.
+    level, intended (R, N); perceived (R, N, N); q (R, N) the hostile levels of the readings (from
+    :func:`perceive_phase`); next_threat (R, N). Returns decided (R, N) int, mde (R, N) bool, source
+    (R, N) int (where mde: the actor whose perceived action set q; else -1).
 
     The counterfactual decision (the same rules and draws on the others' intended actions) is
     computed only for the runs where some actor climbed, since an MDE needs r > l; rules are
@@ -262,7 +267,6 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
     its decisions do not depend on the tag.
     """
     engaged = sc.engaged
-    q = hostile_level(perceived, engaged)
     decided = decide_all(sc, level, q, next_threat, draws.rule, draws.deterrence)
     mde = np.zeros(q.shape, dtype=bool)
     runs = loops.runs_with_climb(decided, level) if tag else ()
@@ -271,7 +275,7 @@ def decide_phase(sc, level, intended, perceived, next_threat, draws, tag=True):
         counterfactual = decide_all(sc, level[runs], q_intended, next_threat[runs], draws.rule[runs],
                                     draws.deterrence[runs], runs)
         mde[runs] = misperception_driven(level[runs], decided[runs], counterfactual)
-    return decided, mde, hostile_source(perceived, engaged, mde), q
+    return decided, mde, hostile_source(perceived, engaged, mde)
 
 
 def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
@@ -287,18 +291,10 @@ def decide_all(sc, level, q, threat, u_rule, u_deter, runs=None):
     proposed = np.empty(q.shape, dtype=np.int64)
     for g in rule_groups(sc):
         b, u, params = g.flat_inputs(rows, runs)
-        rungs = propose(g.name, params, _flat(level, g.actors), _flat(q, g.actors), _flat(threat, g.actors), b, u,
-                        _flat(u_rule, g.actors))
+        l, qq, th, U = loops.rule_inputs(level, q, threat, u_rule, g.columns)
+        rungs = propose(g.name, params, l, qq, th, b, u, U)
         proposed[:, g.actors] = rungs.reshape(rows, -1)
     return deter(proposed, level, u_deter, _at_runs(sc.deterrence, runs), sc.crisis_rung)
-
-
-def _flat(array, actors):
-    """The columns of ``actors`` (a slice or indices) of a (C, N) array as a rule takes them: one 1-D
-    C-ordered array, run by run (a view when they are all the columns)."""
-    if isinstance(actors, slice):
-        return np.ascontiguousarray(array[:, actors]).ravel()
-    return array.take(actors, axis=1).ravel()
 
 
 def _at_runs(value, runs):
@@ -311,13 +307,15 @@ def _at_runs(value, runs):
 class RuleGroup:
     """Actors that share a rule, decided by one call of it.
 
-    ``actors`` are their indices (a slice when they are consecutive, so that taking their columns
-    is a view, not a copy); ``baseline``, ``ceiling`` (G,) int and ``params`` (name -> (G,), or (R, G)
-    with per-run parameters, float) are theirs, column by column.
+    ``actors`` are their indices (a slice when they are consecutive, so that writing their columns
+    is one slice assignment), ``columns`` the same as an int array; ``baseline``, ``ceiling`` (G,)
+    int and ``params`` (name -> (G,), or (R, G) with per-run parameters, float) are theirs, column
+    by column.
     """
 
     name: str
     actors: slice | np.ndarray
+    columns: np.ndarray
     baseline: np.ndarray
     ceiling: np.ndarray
     params: dict
@@ -353,7 +351,7 @@ def rule_groups(sc) -> tuple[RuleGroup, ...]:
         first, last = members[0], members[-1]
         actors = slice(first, last + 1) if last - first + 1 == len(members) else np.array(members)
         params = {k: _columns([sc.rule_params[i][k] for i in members]) for k in sc.rule_params[first]}
-        groups.append(RuleGroup(name, actors, sc.baseline[members].astype(np.int64),
+        groups.append(RuleGroup(name, actors, np.array(members), sc.baseline[members].astype(np.int64),
                                 sc.ceiling[members].astype(np.int64), params))
     _RULE_GROUPS[sc] = groups = tuple(groups)
     return groups

@@ -33,20 +33,34 @@ def perceived_rung(p, top_rung):
     return min(max(np.floor(p + 0.5), 0.0), top_rung)
 
 
+@numba.njit(inline="always")
+def _raise_to(q, reading, engaged):
+    """The running max of a hostile level: q raised to a reading of an actor it is engaged with."""
+    return reading if engaged and reading > q else q
+
+
+@numba.njit(inline="always")
+def _hostile_or_zero(q):
+    """A hostile level from its running max over the engaged actors (from -inf): 0 when there were none."""
+    return q if q != -np.inf else 0.0
+
+
 @jit
-def perceive_into(realised, level, bias, ambiguity, noise, hotline_eta, lever_rung, normals, top_rung,
-                  perceived, misread):
+def perceive_into(realised, level, bias, ambiguity, noise, hotline_eta, lever_rung, normals, top_rung, engaged,
+                  perceived, misread, hostile):
     """Phase 3 into ``perceived`` (R, N, N) and ``misread`` (R, N, N) bool.
 
     p_ij = s_ij e_ij + (bias_ij + amb_j) + a_j with s_ij = noise_i (1 - eta_ij) while the hotline
     is open (either end's level >= lever_rung; eta 0: none), else noise_i; misread_ij is
-    clip(floor(p_ij + 0.5), 0, K) != a_j for i != j. realised, level (R, N) int; bias, hotline_eta
-    (N, N); ambiguity, noise (1 or R, N); normals (R, N, N).
+    clip(floor(p_ij + 0.5), 0, K) != a_j for i != j; ``hostile`` (R, N) gets each observer's hostile
+    level q_i (:func:`hostile_level_into`) while its readings are at hand. realised, level (R, N)
+    int; bias, hotline_eta (N, N); ambiguity, noise (1 or R, N); normals (R, N, N); engaged (N, N).
     """
     R, N = realised.shape
     for r in range(R):
         amb, s0, lev, a = _row(ambiguity, r), _row(noise, r), level[r], realised[r]
         for i in range(N):
+            q = -np.inf
             for j in range(N):
                 s = s0[i]
                 if hotline_eta[i, j] != 0.0 and (lev[i] >= lever_rung or lev[j] >= lever_rung):
@@ -56,6 +70,8 @@ def perceive_into(realised, level, bias, ambiguity, noise, hotline_eta, lever_ru
                 p = p + a[j]
                 perceived[r, i, j] = p
                 misread[r, i, j] = i != j and perceived_rung(p, top_rung) != a[j]
+                q = _raise_to(q, p, engaged[i, j])
+            hostile[r, i] = _hostile_or_zero(q)
 
 
 @jit
@@ -84,12 +100,10 @@ def hostile_level_into(perceived, engaged, out):
     shared = perceived.shape[1] == 1
     for r in range(R):
         for i in range(M):
-            row = 0 if shared else i
             q = -np.inf
             for j in range(N):
-                if engaged[i, j] and perceived[r, row, j] > q:
-                    q = perceived[r, row, j]
-            out[r, i] = q if q != -np.inf else 0.0
+                q = _raise_to(q, perceived[r, 0 if shared else i, j], engaged[i, j])
+            out[r, i] = _hostile_or_zero(q)
 
 
 @jit
@@ -151,25 +165,35 @@ def execute_into(intended, u_accident, accident_by_rung, top_rung, realised, acc
 
 
 @jit
-def exchange_fire_into(realised, intended, contact, engaged, in_kind, u_in_kind, exchange_rung, answers):
-    """Phase 2b in place: j answers in kind (u_j < in_kind_j) when an actor it is engaged with
-    (engaged[j, i]) has a contact incident today; the answerer's intended and realised actions, and the
-    realised action of an incident it answers, rise to ``exchange_rung``. realised, intended (R, N) int;
-    contact (R, N) bool; in_kind (1 or R, N); answers (R, N) bool out. Returns whether anyone answered."""
-    R, N = realised.shape
+def answers_in_kind_into(contact, engaged, in_kind, u_in_kind, answers):
+    """Phase 2b, who answers: j answers in kind (u_j < in_kind_j) when an actor it is engaged with
+    (engaged[j, i]) has a contact incident today. contact (R, N) bool; in_kind (1 or R, N); answers
+    (R, N) bool out. Returns whether anyone answered."""
+    R, N = contact.shape
     anyone = False
     for r in range(R):
-        ink = _row(in_kind, r)
-        today = False
-        for j in range(N):
-            targeted = False
-            for i in range(N):
-                targeted = targeted or (contact[r, i] and engaged[j, i])
-            answers[r, j] = targeted and u_in_kind[r, j] < ink[j]
-            today = today or answers[r, j]
-        if not today:
+        answers[r] = False
+        if not contact[r].any():  # most runs on most days: nothing to answer
             continue
-        anyone = True
+        ink = _row(in_kind, r)
+        for j in range(N):
+            for i in range(N):
+                if contact[r, i] and engaged[j, i]:
+                    answers[r, j] = u_in_kind[r, j] < ink[j]
+                    anyone = anyone or answers[r, j]
+                    break
+    return anyone
+
+
+@jit
+def exchange_fire_into(realised, intended, contact, engaged, answers, exchange_rung):
+    """Phase 2b, the exchanges, in place: an answerer's intended and realised actions, and the realised
+    action of an incident it answers, rise to ``exchange_rung``. realised, intended (R, N) int;
+    contact, answers (R, N) bool."""
+    R, N = realised.shape
+    for r in range(R):
+        if not answers[r].any():
+            continue
         for i in range(N):
             answered = False
             for j in range(N):
@@ -178,7 +202,19 @@ def exchange_fire_into(realised, intended, contact, engaged, in_kind, u_in_kind,
                 realised[r, i] = max(realised[r, i], exchange_rung)
             if answers[r, i]:
                 intended[r, i] = max(intended[r, i], exchange_rung)
-    return anyone
+
+
+@jit
+def rule_inputs(level, q, threat, u_rule, actors):
+    """The columns ``actors`` of four (C, N) arrays, each flattened run by run (element k: run
+    k // G, actor actors[k % G]): a rule group's l, q, th, U. Returns four (C * G,) arrays."""
+    C, G = level.shape[0], len(actors)
+    l, qq, th, u = np.empty(C * G, dtype=level.dtype), np.empty(C * G), np.empty(C * G), np.empty(C * G)
+    for r in range(C):
+        for g in range(G):
+            k, a = r * G + g, actors[g]
+            l[k], qq[k], th[k], u[k] = level[r, a], q[r, a], threat[r, a], u_rule[r, a]
+    return l, qq, th, u
 
 
 @jit
@@ -246,7 +282,7 @@ def note_crises(t, realised, crisis_rung, first_crisis):
 def record_into(t, exercise_day, crisis_rung, window, realised, misperceived, mde, mde_source, provoked, contact,
                 provocations, exercise_provocations, contacts, actor_max_rung, max_rung, first_passage,
                 crisis_onsets, in_crisis, first_crisis, first_mde, last_mde, misreading_crisis_step,
-                misreading_lag, misperception_counts, mde_counts, occupancy):
+                misreading_lag, misperceptions, misperception_pairs, mde_counts, occupancy):
     """Fold step t of R runs into a tracker's arrays, in place (see :class:`sim.outcomes.OutcomeTracker`
     for what each holds; -1 stands for never). realised (R, N) int; misperceived (R, N, N) bool; mde,
     provoked, contact (R, N) bool; mde_source (R, N) int (the actor whose reading set q, where mde)."""
@@ -262,8 +298,11 @@ def record_into(t, exercise_day, crisis_rung, window, realised, misperceived, md
             contacts[r, i] += contact[r, i]
             actor_max_rung[r, i] = max(actor_max_rung[r, i], a)
             occupancy[t, i, a] += 1
+        misread = 0
+        for i in range(N):
             for j in range(N):
-                misperception_counts[r, i, j] += misperceived[r, i, j]
+                misread += misperceived[r, i, j]
+        misperceptions[r] += misread
         if t == 0:
             first_passage[r, 0] = 0  # rung 0 is reached on the first day by every run
         for k in range(max_rung[r] + 1, top + 1):  # rungs the running max passes today
@@ -287,3 +326,9 @@ def record_into(t, exercise_day, crisis_rung, window, realised, misperceived, md
                 if first_mde[r] < 0:
                     first_mde[r] = t
                 mde_counts[r, i, mde_source[r, i]] += 1
+    for i in range(N):  # pair by pair over the runs: sums the compiler keeps in registers
+        for j in range(N):
+            count = 0
+            for r in range(R):
+                count += misperceived[r, i, j]
+            misperception_pairs[i, j] += count

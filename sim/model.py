@@ -186,8 +186,9 @@ class EscalationModel(mesa.Model):
     def perceive(self) -> None:
         """Phase 3: every state's reading of every actor, and its misreadings."""
         now = self.now
-        perceived, misread = kernel.perceive_phase(self._one_run, self.t, now["level"], now["realised"], self.draws)
-        self.publish(perceived=perceived, misread=misread)
+        perceived, misread, q = kernel.perceive_phase(self._one_run, self.t, now["level"], now["realised"],
+                                                      self.draws)
+        self.publish(perceived=perceived, misread=misread, hostile_level=q)
         self.agents.do("perceive")
 
     def update_threat(self) -> None:
@@ -199,9 +200,9 @@ class EscalationModel(mesa.Model):
     def decide(self) -> None:
         """Phases 5-6: decisions, and the MDE tags with what drove them."""
         now = self.now
-        decided, mde, source, q = kernel.decide_phase(self._one_run, now["level"], now["intended"], now["perceived"],
-                                                      now["next_threat"], self.draws)
-        self.publish(decided=decided, mde=mde, source=source, hostile_level=q)
+        decided, mde, source = kernel.decide_phase(self._one_run, now["level"], now["intended"], now["perceived"],
+                                                   now["hostile_level"], now["next_threat"], self.draws)
+        self.publish(decided=decided, mde=mde, source=source)
         self.agents.do("decide")
 
     def open_backchannels(self) -> None:

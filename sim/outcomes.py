@@ -23,9 +23,9 @@ class OutcomeTracker:
     one: the model's counterpart of a recorded clash), max realised rung, first-passage step of the
     running max to each rung, first crisis, first and last misperception-driven escalation (MDE), the
     first crisis that came within the window after an MDE (a *crisis after a misreading*) and its lag
-    from that MDE, and counts of misperceptions and MDEs per observer-observed pair, and each actor's
+    from that MDE, its count of misperceptions, its MDEs per observer-observed pair, and each actor's
     own max realised rung (who reached crisis or war). Across runs: occupancy (T, N, K+1), runs at each
-    realised rung. Whether a crisis is a *miscalculation* needs the run's perfect-perception twin:
+    realised rung, and misperceptions per observer-observed pair (N, N). Whether a crisis is a *miscalculation* needs the run's perfect-perception twin:
     :meth:`per_run` and :meth:`Totals.from_tracker` take the twin's tracker.
     """
 
@@ -54,7 +54,8 @@ class OutcomeTracker:
         self.last_mde = np.full(R, NEVER, dtype=np.int64)
         self.misreading_crisis_step = np.full(R, NEVER, dtype=np.int64)
         self.misreading_lag = np.full(R, NEVER, dtype=np.int64)
-        self.misperceptions = np.zeros((R, N, N), dtype=np.int64)
+        self.misperceptions = np.zeros(R, dtype=np.int64)
+        self.misperception_pairs = np.zeros((N, N), dtype=np.int64)  # summed over the runs
         self.mde = np.zeros((R, N, N), dtype=np.int64)
         self.provocations = np.zeros((R, N), dtype=np.int64)
         self.occupancy = np.zeros((T, N, K + 1), dtype=np.int64)
@@ -77,7 +78,7 @@ class OutcomeTracker:
                           self.provocations, self.exercise_provocations, self.contacts, self.actor_max_rung,
                           self.max_rung, self.first_passage, self.crisis_onsets, self._in_crisis, self.first_crisis,
                           self.first_mde, self.last_mde, self.misreading_crisis_step, self.misreading_lag,
-                          self.misperceptions, self.mde, self.occupancy)
+                          self.misperceptions, self.misperception_pairs, self.mde, self.occupancy)
 
     @property
     def crisis(self) -> np.ndarray:
@@ -108,7 +109,7 @@ class OutcomeTracker:
             "first_crisis_step": self.first_crisis,
             "first_mde_step": self.first_mde,
             "misreading_crisis_step": self.misreading_crisis_step,
-            "misperceptions": self.misperceptions.sum(axis=(1, 2)),
+            "misperceptions": self.misperceptions,
             "mde": self.mde.sum(axis=(1, 2)),
             "provocations": self.provocations.sum(axis=1),
             "crisis_onsets": self.crisis_onsets,
@@ -172,7 +173,7 @@ class Totals:
             first_passage=first_passage,
             max_rung=np.bincount(tr.max_rung, minlength=K + 1),
             occupancy=tr.occupancy.copy(),
-            misperceptions=tr.misperceptions.sum(axis=0),
+            misperceptions=tr.misperception_pairs.copy(),
             mde=tr.mde.sum(axis=0),
             misreading_lag=np.bincount(lag, minlength=tr.window + 1)[: tr.window + 1],
             provocations=tr.provocations.sum(axis=0),

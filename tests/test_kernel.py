@@ -70,13 +70,15 @@ def test_perceive_adds_bias_ambiguity_and_noise_narrowed_by_an_open_hotline():
     amb = A([0.0, 0.7])
     eta = A([[0.0, 0.5], [0.5, 0.0]])
     e = A([[[0.0, 1.0], [0.0, 0.0]]])
-    closed, _ = kernel.perceive(realised, A([[2, 0]]), bias, amb, A([0.4, 0.4]), eta, 3, e, 6)
+    engaged = A([[False, True], [True, False]])
+    closed, _, q = kernel.perceive(realised, A([[2, 0]]), bias, amb, A([0.4, 0.4]), eta, 3, e, 6, engaged)
+    assert q[0].tolist() == [closed[0, 0, 1], closed[0, 1, 0]]  # each reads the other, its one adversary
     assert closed[0, 0, 1] == pytest.approx(2 + 0.3 + 0.7 + 0.4)
     for level in ([[3, 0]], [[0, 3]]):  # either end at the lever rung opens the line
-        opened, _ = kernel.perceive(realised, A(level), bias, amb, A([0.4, 0.4]), eta, 3, e, 6)
+        opened = kernel.perceive(realised, A(level), bias, amb, A([0.4, 0.4]), eta, 3, e, 6, engaged)[0]
         assert opened[0, 0, 1] == pytest.approx(2 + 0.3 + 0.7 + 0.2)
     per_run = kernel.perceive(np.repeat(realised, 2, 0), A([[0, 0], [0, 0]]), bias, np.stack([amb, amb]),
-                              A([[0.4, 0.4], [0.0, 0.0]]), eta, 3, np.repeat(e, 2, 0), 6)[0]
+                              A([[0.4, 0.4], [0.0, 0.0]]), eta, 3, np.repeat(e, 2, 0), 6, engaged)[0]
     assert per_run[0, 0, 1] == closed[0, 0, 1] and per_run[1, 0, 1] == 2 + 0.3 + 0.7  # (R, N) noise by run
 
 
@@ -90,8 +92,8 @@ def test_misperception_is_a_misread_rung_and_never_counts_self():
     p = A([[[0.4, 2.6], [0.0, 2.0]]])
     realised = A([[1, 2]])
     bias = p[0] - realised  # the readings, made by bias alone
-    _, misread = kernel.perceive(realised, A([[0, 0]]), bias, A([0.0, 0.0]), A([0.0, 0.0]), np.zeros((2, 2)), 3,
-                                 np.zeros((1, 2, 2)), 6)
+    _, misread, _ = kernel.perceive(realised, A([[0, 0]]), bias, A([0.0, 0.0]), A([0.0, 0.0]), np.zeros((2, 2)), 3,
+                                    np.zeros((1, 2, 2)), 6, np.ones((2, 2), dtype=bool))
     assert misread.tolist() == [[[False, True], [True, False]]]
 
 
@@ -236,8 +238,8 @@ def test_actors_that_share_a_rule_are_decided_as_each_would_be_alone(name, per_r
     perceived = rng.uniform(-1, 7, (R, N, N))
     threat = rng.uniform(0, 5, (R, N))
     draws = type("D", (), {"rule": rng.random((R, N)), "deterrence": rng.random((R, N))})()
-    decided = kernel.decide_phase(sc, level, level, perceived, threat, draws, tag=False)[0]
     q = kernel.hostile_level(perceived, sc.engaged)
+    decided = kernel.decide_phase(sc, level, level, perceived, q, threat, draws, tag=False)[0]
     for i in range(N):
         own = {k: np.broadcast_to(np.asarray(v, dtype=float), (R,)).copy() for k, v in sc.rule_params[i].items()}
         proposed = kernel.propose(sc.rule_names[i], own, level[:, i].copy(), q[:, i].copy(), threat[:, i].copy(),

@@ -29,7 +29,8 @@ def test_noise_read_as_intent_is_a_misperception_driven_escalation():
     assert h["misperceived"][3].tolist() == [[False, True], [False, False]]
     assert h["mde"][3].tolist() == [True, False] and h["mde"].sum() == 1
     assert h["level"][4].tolist() == [2, 0]
-    assert m.outcomes.mde[0, 0, 1] == 1 and m.outcomes.misperceptions[0].sum() == 1
+    assert m.outcomes.mde[0, 0, 1] == 1 and m.outcomes.misperceptions[0] == 1
+    assert m.outcomes.misperception_pairs.tolist() == [[0, 1], [0, 0]]
     # A then sees B at 0 again and steps down: no crisis, so no miscalculation
     assert h["level"][5].tolist() == [0, 0] and not m.outcomes.crisis_after_misreading[0]
     assert not miscalculation(sc, normal=[(3, 0, 1, 2.0)])
