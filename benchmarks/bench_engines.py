@@ -125,6 +125,10 @@ def main() -> None:
 
     sc = compile_scenario(load_scenario(args.scenario))
     T, N, cores = sc.horizon, sc.n_actors, default_workers()
+    # Warm up: the first call of each compiled function loads it from Numba's cache (or compiles it,
+    # after an install or an edit), which is no part of a run's cost.
+    EscalationModel(sc, rng=0).run()
+    run_ensemble(sc, BLOCK_SIZE, 0, workers=1)
     print(f"scenario {sc.name}: {N} actors, {T} steps; {cores} cores; median of {args.repeats} repeats")
 
     mesa_seconds = mesa_run_time(sc, args.mesa_runs)
