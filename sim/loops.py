@@ -287,6 +287,7 @@ def record_into(t, exercise_day, crisis_rung, window, realised, misperceived, md
     for what each holds; -1 stands for never). realised (R, N) int; misperceived (R, N, N) bool; mde,
     provoked, contact (R, N) bool; mde_source (R, N) int (the actor whose reading set q, where mde)."""
     R, N = realised.shape
+    pairs = np.zeros((N, N), dtype=np.int64)  # this step's misreadings by pair, over the runs
     for r in range(R):
         top = 0
         for i in range(N):
@@ -301,7 +302,9 @@ def record_into(t, exercise_day, crisis_rung, window, realised, misperceived, md
         misread = 0
         for i in range(N):
             for j in range(N):
-                misread += misperceived[r, i, j]
+                m = misperceived[r, i, j]
+                misread += m
+                pairs[i, j] += m
         misperceptions[r] += misread
         if t == 0:
             first_passage[r, 0] = 0  # rung 0 is reached on the first day by every run
@@ -326,9 +329,4 @@ def record_into(t, exercise_day, crisis_rung, window, realised, misperceived, md
                 if first_mde[r] < 0:
                     first_mde[r] = t
                 mde_counts[r, i, mde_source[r, i]] += 1
-    for i in range(N):  # pair by pair over the runs: sums the compiler keeps in registers
-        for j in range(N):
-            count = 0
-            for r in range(R):
-                count += misperceived[r, i, j]
-            misperception_pairs[i, j] += count
+    misperception_pairs += pairs
