@@ -1,7 +1,7 @@
 """The step of MODEL.md section 4 as array functions: the only copy of the model's logic.
 
 Both engines call these functions. Arrays carry a leading run axis R. Functions about what an
-observer decides take an observer axis M (the phases pass all N actors; the MDE tag, one). The
+observer decides take an observer axis M (the phases pass all N actors as observers). The
 Mesa engine calls the phases for a batch of one run, the ensemble engine for many: each element is
 computed by the same operations in the same order either way, so the two engines give
 bit-identical numbers from the same draws. The passes over the runs are compiled loops
@@ -20,7 +20,6 @@ import numpy as np
 from scipy.special import gammaincinv
 
 from . import loops
-from .loops import perceived_rung  # noqa: F401 - one reading's rung, for narratives of a run
 from .arrays import any_true, columns_with_any
 from .rules import engine_function
 

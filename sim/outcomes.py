@@ -25,8 +25,9 @@ class OutcomeTracker:
     first crisis that came within the window after an MDE (a *crisis after a misreading*) and its lag
     from that MDE, its count of misperceptions, its MDEs per observer-observed pair, and each actor's
     own max realised rung (who reached crisis or war). Across runs: occupancy (T, N, K+1), runs at each
-    realised rung, and misperceptions per observer-observed pair (N, N). Whether a crisis is a *miscalculation* needs the run's perfect-perception twin:
-    :meth:`per_run` and :meth:`Totals.from_tracker` take the twin's tracker.
+    realised rung, and misperceptions per observer-observed pair (N, N). Whether a crisis is a
+    *miscalculation* needs the run's perfect-perception twin: :meth:`per_run` and
+    :meth:`Totals.from_tracker` take the twin's tracker.
     """
 
     PER_ACTOR = ("actor_max_rung", "provocations", "exercise_provocations", "contacts")

@@ -25,7 +25,7 @@ import numpy as np
 from .compile import CompiledScenario
 from .draws import Seed, describe_seed
 from .errors import InputError
-from .kernel import perceived_rung
+from .loops import perceived_rung
 from .outcomes import OutcomeTracker, Totals
 from .parameters import with_run_parameters
 from .scenario import Scenario

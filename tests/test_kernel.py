@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import SCENARIOS, compiled, two_actor_raw
-from sim import kernel
+from sim import kernel, loops
 from sim.compile import alliance_threat_weights, deterrence_factor
 from sim.draws import RunDraws
 from sim.model import EscalationModel
@@ -83,7 +83,7 @@ def test_perceive_adds_bias_ambiguity_and_noise_narrowed_by_an_open_hotline():
 
 
 def test_perceived_rung_rounds_half_up_and_clips():
-    assert [kernel.perceived_rung(p, 6) for p in (-0.6, 0.49, 0.5, 1.5, 2.5, 6.7)] == [0, 0, 1, 2, 3, 6]
+    assert [loops.perceived_rung(p, 6) for p in (-0.6, 0.49, 0.5, 1.5, 2.5, 6.7)] == [0, 0, 1, 2, 3, 6]
 
 
 def test_misperception_is_a_misread_rung_and_never_counts_self():
