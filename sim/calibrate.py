@@ -42,7 +42,7 @@ import numpy as np
 from pydantic import Field
 
 from .compile import compile_scenario
-from .draws import Stream, ensemble_root
+from .draws import Stream, child, make_root
 from .errors import InputError, problem
 from .hindcast import Hindcast, load_hindcast
 from .parameters import check_keys
@@ -202,7 +202,7 @@ def calibrate(path: str | Path | Calibration, *, samples: int | None = None, rou
         # Each batch draws from its own calibration stream, fixed by ELFI's seed and batch order.
         values = {k: np.broadcast_to(np.asarray(t, dtype=float), (batch_size,)).copy() for k, t in zip(keys, theta)}
         batches[0] += 1
-        stream = ensemble_root(int(random_state.randint(2**31)), Stream.CALIBRATION)
+        stream = make_root(int(random_state.randint(2**31)), Stream.CALIBRATION)
         out = simulate_statistics(cal, values, stream, workers)
         if log:
             log(f"batch {batches[0]}: {batch_size} histories, {time.perf_counter() - started:.0f} s")
@@ -279,7 +279,7 @@ class Posterior:
     def draw(self, runs: int, seed, runs_per_draw: int = 1) -> dict[str, np.ndarray]:
         """Per-run parameters: samples drawn by weight from the stream (seed, POSTERIOR), each held
         by ``runs_per_draw`` consecutive runs (the last draw by fewer when ``runs`` is not a multiple)."""
-        rng = np.random.default_rng(ensemble_root(seed, Stream.POSTERIOR))
+        rng = np.random.default_rng(child(seed, Stream.POSTERIOR))
         draws = -(-runs // runs_per_draw)
         idx = np.repeat(rng.choice(len(self.weights), size=draws, p=self.weights), runs_per_draw)[:runs]
         return {k: self.samples[idx, j] for j, k in enumerate(self.keys)}

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .compile import CompiledScenario, compile_scenario
-from .draws import describe_seed, ensemble_root, root_from, stream_label
+from .draws import as_root, describe_seed, root_from, stream_label
 from .errors import InputError
 from .outcomes import NEVER
 from .parameters import check_keys
@@ -365,7 +365,7 @@ def _stream(manifests, runs, seed, engine):
     """The stream, run count and engine every target runs on: the results directories' (which must
     agree), else the arguments' (defaults: seed 0's run stream, 10,000 runs, the ensemble engine)."""
     if not manifests:
-        return ensemble_root(0 if seed is None else seed), runs or DEFAULT_RUNS, engine or "ensemble"
+        return as_root(0 if seed is None else seed), runs or DEFAULT_RUNS, engine or "ensemble"
     first, man = manifests[0]
     key = (man["seed"], list(man["stream"]), man["runs"], man["engine"])
     for path, other in manifests[1:]:

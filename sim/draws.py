@@ -6,15 +6,19 @@ contact N | in-kind N | backchannel P], then standard normals ``(R, N, N)`` (obs
 depends on the state, a run's draws are fixed by its generator alone, so the Mesa engine can replay any
 ensemble run exactly, and a perfect-perception twin can share a run's numbers.
 
-Streams. Every random number comes from ``SeedSequence(seed, spawn_key=KEY)`` where KEY starts with
-the purpose (:class:`Stream`): an ensemble's *root* is ``(RUN,)`` for ``escsim run``,
-``(SWEEP_POINT, i)`` for point i of a sweep, ``(SWEEP_SHARED,)`` for a sweep on common random
-numbers, ``(CALIBRATION,)`` for calibration; below a root, ensemble block b steps on
-``root + (BLOCK, b)``, draws its runs' provocation regimes on ``root + (REGIME, b)``, and Mesa run k of
-an ensemble on ``root + (MESA_RUN, k)``. Keys of different purposes differ in their first element, so
-no two purposes share a stream by construction (a plain ``SeedSequence(s)`` and ``SeedSequence((s, 0))``
-are the same stream, which is why seeds are never tuples here). Nothing calls ``SeedSequence.spawn``,
-which would change the caller's object.
+Streams. Every random number comes from ``SeedSequence(seed, spawn_key=KEY)``, KEY a path of
+(purpose, *index) steps (:class:`Stream`). A *root* is made from a whole-number seed and a purpose
+(:func:`make_root`): ``(RUN,)`` for ``escsim run``, ``(SWEEP_POINT, i)`` for point i of a sweep,
+``(SWEEP_SHARED,)`` for a sweep on common random numbers, ``(CALIBRATION, b)`` for calibration batch
+b, ``(HINDCAST,)`` for a hindcast. Below a root, streams are *children* (:func:`child`): ensemble
+block b steps on ``root + (BLOCK, b)`` and draws its runs' regimes on ``root + (REGIME, b)``, Mesa run
+k of an ensemble on ``root + (MESA_RUN, k)``, year Y of a history on ``root + (YEAR, Y)``, the
+posterior draws of an ensemble on ``root + (POSTERIOR,)``. A child always extends its parent's key,
+so no two purposes, and no two indices of one purpose, share a stream, whether a function is given
+an int or a root (a plain ``SeedSequence(s)`` and ``SeedSequence((s, 0))`` are the same stream, which
+is why seeds are never tuples here). Nothing calls ``SeedSequence.spawn``, which would change the
+caller's object. Functions that take a ``seed`` take an int or a root; :func:`as_root` is the one
+place an int becomes a root of a default purpose, and it takes no index, so it cannot drop one.
 """
 
 from __future__ import annotations
@@ -29,47 +33,65 @@ BLOCK_SIZE = 1024
 
 
 class Stream(enum.IntEnum):
-    """The purposes random numbers are drawn for: the first element of every stream's spawn key."""
+    """The purposes random numbers are drawn for: the steps of every stream's spawn key."""
 
+    # roots, made from a whole-number seed (make_root)
     RUN = 1  # escsim run and simulate(seed=int)
     SWEEP_POINT = 2  # one point of a sweep, followed by its index
     SWEEP_SHARED = 3  # every point of a sweep on common random numbers
-    CALIBRATION = 4  # every evaluation of a calibration (common random numbers)
+    CALIBRATION = 4  # calibration's simulations, followed by the batch
     MODEL_REGIME = 5  # a stand-alone Mesa model's regime draws, beside its own step stream
-    HINDCAST = 6  # one year of a hindcast, followed by the year
-    POSTERIOR = 7  # which posterior sample each run takes
-    # below an ensemble's root
+    HINDCAST = 6  # a hindcast (its years are children)
+    RARE = 20  # adaptive multilevel splitting (its repetitions are children)
+    # children, below a root (child)
     BLOCK = 10
     REGIME = 11
     MESA_RUN = 12
+    YEAR = 13  # one year of a simulated history, followed by the year
+    POSTERIOR = 14  # which posterior sample each draw of an ensemble takes
+    DRAW = 15  # one posterior draw of a rare-outcome estimate, followed by its index
+    REPLICA = 16  # a rare-outcome replica's segment: repetition, iteration, replica
+    PICK = 17  # the parents picked at one level of a rare-outcome repetition: repetition, iteration
 
 
 Seed = int | np.random.SeedSequence
-"""An ensemble's seed: an int (the ``RUN`` stream of that seed) or a root from :func:`ensemble_root`."""
+"""What functions that run something take: a whole-number seed, or a root (:func:`make_root`)."""
 
 
-def ensemble_root(seed: Seed, purpose: Stream = Stream.RUN, *index: int) -> np.random.SeedSequence:
-    """The root stream of an ensemble: ``SeedSequence(seed, spawn_key=(purpose, *index))``.
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"a seed is a whole number >= 0; got {seed!r}")
+    return int(seed)
 
-    A SeedSequence is returned as it is (it is a root already), so every function that takes a
-    seed takes either.
-    """
+
+def make_root(seed: int, purpose: Stream, *index: int) -> np.random.SeedSequence:
+    """The root stream of ``purpose`` (and its ``index``) for a whole-number seed:
+    ``SeedSequence(seed, spawn_key=(purpose, *index))``. A root is refused (derive with :func:`child`)."""
+    if isinstance(seed, np.random.SeedSequence):
+        raise TypeError("make_root takes a whole-number seed; below a root, use child(root, purpose, *index)")
+    return np.random.SeedSequence(_check_seed(seed), spawn_key=(int(Stream(purpose)), *map(int, index)))
+
+
+def as_root(seed: Seed, purpose: Stream = Stream.RUN) -> np.random.SeedSequence:
+    """The root a function's ``seed`` stands for: an int is ``make_root(seed, purpose)``; a root given
+    by the caller (a sweep point's, a calibration batch's) is used as it is. Streams below it are its
+    children (:func:`child`), never the root itself under another name."""
     if isinstance(seed, np.random.SeedSequence):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"a seed is a whole number >= 0 or a SeedSequence; got {seed!r}")
-    return np.random.SeedSequence(int(seed), spawn_key=(int(purpose), *map(int, index)))
+    return make_root(seed, purpose)
 
 
-def child_stream(root: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
-    """The stream ``root + key``, made without touching ``root`` (``spawn`` would advance it)."""
-    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, *map(int, key)),
+def child(seed: Seed, purpose: Stream, *index: int) -> np.random.SeedSequence:
+    """The stream ``root + (purpose, *index)`` below ``as_root(seed)``, made without touching the root
+    (``spawn`` would advance it). Its key is always one step longer than the root's."""
+    root = as_root(seed)
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, int(Stream(purpose)), *map(int, index)),
                                   pool_size=root.pool_size)
 
 
 def describe_seed(seed: Seed) -> dict:
-    """A root as JSON: ``{"seed": entropy, "stream": [purpose, *index]}`` (see :func:`root_from`)."""
-    root = ensemble_root(seed)
+    """A root as JSON: ``{"seed": entropy, "stream": [purpose, *index, ...]}`` (see :func:`root_from`)."""
+    root = as_root(seed)
     return {"seed": int(root.entropy), "stream": [int(k) for k in root.spawn_key]}
 
 
@@ -79,10 +101,15 @@ def root_from(described: dict) -> np.random.SeedSequence:
 
 
 def stream_label(seed: Seed) -> str:
-    """A short text for tables: ``"7 run"``, ``"7 sweep_point 3"``."""
-    root = ensemble_root(seed)
-    purpose, *index = root.spawn_key
-    return " ".join([str(root.entropy), Stream(purpose).name.lower(), *map(str, index)])
+    """A short text for tables: ``"7 run"``, ``"7 sweep_point 3"``, ``"7 calibration 2 year 2016"``."""
+    root = as_root(seed)
+    words = [str(root.entropy)]
+    for k in root.spawn_key:
+        try:
+            words.append(Stream(k).name.lower())
+        except ValueError:
+            words.append(str(k))
+    return " ".join(words)
 
 
 @dataclass(frozen=True)
@@ -150,17 +177,17 @@ def fill_step(rng: np.random.Generator, uniforms: np.ndarray, normals: np.ndarra
 
 def run_seed(seed: Seed, run: int) -> np.random.SeedSequence:
     """The stream of Mesa run ``run`` of an ensemble seeded ``seed`` (independent of other runs)."""
-    return child_stream(ensemble_root(seed), Stream.MESA_RUN, run)
+    return child(seed, Stream.MESA_RUN, run)
 
 
 def block_seed(seed: Seed, block: int) -> np.random.SeedSequence:
     """The step stream of ensemble block ``block``: fixed by (seed, block) alone, whoever runs it."""
-    return child_stream(ensemble_root(seed), Stream.BLOCK, block)
+    return child(seed, Stream.BLOCK, block)
 
 
 def block_regime_uniforms(seed: Seed, block: int, n_actors: int, block_size: int = BLOCK_SIZE) -> np.ndarray:
     """The regime uniforms of every run of block ``block``: (block_size, N), fixed by (seed, block)."""
-    rng = np.random.default_rng(child_stream(ensemble_root(seed), Stream.REGIME, block))
+    rng = np.random.default_rng(child(seed, Stream.REGIME, block))
     return rng.random((block_size, n_actors))
 
 
@@ -170,7 +197,7 @@ def model_regime_uniforms(rng: np.random.Generator, n_actors: int) -> np.ndarray
     seed_seq = rng.bit_generator.seed_seq
     if not isinstance(seed_seq, np.random.SeedSequence):  # a generator built from raw state: draw from it
         return rng.random((1, n_actors))
-    return np.random.default_rng(child_stream(seed_seq, Stream.MODEL_REGIME)).random((1, n_actors))
+    return np.random.default_rng(child(seed_seq, Stream.MODEL_REGIME)).random((1, n_actors))
 
 
 class RunDraws:

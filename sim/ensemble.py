@@ -20,8 +20,7 @@ from tqdm.auto import tqdm
 
 from . import kernel
 from .compile import CompiledScenario
-from .draws import (BLOCK_SIZE, Seed, StepDraws, block_regime_uniforms, block_seed, ensemble_root, fill_step,
-                    n_uniforms)
+from .draws import BLOCK_SIZE, Seed, StepDraws, as_root, block_regime_uniforms, block_seed, fill_step, n_uniforms
 from .outcomes import OutcomeTracker, Totals
 from .parameters import check_keys, with_run_parameters
 from .parallel import chunks, default_workers, map_in_order
@@ -157,7 +156,7 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
                  samples: int = 0, progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None):
     """Run runs ``first_run .. first_run + runs - 1`` in blocks across ``workers`` processes; fold in order.
 
-    ``seed`` is an int (the run stream of that seed) or a root from :func:`sim.draws.ensemble_root`
+    ``seed`` is an int (the run stream of that seed) or a root from :func:`sim.draws.make_root`
     (a sweep point's, a calibration's). ``first_run`` must start a block; totals of consecutive
     ranges add up to the totals of their union, which lets a caller extend an ensemble (adaptive
     stopping) without redoing runs. ``blocks_per_batch`` fixes the batch size (default: adapted to
@@ -184,7 +183,7 @@ def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, block
         raise ValueError(f"blocks_per_batch must be at least 1, got {blocks_per_batch}")
     if first_run % BLOCK_SIZE:
         raise ValueError(f"first_run must be a multiple of {BLOCK_SIZE}, got {first_run}")
-    plans = [_plan(sc, runs, ensemble_root(seed), first_run, parameters) for sc, runs, seed, parameters in jobs]
+    plans = [_plan(sc, runs, as_root(seed), first_run, parameters) for sc, runs, seed, parameters in jobs]
     total_blocks = sum(p[2] for p in plans)
     size = blocks_per_batch or batch_size(total_blocks, min(workers or default_workers(), total_blocks))
     first_block = first_run // BLOCK_SIZE

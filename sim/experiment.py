@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from .compile import CompiledScenario, compile_scenario
-from .draws import Stream, describe_seed, ensemble_root
+from .draws import Stream, describe_seed, make_root
 from .errors import InputError, problem
 from .scenario import Scenario, ScenarioFile, StrictTable, read_input_file
 
@@ -165,8 +165,8 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
     points = []
     for index, values in enumerate(design(spec)):
         overrides = {key: values[p.column] for p in spec.parameters for key in p.keys}
-        seed = (ensemble_root(spec.experiment.seed, Stream.SWEEP_SHARED) if spec.experiment.common_random_numbers
-                else ensemble_root(spec.experiment.seed, Stream.SWEEP_POINT, index))
+        seed = (make_root(spec.experiment.seed, Stream.SWEEP_SHARED) if spec.experiment.common_random_numbers
+                else make_root(spec.experiment.seed, Stream.SWEEP_POINT, index))
         scenario = _point_scenario(source, overrides, file, spec, values)
         points.append(Point(index, values, overrides, seed, compile_scenario(scenario)))
     n_runs = runs if runs is not None else spec.experiment.runs

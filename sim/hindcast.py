@@ -353,8 +353,9 @@ class YearRuns:
 def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
                    progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None,
                    compiled: Mapping[int, object] | None = None) -> dict[int, YearRuns]:
-    """Run ``runs`` runs of every year's scenario; year Y draws from the stream (seed, HINDCAST, Y).
+    """Run ``runs`` runs of every year's scenario; year Y draws from the stream ``root + (YEAR, Y)``.
 
+    ``root`` is ``seed`` when it is a root (a calibration batch's), else the seed's HINDCAST root.
     Run k of every year is read as one simulated history of the whole period (the years' streams are
     independent, so this pairs independent years, as the record's years are taken to be).
     ``parameters`` (:mod:`sim.parameters`) gives history k its own values in every year. The years
@@ -363,11 +364,12 @@ def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
     compiling the years again.
     """
     from .compile import compile_scenario
-    from .draws import Stream, ensemble_root
+    from .draws import Stream, as_root, child
     from .ensemble import run_ensembles
 
     years = compiled or {year: compile_scenario(scenario) for year, scenario in hc.scenarios.items()}
-    jobs = [(sc, runs, ensemble_root(seed, Stream.HINDCAST, year), parameters) for year, sc in years.items()]
+    root = as_root(seed, Stream.HINDCAST)
+    jobs = [(sc, runs, child(root, Stream.YEAR, year), parameters) for year, sc in years.items()]
     out = {}
     for (year, sc), (_, table, _) in zip(years.items(), run_ensembles(jobs, workers=workers, per_run=True,
                                                                        progress=progress)):
@@ -444,7 +446,7 @@ def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, s
             w.writerow([r.year, key, c.observed, c.median, c.low, c.high, int(c.inside)])
     doc = {
         "hindcast": hc.name, "file": str(hc.path), "template": str(hc.template), "runs_per_year": runs,
-        "seed": seed, "stream": [int(Stream.HINDCAST), "YEAR"], "band": band,
+        "seed": seed, "stream": [int(Stream.HINDCAST), int(Stream.YEAR), "YEAR"], "band": band,
         "years": {str(r.year): {k: check(c) for k, c in r.checks.items()} | {"p_clash": r.p_clash}
                   for r in comparison},
         "inside": {k: sum(r.checks[k].inside for r in comparison) for k in STATISTICS},

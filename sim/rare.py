@@ -28,8 +28,9 @@ Replicas are rows of arrays (levels, threat, regime multipliers, the running max
 rungs, the step), stepped only through :func:`sim.ensemble.step_runs` (one call site: :func:`_step`),
 with every replica's whole path kept so that a clone copies its parent's prefix row-wise. Every
 repetition's random numbers depend on (seed, repetition) alone: replica i of iteration q draws on the
-stream ``root + (repetition, q, i)`` and the parents of iteration q are picked on
-``root + (repetition, q)``, where ``root`` is the rare-event root of the seed (purpose :data:`RARE`). So
+stream ``root + (REPLICA, repetition, q, i)`` and the parents of iteration q are picked on
+``root + (PICK, repetition, q)``, where ``root`` is the rare-event root of the seed
+(:func:`rare_root`; purposes of :class:`sim.draws.Stream`). So
 the numbers are the same for any number of workers or any batching of repetitions, and a replica's
 path can be replayed in the Mesa engine (:func:`replay_model`).
 """
@@ -42,12 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compile import CompiledScenario
-from .draws import Seed, StepDraws, child_stream, ensemble_root, fill_step, n_uniforms
+from .draws import Seed, StepDraws, Stream, child, fill_step, make_root, n_uniforms
 from .errors import InputError
-
-RARE = 20
-"""Purpose code of rare-event streams (the first element of their spawn key below the seed; the
-purposes of :class:`sim.draws.Stream` are 1-5 and, below a root, 10-12)."""
 
 CHUNK = 32
 """Steps of draws per chunk of a replica's stream: each chunk is one ``fill_step`` of (CHUNK, ...)."""
@@ -184,8 +181,8 @@ def _step(sc, t, level, threat, draws, regime):
 def rare_root(seed: Seed) -> np.random.SeedSequence:
     """The root of rare-event streams: ``(RARE,)`` for an int seed; ``root + (RARE,)`` below a given root."""
     if isinstance(seed, np.random.SeedSequence):
-        return child_stream(seed, RARE)
-    return ensemble_root(seed, RARE)
+        return child(seed, Stream.RARE)
+    return make_root(seed, Stream.RARE)
 
 
 class _Segment:
@@ -194,7 +191,7 @@ class _Segment:
     __slots__ = ("rng",)
 
     def __init__(self, root, repetition: int, iteration: int, replica: int):
-        self.rng = np.random.default_rng(child_stream(root, repetition, iteration, replica))
+        self.rng = np.random.default_rng(child(root, Stream.REPLICA, repetition, iteration, replica))
 
 
 def segment_draws(root, repetition: int, iteration: int, replica: int, start: int, horizon: int, n_actors: int,
@@ -369,7 +366,7 @@ class _Batch:
                 survivors = np.flatnonzero(S > Z)
                 weight[b] *= 1.0 - killed.size / n
                 iterations[b] = q
-                pick = np.random.default_rng(child_stream(self.root, self.reps[b], q)).integers(
+                pick = np.random.default_rng(child(self.root, Stream.PICK, self.reps[b], q)).integers(
                     0, survivors.size, size=killed.size)
                 parents = survivors[pick] + b * n
                 kids = killed + b * n

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compile import CompiledScenario
-from .draws import Seed, ensemble_root, run_seed
+from .draws import Seed, as_root, run_seed
 from .ensemble import BatchOutput, fold, run_ensemble
 from .model import EscalationModel
 from .outcomes import Totals
@@ -45,7 +45,7 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, 
 
     Run k uses draws fixed by (seed, k) alone, so any subset of runs gives the same per-run numbers.
     ``seed`` is an int (the ``RUN`` stream of :mod:`sim.draws`) or a root from
-    :func:`sim.draws.ensemble_root` (a sweep point's or a calibration's stream).
+    :func:`sim.draws.make_root` (a sweep point's or a calibration's stream).
     Each run also runs its perfect-perception twin on the same draws (``twins``, on by default), which
     P(miscalculation) needs (docs/model.md section 6); ``twins=False`` saves the twins' cost where only
     crises, wars and provocations matter. ``engine="ensemble"`` (the default) steps
@@ -59,7 +59,7 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, 
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    seed = ensemble_root(seed)
+    seed = as_root(seed)
     if engine == "ensemble":
         totals, table, samples = run_ensemble(scenario, runs, seed, workers=workers, twins=twins,
                                               per_run=per_run, samples=SAMPLE_PATHS, progress=progress,

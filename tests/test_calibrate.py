@@ -48,11 +48,11 @@ def test_simulated_statistics_repeat_and_follow_the_parameters():
     a, b = simulate_statistics(cal, low, 3, workers=2), simulate_statistics(cal, low, 3, workers=2)
     assert np.array_equal(a, b) and a.shape == (64, 6)
     # the years run side by side on a shared pool give each year's own ensemble, run alone
-    from sim.draws import Stream, ensemble_root
+    from sim.draws import Stream, child, make_root
     from sim.ensemble import run_ensemble
 
     year = next(iter(cal.years))
-    alone = run_ensemble(cal.years[year], 64, ensemble_root(3, Stream.HINDCAST, year), workers=1, per_run=True,
+    alone = run_ensemble(cal.years[year], 64, child(make_root(3, Stream.HINDCAST), Stream.YEAR, year), workers=1, per_run=True,
                          parameters=low)[1]
     i = cal.years[year].actor_ids.index(cal.hindcast.actor)
     per_year = simulate_years(cal.hindcast, 64, 3, workers=2, parameters=low, compiled=cal.years)
@@ -61,6 +61,26 @@ def test_simulated_statistics_repeat_and_follow_the_parameters():
     assert np.array_equal(a[:, STATISTICS.index("max_provocation_days")], years.max(axis=0))
     c = simulate_statistics(cal, high, 3, workers=1)
     assert c[:, 0].mean() > 3 * a[:, 0].mean()  # more provocation days at the higher rate
+
+
+def test_the_years_of_a_calibration_history_are_independent():
+    """Run k of every year is one history; at fixed parameters its years are independent draws, as
+    the record's years are taken to be. Over R histories the correlation of provocation days between
+    years is then 0 within about 1/sqrt(R); when every year drew the same stream it was 0.98."""
+    from sim.draws import Stream, make_root
+
+    cal = load_calibration(ROOT / "calibration" / "korea.toml")
+    R = 1024
+    values = {"actors.north_korea.provocation.base_rate": np.full(R, 0.03),
+              "actors.north_korea.provocation.regime_dispersion": np.full(R, 0.8)}
+    years = simulate_years(cal.hindcast, R, make_root(7, Stream.CALIBRATION, 0), workers=2, parameters=values,
+                           compiled=cal.years)
+    x = np.stack([r.provocation_days for r in years.values()]).astype(float)  # (Y, R)
+    r = np.array([np.corrcoef(x[a], x[b])[0, 1] for a in range(len(x)) for b in range(a + 1, len(x))])
+    assert abs(r.mean()) < 4 / np.sqrt(R) and np.abs(r).max() < 5 / np.sqrt(R), r
+    # the spread within a history is the spread over histories (the years differ only by calendar)
+    within, across = x.var(axis=0, ddof=1).mean(), x.var(axis=1, ddof=1).mean()
+    assert 0.8 < within / across < 1.25, (within, across)
 
 
 BAD = {

@@ -12,7 +12,7 @@ from conftest import ROOT
 from sim.cli import main
 from sim.compare import (compare, compare_over, outcome_flags, paired_counts, paired_estimate, parse_set,
                          set_overrides)
-from sim.draws import Stream, ensemble_root
+from sim.draws import Stream, make_root
 from sim.errors import InputError
 from sim.experiment import load_experiment
 from sim.stats import paired_difference, paired_ratio, unpaired_difference
@@ -231,7 +231,7 @@ def test_compare_over_the_draws_of_an_experiment(duel, tmp_path, capsys):
     assert all(r["p_miscalculation"] == 0 for r in rows)  # no noise: no miscalculation in any draw
     # each draw pairs on the draw's stream: the same numbers compare gives there
     point = load_experiment(exp).points[1]
-    assert point.seed.spawn_key == ensemble_root(2, Stream.SWEEP_SHARED).spawn_key
+    assert point.seed.spawn_key == make_root(2, Stream.SWEEP_SHARED).spawn_key
     assert main(["compare", str(duel), str(duel), *(f"--set={q}" for q in QUIET), "--over", str(exp),
                  "--workers", "1"]) == 0
     out = capsys.readouterr().out

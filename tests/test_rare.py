@@ -13,6 +13,7 @@ from conftest import SCENARIOS, compiled, two_actor_raw
 from sim import rare
 from sim.cli import main
 from sim.compile import compile_scenario
+from sim.draws import Stream
 from sim.ensemble import run_ensemble
 from sim.scenario import load_scenario
 from sim.simulate import simulate
@@ -204,7 +205,7 @@ def test_run_rare_prints_and_writes_the_ams_estimate(tmp_path, capsys):
     war = summary["rare"]["war"]
     assert war["method"].startswith("adaptive multilevel splitting") and war["repetitions"] == 2
     assert 0 <= war["ci_low"] <= war["estimate"] <= war["ci_high"] and war["replicas"] == 20
-    assert war["stream"] == [rare.RARE] and len(war["repetition_estimates"]) == 2
+    assert war["stream"] == [Stream.RARE] and len(war["repetition_estimates"]) == 2
 
 
 def test_unreachable_target_on_the_command_line(tmp_path, capsys):

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from conftest import SCENARIOS
 from sim.compile import compile_scenario
-from sim.draws import Stream, block_seed, child_stream, ensemble_root, run_seed
+from sim.draws import Stream, as_root, block_seed, child, make_root, run_seed
 from sim.model import EscalationModel, batch_run
 from sim.scenario import load_scenario
 from sim.simulate import simulate
@@ -57,17 +57,73 @@ def _state(seq) -> tuple:
     return tuple(seq.generate_state(4))
 
 
-@given(st.integers(0, 2**40), st.integers(0, 50))
-def test_every_purpose_has_a_stream_of_its_own(seed, index):
-    """The streams of a run, a sweep point (index 0 included), a shared sweep, a calibration and the
-    blocks, regimes and Mesa runs below each are pairwise different for the same seed."""
-    roots = [ensemble_root(seed), ensemble_root(seed, Stream.SWEEP_POINT, index),
-             ensemble_root(seed, Stream.SWEEP_SHARED), ensemble_root(seed, Stream.CALIBRATION)]
+ROOT_PURPOSES = [Stream.RUN, Stream.SWEEP_POINT, Stream.SWEEP_SHARED, Stream.CALIBRATION, Stream.HINDCAST,
+                 Stream.RARE]
+CHILD_PURPOSES = [Stream.BLOCK, Stream.REGIME, Stream.MESA_RUN, Stream.YEAR, Stream.POSTERIOR, Stream.DRAW,
+                  Stream.MODEL_REGIME]
+
+
+@given(st.integers(0, 2**40), st.integers(0, 50), st.integers(0, 50))
+def test_every_purpose_and_index_has_a_stream_of_its_own(seed, i, j):
+    """Roots of every purpose (with and without an index), their children of every purpose and index,
+    and grandchildren (a calibration batch's years and their blocks) are pairwise different streams,
+    whether the caller passed an int or a root; so is the bare SeedSequence(seed)."""
+    roots = [make_root(seed, p, *idx) for p in ROOT_PURPOSES for idx in ((), (i,), (i + 1,))]
     streams = [*roots, np.random.SeedSequence(seed)]
     for root in roots:
-        streams += [block_seed(root, index), child_stream(root, Stream.REGIME, index), run_seed(root, index)]
+        for c in CHILD_PURPOSES:
+            streams += [child(root, c, j), child(root, c, j + 1)]
+        year = child(root, Stream.YEAR, 2011 + j)
+        streams += [block_seed(year, 0), block_seed(year, 1), child(year, Stream.REGIME, 0)]
+    # an int stands for its RUN root, and only for it
+    for c in CHILD_PURPOSES:
+        assert child(seed, c, j).spawn_key == child(make_root(seed, Stream.RUN), c, j).spawn_key
     states = [_state(s) for s in streams]
     assert len(set(states)) == len(states)
+
+
+@given(st.integers(0, 2**40), st.sampled_from(CHILD_PURPOSES), st.lists(st.integers(0, 99), max_size=3))
+def test_a_child_is_never_its_parent(seed, purpose, index):
+    """No function returns its argument under another purpose: a child's key always extends the root's."""
+    for root in (make_root(seed, Stream.RUN), make_root(seed, Stream.CALIBRATION, 3)):
+        c = child(root, purpose, *index)
+        assert c.spawn_key[:len(root.spawn_key)] == root.spawn_key
+        assert len(c.spawn_key) == len(root.spawn_key) + 1 + len(index)
+        assert _state(c) != _state(root)
+    assert as_root(seed).spawn_key == (Stream.RUN,)
+    assert as_root(seed, Stream.HINDCAST).spawn_key == (Stream.HINDCAST,)
+
+
+def test_a_root_cannot_be_made_into_another_root():
+    import pytest
+
+    with pytest.raises(TypeError, match="child"):
+        make_root(make_root(3, Stream.RUN), Stream.CALIBRATION)
+    with pytest.raises(ValueError):
+        make_root(-1, Stream.RUN)
+
+
+def test_every_year_of_a_history_draws_its_own_stream(monkeypatch):
+    """simulate_years gives each year a stream of its own, from an int seed and from a calibration root."""
+    import sim.ensemble
+    from sim.hindcast import load_hindcast, simulate_years
+    from conftest import ROOT
+
+    hc = load_hindcast(ROOT / "calibration" / "hindcast.toml")
+    seen = []
+
+    def capture(jobs, **kwargs):
+        seen.append([_state(as_root(seed)) for _, _, seed, _ in jobs])
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(sim.ensemble, "run_ensembles", capture)
+    for seed in (0, make_root(0, Stream.CALIBRATION, 0), make_root(0, Stream.CALIBRATION, 1)):
+        try:
+            simulate_years(hc, 8, seed)
+        except RuntimeError:
+            pass
+    assert len(seen) == 3 and all(len(set(s)) == len(hc.years) for s in seen)
+    assert len({x for s in seen for x in s}) == 3 * len(hc.years)
 
 
 def test_a_seed_sequence_passed_in_is_never_advanced():
@@ -75,14 +131,14 @@ def test_a_seed_sequence_passed_in_is_never_advanced():
     a, b = EscalationModel(SC, rng=seq), EscalationModel(SC, rng=seq)
     assert seq.n_children_spawned == 0
     assert np.array_equal(a.regime, b.regime)
-    root = ensemble_root(4, Stream.SWEEP_POINT, 2)
+    root = make_root(4, Stream.SWEEP_POINT, 2)
     simulate(SC, runs=3, seed=root, workers=1)
     assert root.n_children_spawned == 0
 
 
 def test_a_sweep_point_does_not_replay_escsim_run():
     run = simulate(SC, runs=1024, seed=5, workers=1).per_run
-    point = simulate(SC, runs=1024, seed=ensemble_root(5, Stream.SWEEP_POINT, 0), workers=1).per_run
+    point = simulate(SC, runs=1024, seed=make_root(5, Stream.SWEEP_POINT, 0), workers=1).per_run
     assert not np.array_equal(run["misperceptions"], point["misperceptions"])
 
 
