@@ -256,7 +256,7 @@ def _run(args) -> int:
         rare_targets = check_rare(compiled, args.rare, replicas, repetitions)  # InputError before any run
     parameters, runs_per_draw, posterior = None, None, args.posterior or scenario.scenario.posterior
     if posterior and posterior != "none":
-        from .calibrate import posterior_for
+        from .posterior import posterior_for
 
         post = posterior_for(scenario, posterior)
         runs_per_draw = scenario.scenario.runs_per_draw
@@ -343,7 +343,8 @@ def _plot(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from .calibrate import Posterior, calibrate, load_calibration, write_posterior
+    from .calibrate import calibrate, load_calibration
+    from .posterior import Posterior, write_posterior
     from .hindcast import hindcast_report, simulate_years
     from .plots import plot_hindcast, save_figure
 

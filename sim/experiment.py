@@ -172,7 +172,7 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
     n_runs = runs if runs is not None else spec.experiment.runs
     drawn = None
     if spec.experiment.posterior == "scenario" and base.scenario.posterior:
-        from .calibrate import posterior_for
+        from .posterior import posterior_for
 
         drawn = posterior_for(base, base.scenario.posterior).draw(n_runs, spec.experiment.seed,
                                                                    base.scenario.runs_per_draw)

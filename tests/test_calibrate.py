@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from sim.calibrate import (STATISTICS, load_calibration, observed_statistics, posterior_csv, read_posterior,
-                           simulate_statistics)
+from sim.calibrate import STATISTICS, load_calibration, observed_statistics, simulate_statistics
+from sim.posterior import posterior_csv, read_posterior
 from sim.cli import main
 from sim.errors import InputError
 from sim.hindcast import simulate_years
@@ -154,7 +154,8 @@ def test_calibration_recovers_known_parameters_from_data_the_model_made(tmp_path
     200 samples and 3 rounds give intervals as wide as 300 and 4 did (base rate 0.015-0.098 either
     way) for 2,048 histories per replication instead of about 5,900."""
     pytest.importorskip("elfi")
-    from sim.calibrate import calibrate, posterior_summary
+    from sim.calibrate import calibrate
+    from sim.posterior import posterior_summary
 
     priors = RATE + ('[[priors]]\nkey = "actors.north_korea.provocation.contact_rate"\ndistribution = "loguniform"\n'
                      'range = [0.0001, 0.02]\n')

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from conftest import ROOT, SCENARIOS
-from sim.calibrate import posterior_csv
+from sim.posterior import posterior_csv
 from sim.cli import main
 
 

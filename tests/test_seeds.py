@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from conftest import SCENARIOS
 from sim.compile import compile_scenario
-from sim.draws import Stream, as_root, block_seed, child, make_root, run_seed
+from sim.draws import Stream, as_root, block_seed, child, make_root
 from sim.model import EscalationModel, batch_run
 from sim.scenario import load_scenario
 from sim.simulate import simulate

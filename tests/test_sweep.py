@@ -121,7 +121,7 @@ def test_points_draw_the_scenarios_posterior_but_keep_the_values_they_sweep(tmp_
     """korea_baseline names a posterior: every point's runs draw from it, the same draws at every point
     (so points differ by their values alone); a key the sweep sets is the sweep's, not the draw's;
     posterior = "none" runs the point values."""
-    from sim.calibrate import posterior_for
+    from sim.posterior import posterior_for
     from sim.ensemble import run_ensemble
 
     body = BASE_RATE + "values = [0.001, 0.05]\n"
