@@ -4,8 +4,9 @@ from .compile import CompiledScenario, compile_scenario
 from .errors import InputError
 from .model import EscalationModel
 from .rules import get_rule, register_rule, registered_rules
+from .resolve import Resolved, resolve
 from .scenario import Scenario, load_scenario
-from .simulate import EnsembleResult, simulate
+from .simulate import EnsembleResult, run, simulate
 
 __version__ = "0.1.0"
 
@@ -14,11 +15,14 @@ __all__ = [
     "EnsembleResult",
     "EscalationModel",
     "InputError",
+    "Resolved",
     "Scenario",
     "compile_scenario",
     "get_rule",
     "load_scenario",
     "register_rule",
     "registered_rules",
+    "resolve",
+    "run",
     "simulate",
 ]

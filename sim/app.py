@@ -5,6 +5,10 @@ Run it with ``solara run sim/app.py`` (or ``escsim app``); it needs the ``app`` 
 each state's rung with drills shaded, each state's threat, an event log of provocations, accidents,
 misperceptions and misperception-driven escalations, and the scenario's key numbers; a button runs an
 ensemble of the current settings and shows P(miscalculation) with its 95% interval.
+
+Both go through the resolver every command uses (:func:`sim.resolve.resolve`): a scenario that names a
+posterior runs its draws (the stepped run takes the draw that run 0 of seed 0 takes; the ensemble
+is ``escsim run SCENARIO --runs 4096`` with the levers as ``--set`` overrides), and the page says so.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from matplotlib.figure import Figure  # not pyplot: figures drawn on every step 
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from sim.compile import compile_scenario
 from sim.errors import InputError
 from sim.model import EscalationModel
+from sim.parameters import at_values
 from sim.plots import OKABE_ITO
-from sim.results import replay_events, summarise
+from sim.resolve import resolve
+from sim.results import replay_events
 from sim.scenario import Scenario, ScenarioFile
-from sim.simulate import simulate
+from sim.simulate import run
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
@@ -79,13 +84,18 @@ class InteractiveModel(EscalationModel):
                          f"backchannels {'on' if backchannel else 'off'}")
         self.problem = None
         sc = source.build()
+        self.overrides = lever_overrides(sc, cohesion=cohesion, drill_scale=drill_scale, transparency=transparency,
+                                         hotline=hotline, backchannel=backchannel, noise=noise)
         try:
-            sc = source.build(lever_overrides(sc, cohesion=cohesion, drill_scale=drill_scale, transparency=transparency,
-                                              hotline=hotline, backchannel=backchannel, noise=noise),
-                              origin=lambda key: "the page's levers")
+            sc = source.build(self.overrides, origin=lambda key: "the page's levers")
         except InputError as exc:
             self.problem = "; ".join(exc.problems)
-        super().__init__(compile_scenario(sc), rng=rng)
+            self.overrides = {}
+        self.built = sc
+        # the stepped run takes run 0's values, as escsim run resolves them (a posterior's draw, or point values)
+        self.resolved = resolve(sc, overrides=self.overrides, seed=0, runs=1)
+        own = self.resolved.run_parameters(0)
+        super().__init__(at_values(self.resolved.compiled, own or {}), rng=rng)
 
 
 model_params = {
@@ -176,15 +186,18 @@ def KeyNumbers(model):
         f"Settings: {model.settings}.")
 
     def run_ensemble():
-        # seed 0, as escsim run's default: an untouched scenario gives escsim run's numbers
-        res = summarise(simulate(sc, ENSEMBLE_RUNS, seed=0, workers=1, per_run=False))
-        set_ensemble(res["p_miscalculation"])
+        # resolved as escsim run --runs 4096 resolves it (seed 0, the scenario's posterior, the levers as --set)
+        res = run(resolve(model.built, overrides=model.overrides, seed=0, runs=ENSEMBLE_RUNS), workers=1,
+                  per_run=False).summary()
+        set_ensemble({**res["p_miscalculation"], "parameters": res["parameters"]["text"]})
 
+    solara.Markdown(f"Parameters: {model.resolved.describe().replace('(1 draws x 1 runs)', '(this run: one draw)')}.")
     solara.Button(f"Run an ensemble of {ENSEMBLE_RUNS:,} runs", on_click=run_ensemble)
     if ensemble is not None:
-        solara.Markdown(f"P(miscalculation) = **{ensemble['estimate']:.4f}** "
-                        f"(95% interval {ensemble['ci_low']:.4f} to {ensemble['ci_high']:.4f}, "
-                        f"{ensemble['runs']:,} runs)")
+        interval = (f"95% interval {ensemble['ci_low']:.4f} to {ensemble['ci_high']:.4f}, {ensemble['interval']}"
+                    if ensemble["ci_low"] is not None else f"no interval: {ensemble['interval']}")
+        solara.Markdown(f"P(miscalculation) = **{ensemble['estimate']:.4f}** ({interval}; {ensemble['runs']:,} runs; "
+                        f"parameters {ensemble['parameters']})")
 
 
 model = InteractiveModel()

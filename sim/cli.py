@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from .errors import InputError
+from .resolve import DEFAULT_DRAWS, DEFAULT_RUNS
 
-DEFAULT_RUNS = {"ensemble": 10_000, "mesa": 200}
-POSTERIOR_DRAWS = 160  # posterior draws of a run that draws its parameters, unless --runs says otherwise
 RUNS_TABLE_LIMIT = 100_000  # above this many runs the per-run table is left out unless asked for
 
 
@@ -42,9 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario's ensemble, print its headline numbers, write results")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--runs", type=_positive_int,
-                     help="number of runs (default: 10,000 with the ensemble engine, 200 with mesa)")
+                     help=f"number of runs (default: {DEFAULT_DRAWS} posterior draws x the scenario's runs_per_draw "
+                          f"when the runs draw from a posterior, else {DEFAULT_RUNS['ensemble']:,} with the ensemble "
+                          f"engine, {DEFAULT_RUNS['mesa']} with mesa)")
     run.add_argument("--seed", type=_seed, default=0, help="seed; the same seed gives the same numbers")
-    run.add_argument("--out", type=Path, help="results directory (default: results/SCENARIO_NAME)")
+    run.add_argument("--out", type=Path, help="results directory (default: results/SCENARIO_NAME, with the --set "
+                     "overrides and a --posterior other than the scenario's appended, so a what-if never replaces "
+                     "the plain run)")
     run.add_argument("--engine", choices=sorted(DEFAULT_RUNS), default="ensemble",
                      help="ensemble: all runs as NumPy arrays (default); mesa: one Mesa model per run")
     run.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
@@ -136,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
     hc.add_argument("--out", type=Path, help="results directory (default: results/HINDCAST_NAME)")
     hc.add_argument("--no-plot", action="store_true", help="skip the figure")
+    hc.add_argument("--posterior", metavar="FILE|none",
+                    help="draw each history's parameters from this posterior; default: the template scenario's own "
+                         "'posterior', if it names one; 'none' runs the template's point values")
 
     cmp = sub.add_parser("compare", help="run scenarios on the same random numbers and print paired differences",
                          description="Run every scenario on the same random numbers (or read escsim run directories "
@@ -155,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--over", type=Path, metavar="EXPERIMENT",
                      help="compare at every point of this experiment (e.g. an lhs sweep of the assumptions): its "
                      "parameter values, seed and runs per point; its own scenario is not run")
+    cmp.add_argument("--posterior", metavar="FILE|none",
+                     help="draw every scenario file's runs from this posterior ('none': point values); default: each "
+                          "scenario's own, which must be the same for all (runs pair only on the same draws)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     dis = sub.add_parser("discover", help="find the boxes of a sweep's parameters where a probability is high (PRIM)",
@@ -218,13 +226,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _validate(args) -> int:
-    from .scenario import load_scenario
+    from .resolve import resolve
 
     problems = []
     for path in args.scenarios:
         try:
-            sc = load_scenario(path)
-            print(f"ok: {path} ({sc.scenario.name}: {len(sc.actors)} actors, {sc.scenario.horizon} days)")
+            resolved = resolve(path, runs=1)  # everything run checks: the file, and the posterior it names
+            sc = resolved.scenario
+            print(f"ok: {path} ({sc.scenario.name}: {len(sc.actors)} actors, {sc.scenario.horizon} days; "
+                  f"parameters: {'a posterior, ' + str(sc.scenario.posterior) if resolved.draws else 'point values'})")
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -233,56 +243,34 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from .compile import compile_scenario
-    from .plots import run_figures
-    from .results import check_run_dir, format_table, replace_dir, summarise, write_results
-    from .scenario import load_scenario
-    from .simulate import simulate
-
     from .compare import set_overrides
-    scenario = load_scenario(args.scenario, set_overrides(args.set)[0])  # InputError before anything is written
-    compiled = compile_scenario(scenario)
-    runs = args.runs or DEFAULT_RUNS[args.engine]
-    out = args.out or Path("results") / compiled.name
-    check_run_dir(out, scenario)  # refuse another scenario's results before the runs, not after
-    rare_targets = []
-    if args.rare or args.replicas is not None or args.repetitions is not None:
-        from .rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare
+    from .plots import run_figures
+    from .resolve import resolve
+    from .results import check_run_dir, default_out, format_table, replace_dir, write_results
+    from .simulate import run
 
-        if not args.rare:
-            raise InputError("--replicas and --repetitions set up --rare TARGET; give a target (crisis, war, nuclear)")
-        replicas = DEFAULT_REPLICAS if args.replicas is None else args.replicas
-        repetitions = DEFAULT_REPETITIONS if args.repetitions is None else args.repetitions
-        rare_targets = check_rare(compiled, args.rare, replicas, repetitions)  # InputError before any run
-    parameters, runs_per_draw, posterior = None, None, args.posterior or scenario.scenario.posterior
-    if posterior and posterior != "none":
-        from .posterior import posterior_for
-
-        post = posterior_for(scenario, posterior)
-        runs_per_draw = scenario.scenario.runs_per_draw
-        if args.runs is None:  # enough draws for the spread over the posterior: 160 of 256 runs by default
-            runs = POSTERIOR_DRAWS * runs_per_draw
-        parameters = post.draw(runs, args.seed, runs_per_draw)
-    else:
-        posterior = None
-    table = args.runs_table == "yes" or (args.runs_table == "auto" and runs <= RUNS_TABLE_LIMIT)
-    result = simulate(compiled, runs, args.seed, engine=args.engine, workers=args.workers,
-                      per_run=table or parameters is not None, progress=sys.stderr.isatty(), parameters=parameters)
-    result = dataclasses.replace(result, runs_per_draw=runs_per_draw, posterior=posterior)
-    summary = summarise(result)
-    if rare_targets:
+    # every input error (file, --set, posterior, --rare) comes before anything runs or is written
+    resolved = resolve(args.scenario, overrides=set_overrides(args.set)[0], posterior=args.posterior or "scenario",
+                       seed=args.seed, runs=args.runs, engine=args.engine, origin=lambda key: f"--set {key}")
+    out = args.out or default_out(resolved)
+    check_run_dir(out, resolved.scenario)  # refuse another scenario's results before the runs, not after
+    rare = _rare_request(args, resolved)
+    table = args.runs_table == "yes" or (args.runs_table == "auto" and resolved.runs <= RUNS_TABLE_LIMIT)
+    result = run(resolved, workers=args.workers, per_run=table, progress=sys.stderr.isatty())
+    summary = result.summary()
+    if rare:
         from .rare import estimate_rare, summarise_rare
 
-        # AMS steps replicas at the scenario's point values (never a posterior's draws), on its own streams
         summary["rare"] = {}
-        for target in rare_targets:
+        for target in rare["targets"]:
             summary["rare"].setdefault(target.name, summarise_rare(estimate_rare(
-                compiled, target, replicas=replicas, repetitions=repetitions, seed=args.seed, score=args.score,
-                workers=args.workers)))
+                resolved.compiled, target, replicas=rare["replicas"], repetitions=rare["repetitions"],
+                seed=args.seed, score=args.score, workers=args.workers, resolved=rare["resolved"])))
 
     def fill(directory: Path) -> dict:
-        paths = write_results(result, scenario, directory, command=["escsim", *sys.argv[1:]], runs_table=table)
-        if rare_targets:  # the summary with the AMS estimates in place of the one without
+        paths = write_results(result, resolved.scenario, directory, command=["escsim", *sys.argv[1:]],
+                              runs_table=table)
+        if rare:  # the summary with the AMS estimates in place of the one without
             from .results import atomic_write
 
             atomic_write(paths["summary"], json.dumps(summary, indent=2) + "\n")
@@ -299,6 +287,24 @@ def _run(args) -> int:
         names = [p.name for value in written.values() for p in (value if isinstance(value, list) else [value])]
         print(f"results in {out}: " + ", ".join(names))
     return 0
+
+
+def _rare_request(args, resolved) -> dict | None:
+    """``--rare`` targets, replicas and repetitions checked, and the posterior draw of each repetition
+    resolved (one draw per repetition), before any run; None without ``--rare``."""
+    if not (args.rare or args.replicas is not None or args.repetitions is not None):
+        if args.score != "progress":
+            raise InputError("--score sets up --rare TARGET; give a target (crisis, war, nuclear)")
+        return None
+    from .rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare, resolve_rare
+
+    if not args.rare:
+        raise InputError("--replicas and --repetitions set up --rare TARGET; give a target (crisis, war, nuclear)")
+    replicas = DEFAULT_REPLICAS if args.replicas is None else args.replicas
+    repetitions = DEFAULT_REPETITIONS if args.repetitions is None else args.repetitions
+    targets = check_rare(resolved.compiled, args.rare, replicas, repetitions)
+    return {"targets": targets, "replicas": replicas, "repetitions": repetitions,
+            "resolved": resolve_rare(resolved, repetitions, args.seed)}
 
 
 def _sweep(args) -> int:
@@ -345,7 +351,7 @@ def _plot(args) -> int:
 def _calibrate(args) -> int:
     from .calibrate import calibrate, load_calibration
     from .posterior import Posterior, write_posterior
-    from .hindcast import hindcast_report, simulate_years
+    from .hindcast import hindcast_report, resolve_histories, simulate_years
     from .plots import plot_hindcast, save_figure
 
     cal = load_calibration(args.calibration)  # the file, its hindcast and every year, before any run
@@ -357,8 +363,8 @@ def _calibrate(args) -> int:
     # Posterior predictive check: the hindcast with each history's parameters drawn from the posterior.
     posterior = Posterior(report["keys"], report["samples"], report["weights"], {})
     runs = cal.meta.check_runs
-    years = simulate_years(cal.hindcast, runs, cal.meta.seed, workers=args.workers,
-                           parameters=posterior.draw(runs, cal.meta.seed))
+    histories = resolve_histories(cal.hindcast, runs, cal.meta.seed, posterior)  # one draw per history
+    years = simulate_years(cal.hindcast, runs, cal.meta.seed, workers=args.workers, parameters=histories.parameters)
     check = hindcast_report(cal.hindcast, years, runs=runs, seed=cal.meta.seed)
     report["check"] = {"runs": runs, "years_inside": check["json"]["inside"], "period": check["json"]["period"]}
     csv_path, json_path = write_posterior(report, out, command=["escsim", *sys.argv[1:]])
@@ -414,14 +420,18 @@ def _report(args) -> int:
 
 
 def _hindcast(args) -> int:
-    from .hindcast import format_comparison, hindcast_report, load_hindcast, simulate_years
+    from .hindcast import format_comparison, hindcast_report, load_hindcast, resolve_histories, simulate_years
     from .plots import plot_hindcast, save_figure
     from .results import atomic_write, replace_dir
 
     hc = load_hindcast(args.hindcast)  # every year's scenario is validated before anything runs
-    out = args.out or Path("results") / hc.name
-    years = simulate_years(hc, args.runs, args.seed, workers=args.workers, progress=sys.stderr.isatty())
-    report = hindcast_report(hc, years, runs=args.runs, seed=args.seed, command=["escsim", *sys.argv[1:]])
+    resolved = resolve_histories(hc, args.runs, args.seed, args.posterior or "scenario")
+    point_values = resolved.draws is None and resolved.scenario.scenario.posterior is not None
+    out = args.out or Path("results") / (hc.name + ("__posterior=none" if point_values else ""))
+    years = simulate_years(hc, args.runs, args.seed, workers=args.workers, progress=sys.stderr.isatty(),
+                           parameters=resolved.parameters)
+    report = hindcast_report(hc, years, runs=args.runs, seed=args.seed, command=["escsim", *sys.argv[1:]],
+                             parameters=resolved.describe())
 
     def fill(directory: Path) -> None:
         atomic_write(directory / "hindcast.json", json.dumps(report["json"], indent=2) + "\n")
@@ -432,6 +442,7 @@ def _hindcast(args) -> int:
                 save_figure(fig, directory / f"hindcast.{suffix}")
 
     replace_dir(out, fill)
+    print(f"{hc.name}: {args.runs:,} histories, seed {args.seed}; parameters: {resolved.describe()}")
     print(format_comparison(report["comparison"]))
     for key, c in report["period"].items():
         print(f"{key:24} observed {c.observed:8.3g}   simulated {c.median:8.3g} [{c.low:.3g}, {c.high:.3g}]"
@@ -446,11 +457,14 @@ def _compare(args) -> int:
     if args.over is not None:
         if args.seed is not None:
             raise InputError("--seed: with --over the experiment decides it (its seed)")
+        if args.posterior is not None:
+            raise InputError("--posterior: with --over the experiment decides it (its scenario's posterior and its "
+                             "'posterior' setting)")
         result = compare_over(args.targets, args.over, args.set, runs=args.runs, workers=args.workers,
                               progress=sys.stderr.isatty())
     else:
-        result = compare(args.targets, args.set, runs=args.runs, seed=args.seed,
-                         workers=args.workers, progress=sys.stderr.isatty())
+        result = compare(args.targets, args.set, runs=args.runs, seed=args.seed, workers=args.workers,
+                         posterior=args.posterior, progress=sys.stderr.isatty())
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
     return 0
 

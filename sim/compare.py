@@ -32,14 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from .compile import CompiledScenario, compile_scenario
-from .draws import as_root, describe_seed, root_from, stream_label
+from .draws import describe_seed, root_from, stream_label
 from .errors import InputError
-from .outcomes import NEVER
-from .parameters import check_keys
-from .stats import estimate, paired_difference, paired_ratio
+from .outcomes import OUTPUTS, outcome_flags
+from .stats import (MIN_DRAWS, difference_over_draws, estimate, paired_difference, paired_ratio,
+                    ratio_over_draws)
 
-OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_nuclear_use", "p_crisis_perfect_perception",
-           "p_crisis_after_misreading", "p_misperception_driven_escalation")
 LABELS = {
     "p_miscalculation": "P(miscalculation)",
     "p_crisis": "P(crisis)",
@@ -49,32 +47,8 @@ LABELS = {
     "p_crisis_perfect_perception": "P(crisis, perfect perception)",
     "p_crisis_after_misreading": "P(crisis after a misreading)",
 }
-DEFAULT_RUNS = 10_000
-
 
 # ---------------------------------------------------------------- per-run outcomes
-
-
-def outcome_flags(per_run: dict[str, np.ndarray], top_rung: int, outputs=OUTPUTS) -> dict[str, np.ndarray]:
-    """Each output's per-run indicator (bool, one per run) from per-run columns
-    (:meth:`sim.outcomes.OutcomeTracker.per_run`, or runs.csv read back). An output whose column is
-    missing (``p_miscalculation`` of runs without twins) is left out."""
-    def col(name):
-        return np.asarray(per_run[name]).astype(np.int64)
-
-    make = {
-        "p_miscalculation": lambda: col("miscalculation") != 0,
-        "p_crisis": lambda: col("crisis") != 0,
-        "p_war": lambda: col("war") != 0,
-        "p_nuclear_use": lambda: col("max_rung") >= top_rung,
-        "p_misperception_driven_escalation": lambda: col("first_mde_step") != NEVER,
-        "p_crisis_perfect_perception": lambda: col("twin_crisis") != 0,
-        "p_crisis_after_misreading": lambda: col("crisis_after_misreading") != 0,
-    }
-    needs = {"p_miscalculation": "miscalculation", "p_crisis": "crisis", "p_war": "war", "p_nuclear_use": "max_rung",
-             "p_misperception_driven_escalation": "first_mde_step", "p_crisis_perfect_perception": "twin_crisis",
-             "p_crisis_after_misreading": "crisis_after_misreading"}
-    return {o: make[o]() for o in outputs if needs[o] in per_run}
 
 
 def pack_flags(flags: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -95,18 +69,38 @@ def paired_counts(here: np.ndarray, base: np.ndarray) -> tuple[int, int, int]:
     return int((here & base).sum()), int((here & ~base).sum()), int((~here & base).sum())
 
 
-def paired_estimate(here: np.ndarray, base: np.ndarray, confidence: float = 0.95) -> dict:
+def paired_estimate(here: np.ndarray, base: np.ndarray, confidence: float = 0.95,
+                    runs_per_draw: int | None = None) -> dict:
     """One output of one setting against the baseline, run by run: both probabilities, the difference
-    here - baseline with Newcombe's paired interval, the ratio here / baseline with Bonett and Price's,
-    and the counts behind them. JSON-ready (an infinite or undefined ratio or limit is None)."""
+    here - baseline and the ratio here / baseline with their intervals, and the counts behind them.
+
+    Runs at fixed values are independent: Newcombe's paired interval for the difference, Bonett and
+    Price's for the ratio. Runs that share posterior draws (``runs_per_draw``; run k takes draw
+    k // runs_per_draw, the same draw in both settings) are not: the intervals are then over the draws
+    (:func:`sim.stats.difference_over_draws`, :func:`sim.stats.ratio_over_draws`), and have no limits
+    with fewer than :data:`sim.stats.MIN_DRAWS` draws. JSON-ready (an infinite or undefined ratio or
+    limit is None); ``interval`` says which.
+    """
     both, only_here, only_base = paired_counts(here, base)
     n = len(here)
-    d, lo, hi = paired_difference(only_here, only_base, both, n, confidence)
-    r, rlo, rhi = paired_ratio(only_here, only_base, both, confidence)
-    return {"baseline": (both + only_base) / n, "here": (both + only_here) / n,
-            "difference": float(d), "diff_low": float(lo), "diff_high": float(hi),
-            "ratio": _finite(r), "ratio_low": _finite(rlo), "ratio_high": _finite(rhi),
-            "both": both, "only_here": only_here, "only_baseline": only_base, "runs": n}
+    out = {"baseline": (both + only_base) / n, "here": (both + only_here) / n}
+    if runs_per_draw is None:
+        d, lo, hi = paired_difference(only_here, only_base, both, n, confidence)
+        r, rlo, rhi = paired_ratio(only_here, only_base, both, confidence)
+        interval = "paired, run by run"
+    else:
+        draw = np.arange(n) // runs_per_draw
+        sizes = np.bincount(draw)
+        h = np.bincount(draw, weights=np.asarray(here, dtype=float), minlength=len(sizes))
+        b = np.bincount(draw, weights=np.asarray(base, dtype=float), minlength=len(sizes))
+        d, lo, hi = difference_over_draws(h - b, sizes, confidence)
+        r, rlo, rhi = ratio_over_draws(h, b, sizes, confidence)
+        out["draws"] = len(sizes)
+        interval = (f"paired, over {len(sizes)} posterior draws" if len(sizes) >= MIN_DRAWS else
+                    f"none: {len(sizes)} posterior draws, fewer than {MIN_DRAWS}")
+    return out | {"difference": (only_here - only_base) / n, "diff_low": _finite(lo), "diff_high": _finite(hi),
+                  "ratio": _finite(r), "ratio_low": _finite(rlo), "ratio_high": _finite(rhi),
+                  "both": both, "only_here": only_here, "only_baseline": only_base, "runs": n, "interval": interval}
 
 
 def _finite(x) -> float | None:
@@ -177,6 +171,8 @@ class Setting:
     overrides: dict = field(default_factory=dict)
     results: bool = False  # a results directory, read rather than run
     flags: dict[str, np.ndarray] | None = None
+    identity: dict | None = None  # what its runs took (sim.resolve.Resolved.identity, or a manifest's)
+    resolved: object | None = None  # a scenario file's resolution (sim.resolve.Resolved)
 
     @property
     def title(self) -> str:
@@ -186,10 +182,7 @@ class Setting:
         return what
 
 
-def _show(v) -> str:
-    if isinstance(v, bool):
-        return str(v).lower()
-    return json.dumps(v, default=str) if isinstance(v, (str, list, dict)) else str(v)
+from .resolve import _show  # noqa: E402  (one way to print an override's value)
 
 
 @dataclass
@@ -217,8 +210,11 @@ class Comparison:
     def table(self) -> str:
         base = self.settings[0]
         lines = [f"{self.runs:,} runs of each, {self.engine} engine, {_stream_text(self.seed)}: run k of every "
-                 "setting drew the same random numbers"]
+                 "setting drew the same random numbers" + (" and the same posterior draw" if self._draws() else "")]
         lines += [f"  {s.label}: {s.title}" for s in self.settings]
+        post = self.settings[0].identity["posterior"]
+        lines.append("parameters: " + (f"drawn from {post['file']} ({post['draws']} draws x {post['runs_per_draw']} "
+                                       "runs)" if post else "the scenarios' point values"))
         for s, paired in zip(self.settings[1:], self.paired):
             lines += ["", f"{s.label} against {base.label}: difference {s.label} - {base.label} in percentage points "
                       f"and ratio {s.label}/{base.label}, with 95% paired intervals",
@@ -229,9 +225,26 @@ class Comparison:
                 lines.append(f"{LABELS[out]:36}{100 * p['baseline']:>8.2f}%{100 * p['here']:>8.2f}%"
                              f"{_points(p):>28}{_ratio(p):>24}"
                              f"{p['only_here']:>8} / {p['only_baseline']:<7}")
+        kind = self.paired[0][self.outputs[0]]["interval"] if self.paired else "paired, run by run"
         lines += ["", "runs differing: runs with the outcome only in the setting / only in the baseline; "
-                  "every other run ended the same way in both"]
+                  "every other run ended the same way in both",
+                  _paired_note(kind)]
         return "\n".join(lines)
+
+    def _draws(self) -> bool:
+        return self.settings[0].identity["posterior"] is not None
+
+
+def _paired_note(kind: str) -> str:
+    """What a comparison's intervals are, in one line."""
+    if kind.startswith("none"):
+        return (f"no intervals: {kind.split(': ', 1)[1]}: too few to measure the parameters' uncertainty "
+                f"(docs/model.md section 13)")
+    if "posterior" in kind:
+        return (f"95% intervals: {kind.removeprefix('paired, ')}, the draw as the unit (both settings took the same "
+                "draw): Monte Carlo error and parameter uncertainty together (docs/model.md section 13)")
+    return ("95% intervals: paired, run by run (Newcombe's hybrid score interval for the difference, Bonett and "
+            "Price's for the ratio)")
 
 
 def _stream_text(root: np.random.SeedSequence) -> str:
@@ -243,6 +256,8 @@ def _stream_text(root: np.random.SeedSequence) -> str:
 
 
 def _points(p: dict) -> str:
+    if p["diff_low"] is None:
+        return f"{100 * p['difference']:+.2f} (no interval)"
     return f"{100 * p['difference']:+.2f} [{100 * p['diff_low']:+.2f}, {100 * p['diff_high']:+.2f}]"
 
 
@@ -252,6 +267,8 @@ def _ratio(p: dict) -> str:
 
     if p["ratio"] is None and p["both"] + p["only_here"] + p["only_baseline"] == 0:
         return "n/a (none in either)"
+    if p["ratio_low"] is None and p["ratio_high"] is None:
+        return f"{f(p['ratio'])} (no interval)"
     return f"{f(p['ratio'])} [{f(p['ratio_low'])}, {f(p['ratio_high'])}]"
 
 
@@ -315,77 +332,126 @@ def _same_actors(settings: list[Setting]) -> None:
 
 
 def compare(targets: list[str | Path], sets: list[str] | None = None, *, runs: int | None = None,
-            seed: int | None = None, workers: int | None = None,
-            engine: str | None = None, progress: bool = False) -> Comparison:
+            seed: int | None = None, workers: int | None = None, engine: str | None = None,
+            posterior: str | None = None, progress: bool = False) -> Comparison:
     """Run (or read) every target on one random stream and pair each with the first.
 
-    ``targets`` are scenario files, run with ``simulate(compiled, runs, seed)`` (default 10,000 runs,
-    seed 0: the numbers ``escsim run --seed S`` gives), or `escsim run` directories, read from their
-    runs.csv. Directories must share seed, stream, engine and run count, and scenario files then run on
-    theirs; ``runs``, ``seed`` or ``engine`` that differ from them are refused. ``sets`` are ``--set``
-    arguments (:func:`set_overrides`): they apply to scenario files only. All targets must have the same
+    ``targets`` are scenario files or `escsim run` directories (read from their runs.csv). Every
+    scenario file is resolved (:func:`sim.resolve.resolve`) as ``escsim run`` resolves it: its
+    posterior (or ``posterior``: a file, or ``"none"`` for point values), the ``--set`` overrides
+    ``sets`` (:func:`set_overrides`), the seed (default 0) and runs (default: as ``escsim run``). With
+    results directories, their manifests decide seed, runs, engine and posterior, and the scenario files
+    are resolved with those. Runs pair only when every target took the same seed, stream, runs, engine
+    and posterior draws (file digest, draws, runs per draw): otherwise the comparison is refused, since
+    differences would come from the draws as much as from the settings. All targets must have the same
     actors in the same order. Everything is checked before anything runs.
     """
-    from .simulate import simulate
+    from .resolve import resolve
+    from .simulate import run
 
     targets = [Path(t) for t in targets]
     if len(targets) < 2:
         raise InputError("compare needs at least two scenarios or results directories (the first is the baseline)")
     overrides = set_overrides(sets, len(targets))
-    settings, manifests = [], []
+    settings = []
     for label, path, over in zip(_labels(len(targets)), targets, overrides):
         if _is_results(path):
             if over:
                 raise InputError(f"--set: {path} is a results directory, whose runs are done; --set changes "
                                  "scenario files only (give N:KEY=VALUE for a scenario file's position)")
             man, compiled = _read_results(path)
-            manifests.append((path, man))
-            settings.append(Setting(label, path, compiled, {}, results=True))
+            settings.append(Setting(label, path, compiled, {}, results=True, identity=_manifest_identity(man, path)))
         elif not path.exists():
             raise InputError(f"{path}: no such scenario file or results directory")
         else:
-            settings.append(Setting(label, path, compile_scenario(_build(path, over)), over))
+            settings.append(Setting(label, path, None, over))
+    done = [s for s in settings if s.results]
+    if done:
+        ident = done[0].identity
+        _refuse_arguments(done[0].source, ident, runs, seed, engine, posterior)
+        root = root_from(ident)
+        kwargs = dict(seed=root, runs=ident["runs"], engine=ident["engine"],
+                      posterior=ident["posterior"]["file"] if ident["posterior"] else None)
+    else:
+        kwargs = dict(seed=0 if seed is None else seed, runs=runs, engine=engine or "ensemble",
+                      posterior=posterior or "scenario")
+    for s in settings:
+        if not s.results:
+            s.resolved = resolve(s.source, overrides=s.overrides, origin=lambda key: f"--set {key}", **kwargs)
+            s.compiled, s.identity = s.resolved.compiled, s.resolved.identity()
+            if kwargs["runs"] is None:  # the first scenario's default runs hold for every target
+                kwargs["runs"] = s.resolved.runs
     _same_actors(settings)
-    root, n_runs, eng = _stream(manifests, runs, seed, engine)
+    _same_draws(settings)
+    ident = settings[0].identity
+    n_runs, per_draw = ident["runs"], (ident["posterior"] or {}).get("runs_per_draw")
     for s in settings:
         if s.results:
             s.flags = _read_flags(s.source, n_runs, s.compiled.top_rung)
         else:
-            result = simulate(s.compiled, n_runs, root, engine=eng, workers=workers, per_run=True,
-                              progress=progress)
-            s.flags = outcome_flags(result.per_run, s.compiled.top_rung)
+            s.flags = outcome_flags(run(s.resolved, workers=workers, per_run=True, progress=progress).per_run,
+                                    s.compiled.top_rung)
     outputs = [o for o in OUTPUTS if all(o in s.flags for s in settings)]
-    estimates = [{o: estimate(int(s.flags[o].sum()), n_runs) for o in outputs} for s in settings]
+
+    def by_draw(flags):
+        if per_draw is None:
+            return None
+        draw = np.arange(n_runs) // per_draw
+        return np.bincount(draw, weights=flags).astype(np.int64), np.bincount(draw)
+
+    estimates = [{o: estimate(int(s.flags[o].sum()), n_runs, by_draw=by_draw(s.flags[o])) for o in outputs}
+                 for s in settings]
     base = settings[0].flags
-    paired = [{o: paired_estimate(s.flags[o], base[o]) for o in outputs} for s in settings[1:]]
-    return Comparison(settings, n_runs, root, eng, outputs, estimates, paired)
+    paired = [{o: paired_estimate(s.flags[o], base[o], runs_per_draw=per_draw) for o in outputs}
+              for s in settings[1:]]
+    return Comparison(settings, n_runs, root_from(ident), ident["engine"], outputs, estimates, paired)
 
 
-def _stream(manifests, runs, seed, engine):
-    """The stream, run count and engine every target runs on: the results directories' (which must
-    agree), else the arguments' (defaults: seed 0's run stream, 10,000 runs, the ensemble engine)."""
-    if not manifests:
-        return as_root(0 if seed is None else seed), runs or DEFAULT_RUNS, engine or "ensemble"
-    first, man = manifests[0]
-    key = (man["seed"], list(man["stream"]), man["runs"], man["engine"])
-    for path, other in manifests[1:]:
-        theirs = (other["seed"], list(other["stream"]), other["runs"], other["engine"])
-        if theirs != key:
-            raise InputError(f"{path} and {first} did not run on the same random numbers ({_describe(other)} against "
-                             f"{_describe(man)}): their runs do not pair; run both with the same --seed and --runs")
-    root = root_from(man)
-    if seed is not None and describe_seed(seed) != describe_seed(root):
-        raise InputError(f"--seed {seed}: {first} ran on {_describe(man)}; its runs pair only with runs of that "
+def _manifest_identity(man: dict, path: Path) -> dict:
+    """A results directory's identity, as :meth:`sim.resolve.Resolved.identity` gives a scenario's."""
+    post = man.get("posterior")
+    if post is not None and not (isinstance(post, dict) and {"sha256", "draws", "runs_per_draw"} <= set(post)):
+        raise InputError(f"{path}: written by an older escsim, whose manifest does not say which posterior draws its "
+                         "runs took; run it again")
+    return {"seed": man["seed"], "stream": list(man["stream"]), "runs": man["runs"], "engine": man["engine"],
+            "posterior": post}
+
+
+def _pairing_key(ident: dict) -> tuple:
+    post = ident["posterior"]
+    return (ident["seed"], tuple(ident["stream"]), ident["runs"], ident["engine"],
+            None if post is None else (post["sha256"], post["draws"], post["runs_per_draw"]))
+
+
+def _same_draws(settings: list[Setting]) -> None:
+    """Refuse settings whose runs did not take the same random numbers and posterior draws."""
+    first = settings[0]
+    for s in settings[1:]:
+        if _pairing_key(s.identity) != _pairing_key(first.identity):
+            raise InputError(f"{s.source} and {first.source} did not run on the same random numbers and parameter "
+                             f"draws ({_describe(s.identity)} against {_describe(first.identity)}): their runs do not "
+                             "pair; give both the same posterior (or --posterior), --seed and --runs")
+
+
+def _refuse_arguments(first: Path, ident: dict, runs, seed, engine, posterior) -> None:
+    """With a results directory, its manifest decides; a differing argument is refused, not dropped."""
+    if seed is not None and describe_seed(seed) != describe_seed(root_from(ident)):
+        raise InputError(f"--seed {seed}: {first} ran on {_describe(ident)}; its runs pair only with runs of that "
                          "stream: drop --seed")
-    if runs is not None and runs != man["runs"]:
-        raise InputError(f"--runs {runs}: {first} holds {man['runs']:,} runs; drop --runs")
-    if engine is not None and engine != man["engine"]:
-        raise InputError(f"--engine {engine}: {first} ran on the {man['engine']} engine; drop --engine")
-    return root, man["runs"], man["engine"]
+    if runs is not None and runs != ident["runs"]:
+        raise InputError(f"--runs {runs}: {first} holds {ident['runs']:,} runs; drop --runs")
+    if engine is not None and engine != ident["engine"]:
+        raise InputError(f"--engine {engine}: {first} ran on the {ident['engine']} engine; drop --engine")
+    if posterior is not None:
+        raise InputError(f"--posterior {posterior}: {first}'s manifest decides the posterior its runs drew from; "
+                         "drop --posterior")
 
 
-def _describe(man: dict) -> str:
-    return f"{man['runs']:,} runs, {man['engine']} engine, {_stream_text(root_from(man))}"
+def _describe(ident: dict) -> str:
+    post = ident["posterior"]
+    what = (f"{post['draws']} draws x {post['runs_per_draw']} runs of {post['file']} ({post['sha256'][:12]})"
+            if post else "point values")
+    return f"{ident['runs']:,} runs, {ident['engine']} engine, {_stream_text(root_from(ident))}, {what}"
 
 
 # ---------------------------------------------------------------- over the draws of an experiment
@@ -453,8 +519,9 @@ class OverDraws:
 
 def _over(per_draw: list[dict], output: str) -> dict:
     d = np.array([p[output]["difference"] for p in per_draw])
-    lo = np.array([p[output]["diff_low"] for p in per_draw])
-    hi = np.array([p[output]["diff_high"] for p in per_draw])
+    # a draw without an interval (too few posterior draws within it) is never 'surely' either way
+    lo = np.array([np.nan if p[output]["diff_low"] is None else p[output]["diff_low"] for p in per_draw])
+    hi = np.array([np.nan if p[output]["diff_high"] is None else p[output]["diff_high"] for p in per_draw])
     q05, median, q95 = (float(x) for x in np.percentile(d, [5, 50, 95]))
     return {"draws": len(d), "lower": int((d < 0).sum()), "share_lower": float((d < 0).mean()),
             "higher": int((d > 0).sum()), "surely_lower": int((hi < 0).sum()), "surely_higher": int((lo > 0).sum()),
@@ -509,24 +576,22 @@ def compare_over(targets: list[str | Path], experiment: str | Path, sets: list[s
     def origin(key):
         return f"--set {key}" if any(key in o for o in overrides) else f"{where} (a drawn parameter)"
 
-    built = []  # [draw][target] compiled
-    for p in points:  # every draw of every target is validated before anything runs
-        built.append([compile_scenario(f.build({**p.overrides, **o}, origin=origin)) for f, o in zip(files, overrides)])
-    settings = [Setting(label, t, c, o) for label, t, c, o in zip(_labels(len(targets)), targets, built[0], overrides)]
+    def resolved(f, p, o):
+        """A target at draw p: the draw's values, then this setting's --set; the experiment's posterior
+        draws less the keys these fix (:meth:`sim.resolve.Resolved.varied`)."""
+        built = f.build({**p.overrides, **o}, origin=origin)
+        return exp.resolution.varied(built, compile_scenario(built), {**p.overrides, **o}, p.seed)
+
+    # every draw of every target is resolved, and so validated, before anything runs
+    at = [[resolved(f, p, o) for f, o in zip(files, overrides)] for p in points]  # [draw][target]
+    settings = [Setting(label, t, r.compiled, o) for label, t, r, o in zip(_labels(len(targets)), targets, at[0], overrides)]
     _same_actors(settings)
     outputs = OUTPUTS
-
-    def drawn(p, o, compiled):
-        """The posterior draws of the experiment's runs (as its sweep gives them), less the keys this
-        draw or this setting's --set fixes; checked against the setting before anything runs."""
-        params = {k: v for k, v in (exp.point_parameters(p) or {}).items() if k not in o} or None
-        if params:
-            check_keys(compiled, params, f"{where}: the posterior of {exp.base.scenario.posterior}")
-        return params
+    per_draw = exp.runs_per_draw
 
     # one task per draw and setting, each on one process (as a sweep's points): the pool stays busy
-    tasks = [(c, p.seed, drawn(p, o, c)) for p, compiled in zip(points, built) for c, o in zip(compiled, overrides)]
-    results = map_in_order(run_point, tasks, workers, runs=exp.runs, outcome_bits=outputs)
+    tasks = [(r.compiled, r.seed, r.parameters) for draw in at for r in draw]
+    results = map_in_order(run_point, tasks, workers, runs=exp.runs, outcome_bits=outputs, runs_per_draw=per_draw)
     results = tqdm(results, total=len(tasks), desc="draws x settings", disable=not progress, leave=False)
     summaries = list(results)
     paired = [[] for _ in settings[1:]]
@@ -534,7 +599,7 @@ def compare_over(targets: list[str | Path], experiment: str | Path, sets: list[s
         flags = [{o: unpack_flags(s["outcome_bits"][o], exp.runs) for o in outputs}
                  for s in summaries[i * len(targets):(i + 1) * len(targets)]]
         for k, f in enumerate(flags[1:]):
-            paired[k].append({o: paired_estimate(f[o], flags[0][o]) for o in outputs})
+            paired[k].append({o: paired_estimate(f[o], flags[0][o], runs_per_draw=per_draw) for o in outputs})
     return OverDraws(settings, str(experiment), [p.values for p in points], exp.runs, list(outputs), paired)
 
 
@@ -575,6 +640,7 @@ class SweepPairing:
         self.baseline = sweep_baseline(exp)
         self.outputs = tuple(exp.meta.outputs) if self.baseline is not None else ()
         self.runs = exp.runs
+        self.runs_per_draw = exp.runs_per_draw
         self.path = Path(out) / PAIRED_FILE
         self.flags = self._load() if self.baseline is not None else None
         self.pending: dict[int, dict] = {}
@@ -612,7 +678,7 @@ class SweepPairing:
         self.pending.clear()
         for i, s, f in out:
             s["paired_columns"] = {k: v for o in self.outputs
-                                   for k, v in paired_columns(o, paired_estimate(f[o], self.flags[o])).items()}
+                                   for k, v in paired_columns(o, paired_estimate(f[o], self.flags[o], runs_per_draw=self.runs_per_draw)).items()}
         return [(i, s) for i, s, _ in out]
 
     def _save(self, bits: dict) -> None:

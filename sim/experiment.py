@@ -21,6 +21,7 @@ from pydantic import Field
 from .compile import CompiledScenario, compile_scenario
 from .draws import Stream, describe_seed, make_root
 from .errors import InputError, problem
+from .resolve import Resolved, resolve
 from .scenario import Scenario, ScenarioFile, StrictTable, read_input_file
 
 SAMPLERS = ("grid", "lhs", "sobol", "oat", "saltelli")
@@ -102,6 +103,7 @@ class Point:
     overrides: dict[str, Value]
     seed: np.random.SeedSequence  # the point's root stream (sim.draws)
     scenario: CompiledScenario
+    built: Scenario  # the scenario as built with the point's overrides, before compiling
 
 
 @dataclass(frozen=True)
@@ -114,18 +116,22 @@ class Experiment:
     points: list[Point]
     runs: int
     fingerprint: str
-    posterior: dict[str, np.ndarray] | None = None  # per-run parameters drawn from the scenario's posterior
+    resolution: Resolved  # the base scenario resolved: the posterior draws every point's runs take
 
     @property
     def meta(self) -> ExperimentMeta:
         return self.spec.experiment
 
-    def point_parameters(self, point: Point) -> dict[str, np.ndarray] | None:
-        """The per-run parameters of ``point``'s runs: the posterior draws (the same at every point, so
-        that points differ by their values alone), less any key the point sets itself."""
-        if not self.posterior:
-            return None
-        return {k: v for k, v in self.posterior.items() if k not in point.overrides} or None
+    def point_resolved(self, point: Point) -> Resolved:
+        """What ``point``'s runs take (:meth:`sim.resolve.Resolved.varied`): the experiment's posterior
+        draws (the same at every point, so that points differ by their values alone), less any drawn
+        key the point sets itself, on the point's stream."""
+        return self.resolution.varied(point.built, point.scenario, point.overrides, point.seed)
+
+    @property
+    def runs_per_draw(self) -> int | None:
+        """Runs that share a posterior draw, or None at the scenario's point values."""
+        return self.resolution.draws.runs_per_draw if self.resolution.draws else None
 
     @property
     def parameters(self) -> list[Parameter]:
@@ -138,16 +144,8 @@ class Experiment:
             "runs_per_point": self.runs,
             "scenario": self.base.model_dump(mode="json"),
             "points": [{"point": p.index, "values": p.values, **describe_seed(p.seed)} for p in self.points],
-            "posterior": self._posterior_identity(),
+            "posterior": self.resolution.draws.identity() if self.resolution.draws else None,
         }
-
-    def _posterior_identity(self) -> dict | None:
-        """The posterior the runs draw from: its file, runs per draw and a digest of its contents."""
-        path = self.base.scenario.posterior
-        if not self.posterior or path is None:
-            return None
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        return {"file": path, "runs_per_draw": self.base.scenario.runs_per_draw, "sha256": digest}
 
 
 def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
@@ -168,17 +166,20 @@ def load_experiment(path: str | Path, runs: int | None = None) -> Experiment:
         seed = (make_root(spec.experiment.seed, Stream.SWEEP_SHARED) if spec.experiment.common_random_numbers
                 else make_root(spec.experiment.seed, Stream.SWEEP_POINT, index))
         scenario = _point_scenario(source, overrides, file, spec, values)
-        points.append(Point(index, values, overrides, seed, compile_scenario(scenario)))
+        points.append(Point(index, values, overrides, seed, compile_scenario(scenario), scenario))
     n_runs = runs if runs is not None else spec.experiment.runs
-    drawn = None
-    if spec.experiment.posterior == "scenario" and base.scenario.posterior:
-        from .posterior import posterior_for
-
-        drawn = posterior_for(base, base.scenario.posterior).draw(n_runs, spec.experiment.seed,
-                                                                   base.scenario.runs_per_draw)
-    exp = Experiment(file, spec, base, points, n_runs, "", drawn)
+    # one set of posterior draws for every point, on the experiment's shared stream
+    shared = make_root(spec.experiment.seed, Stream.SWEEP_SHARED)
+    base_resolved = resolve(base, posterior="scenario" if spec.experiment.posterior == "scenario" else None,
+                            seed=shared, runs=n_runs)
+    for p in points:  # a point that sets part of a drawn key is refused before anything runs
+        try:
+            base_resolved.varied(p.built, p.scenario, p.overrides, p.seed)
+        except InputError as exc:
+            raise InputError([f"{file}: {line.replace('--set ', 'parameter ')}" for line in exc.problems]) from None
+    exp = Experiment(file, spec, base, points, n_runs, "", base_resolved)
     digest = hashlib.sha256(json.dumps(exp.resolved(), sort_keys=True).encode()).hexdigest()
-    return Experiment(file, spec, base, points, n_runs, digest, drawn)
+    return Experiment(file, spec, base, points, n_runs, digest, base_resolved)
 
 
 def _point_scenario(source: ScenarioFile, overrides: dict, file: str, spec, values) -> Scenario:

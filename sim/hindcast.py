@@ -379,6 +379,20 @@ def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
     return out
 
 
+def resolve_histories(hc: Hindcast, runs: int, seed=0, posterior="scenario"):
+    """What each simulated history takes (:func:`sim.resolve.resolve`, one draw per history): the
+    template's posterior (or ``posterior``: a file, a :class:`sim.posterior.Posterior`, or None /
+    ``"none"`` for point values), drawn on the stream ``root + (POSTERIOR,)`` of the hindcast's root
+    (``seed`` when it is a root, else the seed's HINDCAST root). History k takes run k's values in
+    every year, so a history is one world, as the record is."""
+    from .draws import Stream, as_root
+    from .resolve import resolve
+    from .scenario import ScenarioFile
+
+    return resolve(ScenarioFile.read(hc.template), posterior=posterior, seed=as_root(seed, Stream.HINDCAST),
+                   runs=runs, runs_per_draw=1)
+
+
 def predict(years: Mapping[int, YearRuns], band: float = 0.9) -> dict[int, YearPrediction]:
     """:func:`predict_year` of every simulated year."""
     return {y: predict_year(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, band)
@@ -424,7 +438,7 @@ def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float
 
 
 def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, seed: int,
-                    command: list[str] | None = None, band: float = 0.9) -> dict:
+                    command: list[str] | None = None, band: float = 0.9, parameters: str | None = None) -> dict:
     """The comparison, the period's checks, and their JSON and CSV forms for a results directory."""
     import csv
     import io
@@ -447,6 +461,7 @@ def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, s
     doc = {
         "hindcast": hc.name, "file": str(hc.path), "template": str(hc.template), "runs_per_year": runs,
         "seed": seed, "stream": [int(Stream.HINDCAST), int(Stream.YEAR), "YEAR"], "band": band,
+        "parameters": parameters or "the template's point values",
         "years": {str(r.year): {k: check(c) for k, c in r.checks.items()} | {"p_clash": r.p_clash}
                   for r in comparison},
         "inside": {k: sum(r.checks[k].inside for r in comparison) for k in STATISTICS},

@@ -14,6 +14,13 @@ from . import loops
 
 NEVER = -1  # step value for an event that did not happen
 
+OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_nuclear_use", "p_crisis_perfect_perception",
+           "p_crisis_after_misreading", "p_misperception_driven_escalation")
+"""The headline probabilities, each the share of runs with a per-run outcome (:func:`outcome_flags`)."""
+_NEEDS = {"p_miscalculation": "miscalculation", "p_crisis": "crisis", "p_war": "war", "p_nuclear_use": "max_rung",
+          "p_misperception_driven_escalation": "first_mde_step", "p_crisis_perfect_perception": "twin_crisis",
+          "p_crisis_after_misreading": "crisis_after_misreading"}
+
 
 class OutcomeTracker:
     """Running outcomes of R runs of one compiled scenario.
@@ -115,6 +122,8 @@ class OutcomeTracker:
             "provocations": self.provocations.sum(axis=1),
             "crisis_onsets": self.crisis_onsets,
         }
+        # the step the run's highest realised rung first reached rung k (NEVER: not reached)
+        cols.update({f"first_passage_{k}": self.first_passage[:, k] for k in range(1, self.first_passage.shape[1])})
         for name in self.PER_ACTOR:
             values = getattr(self, name)
             cols.update({f"{name}_{i}": values[:, i] for i in range(values.shape[1])})
@@ -195,3 +204,60 @@ class Totals:
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+
+def outcome_flags(per_run: dict[str, np.ndarray], top_rung: int, outputs=OUTPUTS) -> dict[str, np.ndarray]:
+    """Each output's per-run indicator (bool, one per run) from per-run columns
+    (:meth:`OutcomeTracker.per_run`, or runs.csv read back). An output whose column is missing
+    (``p_miscalculation`` of runs without twins) is left out."""
+    def col(name):
+        return np.asarray(per_run[name]).astype(np.int64)
+
+    make = {
+        "p_miscalculation": lambda: col("miscalculation") != 0,
+        "p_crisis": lambda: col("crisis") != 0,
+        "p_war": lambda: col("war") != 0,
+        "p_nuclear_use": lambda: col("max_rung") >= top_rung,
+        "p_misperception_driven_escalation": lambda: col("first_mde_step") != NEVER,
+        "p_crisis_perfect_perception": lambda: col("twin_crisis") != 0,
+        "p_crisis_after_misreading": lambda: col("crisis_after_misreading") != 0,
+    }
+    return {o: make[o]() for o in outputs if _NEEDS[o] in per_run}
+
+
+@dataclass
+class DrawCounts:
+    """Counts per posterior draw, for runs that share draws (run k takes draw k // runs_per_draw).
+
+    ``sizes`` (D,) runs of each draw (the last may be short); ``outcomes`` output name (OUTPUTS) ->
+    (D,) runs with it; ``first_passage`` (D, K+1, T+1) the escalation-curve histogram of
+    :class:`Totals` per draw (None when the per-run table had no first-passage columns).
+    """
+
+    sizes: np.ndarray
+    outcomes: dict[str, np.ndarray]
+    first_passage: np.ndarray | None = None
+
+    @classmethod
+    def from_runs(cls, per_run: dict[str, np.ndarray], runs_per_draw: int, top_rung: int,
+                  horizon: int | None = None) -> DrawCounts:
+        """Fold per-run columns by draw; ``horizon`` (T) asks for the first-passage histograms too."""
+        flags = outcome_flags(per_run, top_rung)
+        runs = len(next(iter(flags.values())))
+        draw = np.arange(runs) // runs_per_draw
+        D = int(draw[-1]) + 1
+        sizes = np.bincount(draw, minlength=D)
+        outcomes = {o: np.bincount(draw, weights=f, minlength=D).astype(np.int64) for o, f in flags.items()}
+        hist = None
+        if horizon is not None and "first_passage_1" in per_run:
+            T = horizon
+            hist = np.zeros((D, top_rung + 1, T + 1), dtype=np.int64)
+            hist[:, 0, 0] = sizes  # every run stands at rung 0 or above from step 0
+            for k in range(1, top_rung + 1):
+                fp = np.asarray(per_run[f"first_passage_{k}"], dtype=np.int64)
+                np.add.at(hist, (draw, k, np.where(fp == NEVER, T, fp)), 1)
+        return cls(sizes, outcomes, hist)
+
+    def of(self, output: str) -> tuple[np.ndarray, np.ndarray]:
+        """(runs with the output per draw, runs per draw): the ``by_draw`` of :func:`sim.stats.estimate`."""
+        return self.outcomes[output], self.sizes

@@ -124,14 +124,30 @@ def with_run_parameters(sc: CompiledScenario, values: Mapping[str, np.ndarray]) 
     return replace(sc, rule_params=tuple(rule_params), **out)
 
 
-def run_rows(sc: CompiledScenario, start: int, stop: int) -> CompiledScenario:
-    """The per-run arrays of runs ``start .. stop - 1`` (for a batch of runs); other arrays unchanged."""
-    R = run_count(sc)
-    if R is None:
+def at_values(sc: CompiledScenario, values: Mapping[str, float | np.ndarray]) -> CompiledScenario:
+    """``sc`` at one run's values of per-run keys, as point values: what :func:`with_run_parameters` gives
+    a run of one, with the run axis dropped (so arrays keep the scenario's shapes). ``values`` maps
+    each key to a number or a one-element array."""
+    if not values:
         return sc
-    out = {name: getattr(sc, name)[start:stop] for name in PER_ACTOR if getattr(sc, name).ndim == 2}
-    out |= {name: getattr(sc, name)[:, start:stop] for name in PER_DRILL_DAY if getattr(sc, name).ndim == 3}
-    rules = tuple({k: (v[start:stop] if np.ndim(v) else v) for k, v in p.items()} for p in sc.rule_params)
+    one = with_run_parameters(sc, {k: np.asarray(v, dtype=float).reshape(1) for k, v in values.items()})
+    out = {name: getattr(one, name)[0] for name in PER_ACTOR if getattr(one, name).ndim == 2}
+    out |= {name: getattr(one, name)[:, 0] for name in PER_DRILL_DAY if getattr(one, name).ndim == 3}
+    rules = tuple({k: (float(np.asarray(v).reshape(-1)[0]) if np.ndim(v) else v) for k, v in p.items()}
+                  for p in one.rule_params)
+    return replace(one, rule_params=rules, **out)
+
+
+def select_rows(sc: CompiledScenario, rows: np.ndarray) -> CompiledScenario:
+    """The per-run arrays of runs ``rows`` (an index array), in that order; other arrays unchanged.
+
+    For callers that step a changing subset of runs (rare-outcome replicas that have not yet reached
+    their target): run ``rows[j]``'s values become row j's."""
+    if run_count(sc) is None:
+        return sc
+    out = {name: getattr(sc, name)[rows] for name in PER_ACTOR if getattr(sc, name).ndim == 2}
+    out |= {name: getattr(sc, name)[:, rows] for name in PER_DRILL_DAY if getattr(sc, name).ndim == 3}
+    rules = tuple({k: (v[rows] if np.ndim(v) else v) for k, v in p.items()} for p in sc.rule_params)
     return replace(sc, rule_params=rules, **out)
 
 

@@ -81,27 +81,35 @@ def _date_axis(ax) -> None:
 
 
 def plot_escalation_curves(scenario: CompiledScenario, first_passage: np.ndarray, runs: int,
-                           path: str | Path | None = None, min_rung: int = 1):
+                           path: str | Path | None = None, min_rung: int = 1, by_draw=None):
     """P(max realised rung so far >= k) against date, one line per rung k >= ``min_rung``, 95% bands.
 
-    ``first_passage`` is the (K+1, T+1) histogram of :class:`sim.outcomes.Totals`. Lines are in rung
-    order; each line's label names its rung.
+    ``first_passage`` is the (K+1, T+1) histogram of :class:`sim.outcomes.Totals`; ``by_draw`` (the
+    per-draw histograms (D, K+1, T+1), runs per draw (D,)) makes the bands intervals over posterior
+    draws (:func:`sim.stats.escalation_curves`; none with too few draws). Lines are in rung order; each
+    line's label names its rung.
     """
-    p, lo, hi = escalation_curves(first_passage, runs)
+    p, lo, hi = escalation_curves(first_passage, runs, by_draw)
     days = _dates(scenario)
     fig = _figure((10, 5.5))
     ax = fig.subplots()
     _shade_drills(ax, scenario, days)
     for k in range(min_rung, scenario.top_rung + 1):
         colour = OKABE_ITO[(k - min_rung) % len(OKABE_ITO)]
-        ax.fill_between(days, lo[k], hi[k], color=colour, alpha=0.2, lw=0)
+        if not np.isnan(lo[k]).all():
+            ax.fill_between(days, lo[k], hi[k], color=colour, alpha=0.2, lw=0)
         ax.plot(days, p[k], color=colour, lw=1.8, label=f">= {k}: {scenario.rung_names[k]}")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("P(highest rung reached so far >= k)")
     _date_axis(ax)
+    if by_draw is None:
+        bands = "bands: Wilson 95% intervals"
+    elif np.isnan(lo).all():
+        bands = f"no bands: {len(by_draw[1])} posterior draws are too few for an interval"
+    else:
+        bands = f"bands: 95% intervals over {len(by_draw[1])} posterior draws"
     ax.set_title(f"Escalation curves: {scenario.name}, {scenario.start.year}\n"
-                 f"{runs:,} runs; bands: Wilson 95% intervals; grey: drills (hatched: approximate dates)",
-                 fontsize=10)
+                 f"{runs:,} runs; {bands}; grey: drills (hatched: approximate dates)", fontsize=10)
     ax.legend(title="rung k", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title_fontsize=8)
     return _finish(fig, path)
 
@@ -144,7 +152,9 @@ def plot_level_paths(scenario: CompiledScenario, occupancy: np.ndarray, runs: in
 
 
 def _column(rows: list[dict], name: str) -> np.ndarray:
-    return np.array([float(r[name]) for r in rows])
+    """A numeric column of a sweep's rows; an empty cell (an interval too few draws could not give) is NaN,
+    which the figures leave out."""
+    return np.array([np.nan if r[name] in (None, "") else float(r[name]) for r in rows])
 
 
 def _error_bars(rows: list[dict], name: str, est: np.ndarray) -> np.ndarray:
@@ -428,7 +438,8 @@ def _load_run(results: Path):
 def _draw_run(kind: str, scenario: CompiledScenario, totals) -> Figure:
     runs = int(totals["runs"])
     if kind == "curves":
-        return plot_escalation_curves(scenario, totals["first_passage"], runs)
+        by_draw = (totals["draw_first_passage"], totals["draw_sizes"]) if "draw_sizes" in totals else None
+        return plot_escalation_curves(scenario, totals["first_passage"], runs, by_draw=by_draw)
     return plot_level_paths(scenario, totals["occupancy"], runs, totals["sample_actions"])
 
 

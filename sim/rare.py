@@ -45,6 +45,8 @@ import numpy as np
 from .compile import CompiledScenario
 from .draws import Seed, StepDraws, Stream, child, fill_step, make_root, n_uniforms
 from .errors import InputError
+from .parameters import select_rows
+from .resolve import Resolved, resolve
 
 CHUNK = 32
 """Steps of draws per chunk of a replica's stream: each chunk is one ``fill_step`` of (CHUNK, ...)."""
@@ -238,9 +240,14 @@ class _Batch:
     """B repetitions x n replicas as rows of arrays, with every replica's whole path (time-major
     histories, so that a step writes one slab), which is what a clone copies."""
 
-    def __init__(self, sc, target: int, root, repetitions: list[int], n: int, k: int, score):
+    def __init__(self, sc, target: int, root, repetitions: list[int], n: int, k: int, score, parameters=None):
         from .kernel import regime_multiplier
+        from .parameters import with_run_parameters
 
+        # a repetition's posterior draw (parameters: key -> one value per repetition) holds for its replicas
+        self.per_row = bool(parameters)
+        if parameters:
+            sc = with_run_parameters(sc, {key: np.repeat(np.asarray(v, dtype=float), n) for key, v in parameters.items()})
         self.sc, self.target, self.root, self.reps, self.n, self.k = sc, target, root, repetitions, n, k
         self.score = score
         B, N, T = len(repetitions), sc.n_actors, sc.horizon
@@ -319,7 +326,8 @@ class _Batch:
             for j in live[phase == 0]:
                 fill_step(segs[j].rng, U[j], E[j])
             draws = StepDraws(U[live, phase], E[live, phase], N)
-            level, threat, realised, mde = _step(sc, t, level, threat, draws, regime)
+            here = select_rows(sc, rows[live]) if self.per_row else sc  # the live rows' own values
+            level, threat, realised, mde = _step(here, t, level, threat, draws, regime)
             top = np.maximum(top, realised.max(axis=1))
             r = rows[live]
             self.level[t + 1, r] = level
@@ -328,7 +336,7 @@ class _Batch:
             self.mde[t, r] = mde
             self.top[t, r] = top
             reached = top >= self.target
-            xi = np.minimum(self.score(sc, t + 1, top, level, threat, regime), self.below)
+            xi = np.minimum(self.score(here, t + 1, top, level, threat, regime), self.below)
             xi[reached] = self.target
             self.xi[t, r] = xi
             stepped[live] += 1
@@ -436,12 +444,14 @@ class _Batch:
 
 
 def run_repetitions(sc: CompiledScenario, target: int, root, repetitions: list[int], n: int, k: int,
-                    score: str = DEFAULT_SCORE) -> list[Repetition]:
-    """Repetitions ``repetitions`` of AMS, in batches of up to BATCH_ROWS replicas stepped side by side."""
+                    score: str = DEFAULT_SCORE, parameters=None) -> list[Repetition]:
+    """Repetitions ``repetitions`` of AMS, in batches of up to BATCH_ROWS replicas stepped side by side;
+    ``parameters`` (key -> one value per repetition, in the order of ``repetitions``) gives each its draw."""
     per_batch = max(1, BATCH_ROWS // n)
     out = []
     for i in range(0, len(repetitions), per_batch):
-        out += _Batch(sc, target, root, list(repetitions[i:i + per_batch]), n, k, SCORES[score]).run()
+        own = {key: v[i:i + per_batch] for key, v in parameters.items()} if parameters else None
+        out += _Batch(sc, target, root, list(repetitions[i:i + per_batch]), n, k, SCORES[score], own).run()
     return out
 
 
@@ -461,6 +471,7 @@ class RareResult:
     repetitions: list[Repetition] = field(default_factory=list)
     decided: float | None = None  # 0 (unreachable) or 1 (every run starts there): no repetitions run
     reason: str | None = None
+    resolved: Resolved | None = None  # with per-repetition values: repetition j takes run j's (one draw each)
 
     @property
     def estimates(self) -> np.ndarray:
@@ -469,12 +480,16 @@ class RareResult:
 
 def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas: int = DEFAULT_REPLICAS,
                   repetitions: int = DEFAULT_REPETITIONS, seed: Seed = 0, score: str = DEFAULT_SCORE,
-                  kill_fraction: float = KILL_FRACTION, workers: int | None = None) -> RareResult:
+                  kill_fraction: float = KILL_FRACTION, workers: int | None = None,
+                  resolved: Resolved | None = None) -> RareResult:
     """P(some realised action reaches the target rung within the horizon) by ``repetitions`` independent
     AMS repetitions of ``replicas`` replicas each, on up to ``workers`` processes (default: all cores).
 
     Repetition j draws only on streams fixed by (seed, j), so no choice of ``workers`` changes a
-    number. An unreachable target (above every actor's highest possible realised rung) gives 0, and
+    number. With ``resolved`` (:func:`resolve_rare`: one posterior draw per repetition) repetition j
+    runs at draw j's values: each repetition's estimate is unbiased for its draw's probability, so
+    their mean is unbiased for the probability averaged over the posterior, and the t interval over
+    the repetitions (independent draws) holds the parameters' uncertainty with the splitting's error. An unreachable target (above every actor's highest possible realised rung) gives 0, and
     a target every run starts at gives 1, at once and with the reason.
     """
     from .parallel import chunks, default_workers, map_in_order
@@ -485,7 +500,9 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
     if score not in SCORES:
         raise InputError(f"score {score!r}: use one of {', '.join(SCORES)}")
     k = min(replicas - 1, max(1, round(kill_fraction * replicas)))
-    out = RareResult(sc, target, seed, score, replicas, k)
+    if resolved is not None and resolved.runs != repetitions:
+        raise ValueError(f"resolved holds {resolved.runs} draws for {repetitions} repetitions")
+    out = RareResult(sc, target, seed, score, replicas, k, resolved=resolved)
     top = highest_reachable(sc)
     if target.rung > top:
         out.decided, out.reason = 0.0, (
@@ -498,7 +515,9 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
         return out
     workers = min(workers or default_workers(), repetitions)
     per_task = -(-repetitions // workers)
-    tasks = [(sc, target.rung, rare_root(seed), list(range(a, b)), replicas, k, score)
+    values = resolved.parameters if resolved is not None else None
+    tasks = [(sc, target.rung, rare_root(seed), list(range(a, b)), replicas, k, score,
+              {key: v[a:b] for key, v in values.items()} if values else None)
              for a, b in chunks(repetitions, per_task)]
     out.repetitions = [r for part in map_in_order(run_repetitions, tasks, workers) for r in part]
     if all(r.flat for r in out.repetitions):
@@ -520,7 +539,7 @@ def summarise_rare(res: RareResult, confidence: float = 0.95) -> dict:
 
     sc, T = res.scenario, res.scenario.horizon
     out = {"target": res.target.name, "rung": res.target.rung, "rung_name": sc.rung_names[res.target.rung],
-           "method": METHOD, "parameters": "the scenario's point values", "score": res.score,
+           "method": METHOD, "parameters": _parameters_text(res), "score": res.score,
            "replicas": res.replicas, "killed_per_level": res.kill,
            "repetitions": len(res.repetitions), **describe_seed(rare_root(res.seed))}
     if res.decided is not None:
@@ -547,6 +566,22 @@ def summarise_rare(res: RareResult, confidence: float = 0.95) -> dict:
         "repetition_estimates": est.tolist(),
     })
     return _finite(out)
+
+
+def _parameters_text(res: RareResult) -> str:
+    r = res.resolved
+    if r is None or r.draws is None:
+        return "at the scenario's point values" + (f"; {r.describe().split('; ', 1)[1]}" if r and r.overrides else "")
+    fixed = f"; fixed by overrides: {', '.join(r.draws.fixed)}" if r.draws.fixed else ""
+    return f"averaged over {r.draws.count} posterior draws of {r.draws.posterior.path}, one per repetition{fixed}"
+
+
+def resolve_rare(resolved: Resolved, repetitions: int, seed: Seed = 0) -> Resolved:
+    """What each AMS repetition takes: one draw of ``resolved``'s posterior per repetition (drawn on
+    the rare-outcome stream of ``seed``), with the same overrides; point values without a posterior."""
+    return resolve(resolved.scenario, overrides=resolved.overrides,
+                   posterior=resolved.draws.posterior if resolved.draws else None, seed=rare_root(seed),
+                   runs=repetitions, runs_per_draw=1)
 
 
 def path_shares(res: RareResult) -> dict | None:
@@ -607,6 +642,9 @@ def replay_model(res: RareResult, repetition: int, index: int):
     ``repetition``: run it and it follows that replica's path to the target, step for step."""
     from .model import EscalationModel
 
+    from .parameters import at_values
+
     rep = next(r for r in res.repetitions if r.repetition == repetition)
     draws = replay_draws(res.scenario, res.seed, repetition, rep.genealogy[index], rep.regime_uniforms[index])
-    return EscalationModel(res.scenario, draws=draws)
+    own = res.resolved.run_parameters(repetition) if res.resolved is not None else None
+    return EscalationModel(at_values(res.scenario, own or {}), draws=draws)

@@ -22,6 +22,8 @@ from .results import atomic_write
 
 
 def _pct(row: dict, name: str) -> str:
+    if row.get(name + "_low") in (None, ""):
+        return f"{100 * float(row[name]):.2f}% (no interval: {row.get('interval', 'too few draws')})"
     return (f"{100 * float(row[name]):.2f}% [{100 * float(row[name + '_low']):.2f}, "
             f"{100 * float(row[name + '_high']):.2f}]")
 
@@ -34,9 +36,11 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _diff(row: dict, name: str) -> str:
     """A paired difference in percentage points with its interval, and the runs that differ."""
+    counts = f"({row[name + '_only_here']} / {row[name + '_only_baseline']})"
+    if row.get(name + "_diff_low") in (None, ""):
+        return f"{100 * float(row[name + '_diff']):+.2f} (no interval) {counts}"
     return (f"{100 * float(row[name + '_diff']):+.2f} [{100 * float(row[name + '_diff_low']):+.2f}, "
-            f"{100 * float(row[name + '_diff_high']):+.2f}] ({row[name + '_only_here']} / "
-            f"{row[name + '_only_baseline']})")
+            f"{100 * float(row[name + '_diff_high']):+.2f}] {counts}")
 
 
 def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> list[str]:
@@ -135,7 +139,7 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
         body = []
         for out in outputs:
             est = np.array([float(r[out]) for r in rows])
-            half = np.median([(float(r[out + "_high"]) - float(r[out + "_low"])) / 2 for r in rows])
+            half = np.median([(float(r[out + "_high"] or "nan") - float(r[out + "_low"] or "nan")) / 2 for r in rows])
             q = np.percentile(est, [5, 50, 95])
             body.append([OUTPUT_LABELS.get(out, out), f"{100 * q[1]:.2f}%", f"{100 * q[0]:.2f}% - {100 * q[2]:.2f}%",
                          f"± {100 * half:.2f}%"])

@@ -26,8 +26,8 @@ from .compile import CompiledScenario
 from .draws import Seed, describe_seed
 from .errors import InputError
 from .loops import perceived_rung
-from .outcomes import OutcomeTracker, Totals
-from .parameters import with_run_parameters
+from .outcomes import DrawCounts, OutcomeTracker, Totals
+from .parameters import at_values
 from .scenario import Scenario
 from .simulate import EnsembleResult
 from .stats import escalation_curves, estimate, spread_over_draws
@@ -36,47 +36,75 @@ from .stats import escalation_curves, estimate, spread_over_draws
 def summarise(result: EnsembleResult) -> dict:
     """The headline numbers of an ensemble, JSON-ready (see :func:`summarise_totals`).
 
-    When the runs drew their parameters from a posterior, ``parameter_uncertainty`` gives, for each
-    headline probability, its spread over the posterior draws (:func:`sim.stats.spread_over_draws`):
-    the Wilson interval is the Monte Carlo error of the estimate integrated over the posterior; the
-    spread is how much the answer moves with the parameters the record leaves open.
+    With a :class:`sim.resolve.Resolved` (:func:`sim.simulate.run`), ``parameters`` says what the runs
+    took (a posterior with its draws, or point values, and the overrides). When the runs drew from a
+    posterior, every interval is over the draws (:mod:`sim.stats`), and ``parameter_uncertainty``
+    gives, for each headline probability, its spread over the draws
+    (:func:`sim.stats.spread_over_draws`): how far the answer moves with the parameters the record
+    leaves open.
     """
-    out = summarise_totals(result.scenario, result.totals, seed=result.seed, engine=result.engine)
-    if result.runs_per_draw and result.per_run is not None and result.runs >= 2 * result.runs_per_draw:
-        out["posterior"] = result.posterior
+    resolved, by_draw = result.resolved, None
+    if resolved is not None and resolved.draws is not None:
+        if result.per_run is None:
+            raise ValueError("runs that share posterior draws need their per-run outcomes (per_run=True)")
+        by_draw = DrawCounts.from_runs(result.per_run, resolved.draws.runs_per_draw, result.scenario.top_rung)
+    out = summarise_totals(result.scenario, result.totals, seed=result.seed, engine=result.engine, by_draw=by_draw)
+    if resolved is not None:
+        out["parameters"] = parameters_record(resolved)
+    if by_draw is not None and len(by_draw.sizes) >= 2:
+        M = resolved.draws.runs_per_draw
         out["parameter_uncertainty"] = {
-            f"p_{name}": spread_over_draws(result.per_run[name], result.runs_per_draw)
-            for name in ("miscalculation", "crisis", "war", "crisis_after_misreading") if name in result.per_run}
+            f"p_{name}": spread_over_draws(result.per_run[name], M)
+            for name in ("miscalculation", "crisis", "war", "crisis_after_misreading")
+            if name in result.per_run and result.runs >= 2 * M}
     return out
 
 
-def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: str = "ensemble") -> dict:
+def parameters_record(resolved) -> dict:
+    """What the runs took, for summaries and manifests: the posterior (file, digest, draws, runs per
+    draw, drawn keys and keys the overrides fix), or point values; the overrides; a one-line text."""
+    rec = {"source": "posterior" if resolved.draws else "point values", "overrides": resolved.overrides,
+           "text": resolved.describe()}
+    if resolved.draws:
+        d = resolved.draws
+        rec["posterior"] = {**d.identity(), "drawn": d.drawn_keys, "fixed_by_overrides": list(d.fixed)}
+    return rec
+
+
+def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: str = "ensemble",
+                     by_draw: DrawCounts | None = None) -> dict:
     """The headline numbers of the runs folded into ``tot``, JSON-ready.
 
-    Probabilities come as ``{"estimate", "ci_low", "ci_high", "successes", "runs"}`` with Wilson 95%
-    intervals. ``p_miscalculation`` (a crisis in the run and none in its perfect-perception twin) and
-    ``p_crisis_perfect_perception`` only when the ensemble ran twins, as :func:`sim.simulate.simulate`
-    does by default; ``p_crisis_after_misreading`` is the tag-based measure. ``seed`` and
-    ``stream`` name the random stream the runs drew from (:func:`sim.draws.describe_seed`).
+    Probabilities come as :func:`sim.stats.estimate` gives them: ``{"estimate", "ci_low", "ci_high",
+    "successes", "runs", "interval"}``, the interval Wilson's 95% for independent runs, or over the
+    posterior draws with ``by_draw`` (the runs' counts per draw). ``p_miscalculation`` (a crisis in the
+    run and none in its perfect-perception twin) and ``p_crisis_perfect_perception`` only when the
+    ensemble ran twins, as :func:`sim.simulate.simulate` does by default; ``p_crisis_after_misreading``
+    is the tag-based measure. ``seed`` and ``stream`` name the random stream the runs drew from
+    (:func:`sim.draws.describe_seed`).
     """
     n = tot.runs
     ids = sc.actor_ids
+
+    def est(name: str, successes: int) -> dict:
+        return estimate(successes, n, by_draw=by_draw.of(name) if by_draw is not None else None)
+
     out = {
         "scenario": sc.name,
         "runs": n,
         **describe_seed(seed),
         "engine": engine,
         "horizon_days": sc.horizon,
-        **({"p_miscalculation": estimate(tot.miscalculation, n)} if tot.twin_runs else {}),
-        "p_crisis": estimate(tot.crisis, n),
-        "p_war": estimate(tot.war, n),
+        **({"p_miscalculation": est("p_miscalculation", tot.miscalculation)} if tot.twin_runs else {}),
+        "p_crisis": est("p_crisis", tot.crisis),
+        "p_war": est("p_war", tot.war),
         # runs whose max realised rung reached the top rung K (nuclear use on the default ladder)
-        "p_nuclear_use": estimate(int(tot.max_rung[sc.top_rung]), n),
-        "p_crisis_after_misreading": estimate(tot.crisis_after_misreading, n),
-        "p_misperception_driven_escalation": estimate(tot.runs_with_mde, n),
+        "p_nuclear_use": est("p_nuclear_use", int(tot.max_rung[sc.top_rung])),
+        "p_crisis_after_misreading": est("p_crisis_after_misreading", tot.crisis_after_misreading),
+        "p_misperception_driven_escalation": est("p_misperception_driven_escalation", tot.runs_with_mde),
     }
     if tot.twin_runs:
-        out["p_crisis_perfect_perception"] = estimate(tot.twin_crisis, n)
+        out["p_crisis_perfect_perception"] = est("p_crisis_perfect_perception", tot.twin_crisis)
     out["max_rung_distribution"] = {sc.rung_names[k]: int(c) for k, c in enumerate(tot.max_rung)}
     out["misperception_driven_escalations"] = {
         ids[i]: {ids[j]: int(tot.mde[i, j]) for j in range(len(ids)) if tot.mde[i, j]}
@@ -99,30 +127,35 @@ def format_table(summary: dict) -> str:
             (f"P({top})", "p_nuclear_use"), ("P(crisis, perfect perception)", "p_crisis_perfect_perception"),
             ("P(crisis after a misreading)", "p_crisis_after_misreading")]
     lines = [f"{summary['scenario']}: {summary['runs']} runs of {summary['horizon_days']} days, "
-             f"seed {summary['seed']}, {summary['engine']} engine",
-             f"{'':30}{'estimate':>10}{'95% interval':>20}{'runs with it':>18}"]
+             f"seed {summary['seed']}, {summary['engine']} engine"]
+    if "parameters" in summary:
+        lines.append(f"parameters: {summary['parameters']['text']}")
+    lines.append(f"{'':30}{'estimate':>10}{'95% interval':>20}{'runs with it':>18}")
     spread = summary.get("parameter_uncertainty", {})
     if spread:
         lines[-1] += f"{'5-95% over draws':>22}"
+    kinds = set()
     for label, key in rows:
         if key not in summary:  # p_miscalculation and the twins' P(crisis): only with twins
             continue
         e = summary[key]
+        kinds.add(e.get("interval", "Wilson"))
         count = f"{e['successes']}/{e['runs']}"
-        line = f"{label:30}{e['estimate']:>10.4f}    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]{count:>18}"
+        interval = (f"    [{e['ci_low']:.4f}, {e['ci_high']:.4f}]" if e["ci_low"] is not None else
+                    f"{'no interval':>22}")
+        line = f"{label:30}{e['estimate']:>10.4f}{interval}{count:>18}"
         if key in spread:
             line += f"{'':4}[{spread[key]['q05']:.4f}, {spread[key]['q95']:.4f}]"
         lines.append(line)
+    lines += [_interval_note(kind) for kind in sorted(kinds)]
     if spread:
-        d = next(iter(spread.values()))
-        lines.append(f"parameters drawn from {summary['posterior']}: {d['draws']} draws x {d['runs_per_draw']} runs; "
-                     "the interval is Monte Carlo error over the posterior, the spread how far the answer moves "
-                     "with the parameters (it includes Monte Carlo noise of each draw's estimate)")
+        lines.append("5-95% over draws: the spread of the draws' own estimates, how far the answer moves with the "
+                     "parameters (plus each draw's Monte Carlo noise)")
     # Rare targets (escsim run --rare): the AMS estimate, labelled with the method, its t interval over
     # repetitions, its relative error and work, and how the paths to the target looked.
     for i, r in enumerate(summary.get("rare", {}).values()):
         if i == 0:
-            at = f", at {r['parameters']} (not drawn from the posterior)" if summary.get("posterior") else ""
+            at = f", {r['parameters']}"
             lines.append(f"rare outcomes by {r['method']}{at}:")
         label = f"P({r['rung_name']}) [AMS]"
         if r.get("ci_low") is None or r.get("relative_error") is None:
@@ -147,6 +180,19 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _interval_note(kind: str) -> str:
+    """One line saying what a table's 95% intervals are."""
+    if kind == "Wilson":
+        return "95% interval: Wilson's, the Monte Carlo error of independent runs at these parameter values"
+    if kind.startswith("none"):
+        from .stats import MIN_DRAWS
+
+        return (f"no interval: {kind.split(': ', 1)[1]}: too few to measure the parameters' uncertainty "
+                f"(an interval needs {MIN_DRAWS} draws or more; docs/model.md section 13)")
+    return (f"95% interval: {kind}, the draw as the unit: Monte Carlo error and parameter uncertainty together "
+            "(docs/model.md section 13)")
+
+
 def versions() -> dict[str, str | None]:
     """Versions of Python and the packages that shape the numbers."""
     out = {"python": platform.python_version()}
@@ -167,8 +213,9 @@ def manifest(result: EnsembleResult, scenario: Scenario, command: list[str] | No
         "runs": result.runs,
         **describe_seed(result.seed),
         "engine": result.engine,
-        "posterior": result.posterior,
-        "runs_per_draw": result.runs_per_draw,
+        # what the runs took: the posterior's identity (file, digest, draws, runs per draw), or None
+        "posterior": result.resolved.draws.identity() if result.resolved and result.resolved.draws else None,
+        **({"parameters": parameters_record(result.resolved)} if result.resolved else {}),
         "command": command if command is not None else sys.argv,
         "versions": versions(),
     }
@@ -201,6 +248,27 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def default_out(resolved) -> Path:
+    """``results/NAME`` for a scenario run as written; a what-if gets a directory of its own,
+    ``results/NAME__KEY=VALUE...`` (each ``--set``, then ``posterior=...`` when the posterior is not the
+    scenario's own), so that it never replaces the plain run that comparisons read as a baseline."""
+    import re
+
+    parts = [f"{k}={_plain(v)}" for k, v in resolved.overrides.items()]
+    own = resolved.scenario.scenario.posterior
+    used = resolved.draws.posterior.path if resolved.draws else None
+    if (own and not used) or (used and str(Path(used).resolve()) != str(Path(own or "").resolve())):
+        parts.append(f"posterior={Path(used).stem if used else 'none'}")
+    name = "__".join([resolved.compiled.name, *parts])
+    return Path("results") / re.sub(r"[^A-Za-z0-9._=+-]+", "_", name)
+
+
+def _plain(v) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    return json.dumps(v, default=str) if isinstance(v, (list, dict)) else str(v)
 
 
 def check_run_dir(out: Path, scenario: Scenario) -> None:
@@ -276,37 +344,57 @@ def _actor_lists(reached: np.ndarray, ids) -> list[str]:
     return [text[k] for k in np.ravel(which)]
 
 
-def curves_csv(sc: CompiledScenario, totals: Totals) -> str:
+def draw_counts(result: EnsembleResult) -> DrawCounts | None:
+    """The runs' counts per posterior draw, with the escalation curves' histograms, or None when
+    the runs do not share draws."""
+    r = result.resolved
+    if r is None or r.draws is None or result.per_run is None:
+        return None
+    return DrawCounts.from_runs(result.per_run, r.draws.runs_per_draw, result.scenario.top_rung, result.scenario.horizon)
+
+
+def curves_csv(sc: CompiledScenario, totals: Totals, by_draw: DrawCounts | None = None) -> str:
     """The escalation curves as CSV: per step and date, for each rung k >= 1, P(max realised rung so
-    far >= k) as ``p_ge_k`` with its Wilson 95% band ``low_k``, ``high_k`` (:func:`escalation_curves`).
+    far >= k) as ``p_ge_k`` with its 95% band ``low_k``, ``high_k`` (:func:`escalation_curves`: Wilson's,
+    or over the posterior draws with ``by_draw``; empty where there are too few draws for one).
     Floats are written in full (``repr``), so reading the file back gives the computed numbers."""
-    p, low, high = escalation_curves(totals.first_passage, totals.runs)
+    p, low, high = escalation_curves(totals.first_passage, totals.runs,
+                                     None if by_draw is None else (by_draw.first_passage, by_draw.sizes))
     rungs = range(1, sc.top_rung + 1)
     text = io.StringIO()
     w = csv.writer(text, lineterminator="\n")
     w.writerow(["step", "date", *[f"{name}_{k}" for k in rungs for name in ("p_ge", "low", "high")]])
     for t in range(p.shape[1]):
-        values = [float(a[k, t]) for k in rungs for a in (p, low, high)]
+        values = [_number(a[k, t]) for k in rungs for a in (p, low, high)]
         w.writerow([t, sc.start + dt.timedelta(days=t), *values])
     return text.getvalue()
+
+
+def _number(x) -> float | str:
+    x = float(x)
+    return "" if np.isnan(x) else x
 
 
 def write_results(result: EnsembleResult, scenario: Scenario, out: Path,
                   command: list[str] | None = None, runs_table: bool = True) -> dict[str, Path]:
     """Write summary.json, totals.npz, escalation_curves.csv, manifest.json, (if kept and
     ``runs_table``) runs.csv, and (with per-run parameters) parameters.npz, each run's values, which
-    replays need, to ``out``."""
+    replays need, to ``out``. With runs that share posterior draws, totals.npz also holds the draws'
+    sizes and first-passage histograms (``draw_sizes``, ``draw_first_passage``), from which the
+    curves' bands over the draws are drawn again."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"summary": out / "summary.json", "totals": out / "totals.npz", "manifest": out / "manifest.json"}
     atomic_write(paths["summary"], json.dumps(summarise(result), indent=2) + "\n")
+    by_draw = draw_counts(result)
     buf = io.BytesIO()
-    np.savez_compressed(buf, sample_actions=result.sample_actions,
+    extra = {} if by_draw is None else {"draw_sizes": by_draw.sizes, "draw_first_passage": by_draw.first_passage}
+    np.savez_compressed(buf, sample_actions=result.sample_actions, **extra,
                         **{f.name: np.asarray(getattr(result.totals, f.name)) for f in fields(result.totals)})
     atomic_write(paths["totals"], buf.getvalue())
     paths["curves"] = out / "escalation_curves.csv"
-    atomic_write(paths["curves"], curves_csv(result.scenario, result.totals))
-    atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2) + "\n")
+    atomic_write(paths["curves"], curves_csv(result.scenario, result.totals, by_draw))
+    atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2, default=str) + "\n")
     if result.parameters:
         paths["parameters"] = out / "parameters.npz"
         buf = io.BytesIO()
@@ -431,24 +519,31 @@ def replay_model(target: Path, run: int, seed: int | None = None):
     (for the miscalculation flag; docs/model.md section 6), and a line naming that run.
 
     ``target`` is a scenario file, whose ensemble-engine ensemble seeded ``seed`` (default 0) is
-    replayed, or an `escsim run` results directory, whose manifest decides the scenario (as resolved),
-    seed, engine and run count; ``seed`` is then refused. A Mesa-engine run k is not a row of an
-    ensemble block: it is replayed as ``simulate`` ran it, on its own stream ``run_seed(root, k)``.
+    replayed as ``escsim run`` resolves it (:func:`sim.resolve.resolve`: run ``run`` takes the
+    posterior draw it takes there), or an `escsim run` results directory, whose manifest decides the
+    scenario (as resolved), seed, engine and run count, and whose parameters.npz gives the run's own
+    values; ``seed`` is then refused. A Mesa-engine run k is not a row of an ensemble block: it is
+    replayed as ``simulate`` ran it, on its own stream ``run_seed(root, k)``.
     """
-    from .compile import compile_scenario
     from .model import EscalationModel
-    from .scenario import load_scenario
+    from .resolve import resolve
 
     target = Path(target)
     if target.is_dir():
         make, label = _replay_from_results(target, run, seed)
     else:
-        compiled = compile_scenario(load_scenario(target))
         seed = 0 if seed is None else seed
+        resolved = resolve(target, seed=seed, runs=run + 1)  # run k's draw does not depend on the run count
+        own = resolved.run_parameters(run)
+        compiled = at_values(resolved.compiled, own or {})
+
         def make(perfect):
             return EscalationModel.replay(compiled, seed, run, perfect_perception=perfect)
 
-        label = f"{compiled.name}, seed {seed}, run {run} (ensemble engine)"
+        d = resolved.draws
+        values = (f"posterior draw {run // d.runs_per_draw} of {d.posterior.path}, as escsim run takes it" if d else
+                  "the scenario's point values")
+        label = f"{compiled.name}, seed {seed}, run {run} (ensemble engine; {values})"
     return make(False), make(True), label
 
 
@@ -469,7 +564,7 @@ def _replay_from_results(results: Path, run: int, seed: int | None):
     compiled = compile_scenario(validate_scenario(man["scenario"], str(path)))
     parameters = _run_parameters(results, man, run)
     if parameters:  # drawn from a posterior: this run's values
-        compiled = with_run_parameters(compiled, parameters)
+        compiled = at_values(compiled, parameters)
     root = root_from(man)
     seed_text = f"seed {root.entropy}" if root.spawn_key == (Stream.RUN,) else f"stream {stream_label(root)}"
     where = f"{compiled.name}, run {run} of {runs} in {results} ({seed_text}"
@@ -484,9 +579,9 @@ def _replay_from_results(results: Path, run: int, seed: int | None):
 
 def _run_parameters(results: Path, man: dict, run: int) -> dict[str, np.ndarray] | None:
     """Run ``run``'s per-run parameters from parameters.npz (key -> (1,)), or None when the runs had none."""
-    if not man.get("posterior"):
-        return None
     path = results / "parameters.npz"
+    if not man.get("posterior") and not path.exists():
+        return None
     try:
         with np.load(path) as f:
             values = {k: f[k] for k in f.files}

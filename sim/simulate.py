@@ -1,4 +1,10 @@
-"""Run an ensemble of one scenario with either engine and collect what it reports."""
+"""Run an ensemble of one scenario with either engine and collect what it reports.
+
+:func:`run` is the entry point a notebook and the command line share: a scenario file, its posterior,
+overrides and seed, resolved in one place (:func:`sim.resolve.resolve`), then run. :func:`simulate`
+is the engine-level call below it: a compiled scenario at the values given (per-run ``parameters``
+included), nothing resolved.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from .model import EscalationModel
 from .outcomes import Totals
 from .parallel import chunks, map_in_order
 from .parameters import check_keys, with_run_parameters
+from .resolve import Resolved, resolve
 
 ENGINES = ("ensemble", "mesa")
 SAMPLE_PATHS = 5  # runs whose realised actions are kept, day by day, for plots
@@ -33,15 +40,55 @@ class EnsembleResult:
     totals: Totals
     per_run: dict[str, np.ndarray] | None = None
     sample_actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
-    runs_per_draw: int | None = None  # with parameters drawn from a posterior: runs that share a draw
-    posterior: str | None = None  # the posterior file they were drawn from
     parameters: dict[str, np.ndarray] | None = None  # per-run parameters (key -> (runs,)), if any
+    resolved: Resolved | None = None  # what sim.run resolved: posterior draws, overrides, identity
+
+    def summary(self) -> dict:
+        """The headline numbers, JSON-ready (:func:`sim.results.summarise`)."""
+        from .results import summarise
+
+        return summarise(self)
+
+    def table(self) -> str:
+        """The headline table as text (:func:`sim.results.format_table`)."""
+        from .results import format_table
+
+        return format_table(self.summary())
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def run(scenario, *, runs: int | None = None, seed: Seed = 0, posterior="scenario", overrides=None,
+        engine: str = "ensemble", workers: int | None = None, per_run: bool = True,
+        progress: bool = False) -> EnsembleResult:
+    """Run a scenario as ``escsim run`` does: resolve it (:func:`sim.resolve.resolve`: the scenario's
+    posterior unless ``posterior`` says otherwise, ``overrides`` as ``--set``, ``runs`` defaulting to
+    160 draws x the scenario's runs per draw with a posterior, else 10,000 runs), then run every run
+    with its perfect-perception twin. ``scenario`` is a file path, or a :class:`sim.resolve.Resolved`.
+    The result prints its table, and :meth:`EnsembleResult.summary` gives the numbers.
+
+    >>> result = run("scenarios/korea_baseline.toml", runs=2560)  # doctest: +SKIP
+    >>> print(result)  # doctest: +SKIP
+    """
+    resolved = scenario if isinstance(scenario, Resolved) else resolve(
+        scenario, overrides=overrides, posterior=posterior, seed=seed, runs=runs, engine=engine)
+    # runs that share posterior draws need their per-run outcomes for intervals over the draws
+    result = simulate(resolved.compiled, resolved.runs, resolved.seed, engine=resolved.engine, workers=workers,
+                      per_run=per_run or resolved.draws is not None, progress=progress,
+                      parameters=resolved.parameters)
+    result.resolved = resolved
+    return result
 
 
 def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, engine: str = "ensemble",
              workers: int | None = None, twins: bool = True, per_run: bool = True,
              progress: bool = False, parameters=None) -> EnsembleResult:
     """Run ``runs`` runs of ``scenario`` seeded from ``seed`` and fold their outcomes.
+
+    This is the engine-level call: ``scenario`` runs at its point values (or at the per-run
+    ``parameters`` given); no posterior is drawn. To run a scenario as ``escsim run`` does, with its
+    posterior and overrides resolved, use :func:`run`.
 
     Run k uses draws fixed by (seed, k) alone, so any subset of runs gives the same per-run numbers.
     ``seed`` is an int (the ``RUN`` stream of :mod:`sim.draws`) or a root from

@@ -1,9 +1,21 @@
-"""Intervals and curves from integer counts: Wilson intervals, escalation curves, summaries."""
+"""Intervals and curves from integer counts: Wilson intervals, intervals over posterior draws, curves.
+
+Runs at fixed parameter values are independent: a probability's interval is Wilson's. Runs that share
+posterior draws are not: R runs in D draws of M runs carry about D draws' worth of information on the
+parameters, however large M. Their intervals (:func:`over_draws`, :func:`difference_over_draws`,
+:func:`ratio_over_draws`) treat the draw as the unit (a cluster), so they hold the Monte Carlo error
+and the parameters' uncertainty together, for the probability integrated over the posterior.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as student
+
+MIN_DRAWS = 10
+"""Fewer posterior draws than this give no interval: so few draw means cannot measure the spread the
+parameters make, and an interval from them would claim a precision the runs do not have."""
 
 
 def wilson_interval(successes, trials, confidence: float = 0.95):
@@ -28,21 +40,146 @@ def wilson_interval(successes, trials, confidence: float = 0.95):
     return p, low, high
 
 
-def estimate(successes: int, trials: int, confidence: float = 0.95) -> dict:
-    """One probability as ``{"estimate", "ci_low", "ci_high", "successes", "runs"}``."""
-    p, lo, hi = wilson_interval(successes, trials, confidence)
-    return {"estimate": float(p), "ci_low": float(lo), "ci_high": float(hi),
-            "successes": int(successes), "runs": int(trials)}
+def _wilson(p, n, z):
+    """Wilson's interval for an estimate ``p`` from ``n`` (possibly effective, non-integer) trials."""
+    denom = 1.0 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(np.maximum(p * (1 - p) / n + z**2 / (4 * n**2), 0.0)) / denom
+    low = np.where(p <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    high = np.where(p >= 1, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return low, high
 
 
-def escalation_curves(first_passage_hist: np.ndarray, runs: int):
-    """P(max realised rung so far >= k at step t) with Wilson 95% bands.
+def _draw_variance(sums: np.ndarray, sizes: np.ndarray):
+    """The ratio estimate sum/n of draws' totals, its variance with the draw as the unit, and the
+    skewness of the draws' contributions, elementwise over the trailing axes.
+
+    sums (D, ...) per-draw totals of a per-run value, sizes (D,) runs per draw (the last may be
+    short). The variance is the cluster (linearisation) estimator D/(D-1) sum_d z_d^2 / D^2 with
+    z_d = (y_d - est m_d) D / n, each draw's contribution to the estimate's error; the skewness is
+    mean(z^3) / mean(z^2)^1.5 (0 where every z is 0). Returns (est, var, skew, D, n).
+    """
+    y = np.asarray(sums, dtype=float)
+    m = np.asarray(sizes, dtype=float).reshape((-1,) + (1,) * (y.ndim - 1))
+    D, n = len(m), float(m.sum())
+    est = y.sum(axis=0) / n
+    z = (y - est * m) * (D / n)
+    m2 = (z**2).mean(axis=0)
+    var = m2 * D / (D - 1) / D if D > 1 else np.full(est.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        skew = np.where(m2 > 0, (z**3).mean(axis=0) / np.where(m2 > 0, m2, 1.0) ** 1.5, 0.0)
+    return est, var, skew, D, n
+
+
+def _skew_corrected_t(est, var, skew, D: int, confidence: float):
+    """Hall's (1992, JRSS B 54, 221-228) interval for a mean from D skewed, independent contributions:
+    Student's t with D - 1 degrees of freedom passed through the cubic transformation
+    g(t) = t + a t^2 + a^2 t^3 / 3 + b, a = skew / (3 sqrt D), b = skew / (6 sqrt D), which removes
+    the first-order effect of skewness. A few draws with large values (the draws where war is likely,
+    say) make the draw means right-skewed; a plain t interval then misses high too often."""
+    q = student.ppf(0.5 + confidence / 2, D - 1)
+    a, b = skew / (3 * np.sqrt(D)), skew / (6 * np.sqrt(D))
+
+    def g_inverse(u):  # g(t) = ((1 + a t)^3 - 1) / (3 a) + b, increasing in t
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(a != 0, (np.cbrt(1 + 3 * a * (u - b)) - 1) / np.where(a != 0, a, 1.0), u - b)
+
+    se = np.sqrt(var)
+    return est - g_inverse(q) * se, est - g_inverse(-q) * se
+
+
+def over_draws(successes, sizes, confidence: float = 0.95):
+    """A probability over runs that share posterior draws, with an interval over the draws, elementwise.
+
+    successes (D, ...) runs with the outcome in each draw; sizes (D,) runs of each draw. The estimate
+    is the share of all runs; its variance treats draws as clusters (:func:`_draw_variance`). The
+    interval is the envelope of two that each fail where the other holds: Hall's skewness-corrected t
+    (:func:`_skew_corrected_t`), for draws whose probabilities differ a lot, and Wilson's interval at
+    the effective sample size n / deff (deff = the cluster variance over the binomial one, at least 1;
+    Korn and Graubard 1998) with Student's t quantile, for probabilities near 0 or 1 (where every
+    draw may show none, and the t interval collapses). It covers the posterior-integrated probability:
+    Monte Carlo error and the parameters' spread together (tests/test_intervals.py measures its
+    coverage). Fewer than :data:`MIN_DRAWS` draws give NaN limits.
+    Returns (estimate, low, high, design effect) arrays.
+    """
+    p, var, skew, D, n = _draw_variance(successes, sizes)
+    binomial = p * (1 - p) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = np.where(binomial > 0, np.maximum(1.0, var / np.where(binomial > 0, binomial, 1.0)), 1.0)
+    if D < MIN_DRAWS:
+        nan = np.full(np.shape(p), np.nan)
+        return p, nan, nan.copy(), deff
+    low, high = _wilson(p, n / deff, student.ppf(0.5 + confidence / 2, D - 1))
+    t_low, t_high = _skew_corrected_t(p, var, skew, D, confidence)
+    return p, np.clip(np.minimum(low, t_low), 0.0, 1.0), np.clip(np.maximum(high, t_high), 0.0, 1.0), deff
+
+
+def difference_over_draws(diff_sums, sizes, confidence: float = 0.95):
+    """The mean of a per-run paired difference (-1, 0, 1: P(here) - P(baseline)) over runs that share
+    posterior draws, with Hall's skewness-corrected t interval over the draws
+    (:func:`_skew_corrected_t`), clipped to [-1, 1]. No run differing gives exactly [0, 0]. Fewer than
+    :data:`MIN_DRAWS` draws give NaN limits. Returns (difference, low, high)."""
+    d, var, skew, D, _ = _draw_variance(diff_sums, sizes)
+    if D < MIN_DRAWS:
+        return d, np.full(np.shape(d), np.nan), np.full(np.shape(d), np.nan)
+    low, high = _skew_corrected_t(d, var, skew, D, confidence)
+    return d, np.clip(low, -1.0, 1.0), np.clip(high, -1.0, 1.0)
+
+
+def ratio_over_draws(here, base, sizes, confidence: float = 0.95):
+    """P(here) / P(baseline) over runs that share posterior draws: the ratio of the totals, with a
+    Student t interval on the log scale from the linearised cluster variance of the ratio
+    (sum_d (h_d - r b_d)^2 D/(D-1) / B^2). here, base: (D,) runs with the outcome per draw.
+    Returns (ratio, low, high): inf and nan as :func:`paired_ratio` gives them when a total is 0 (the
+    interval then runs from 0 to inf); NaN limits below :data:`MIN_DRAWS` draws."""
+    h, b = np.asarray(here, dtype=float), np.asarray(base, dtype=float)
+    H, B, D = h.sum(), b.sum(), len(h)
+    if B == 0 or H == 0:
+        ratio = np.inf if H > 0 else (0.0 if B > 0 else np.nan)
+        return ratio, (np.nan if D < MIN_DRAWS else 0.0), (np.nan if D < MIN_DRAWS else np.inf)
+    r = H / B
+    if D < MIN_DRAWS:
+        return r, np.nan, np.nan
+    var = D / (D - 1) * ((h - r * b) ** 2).sum() / B**2
+    half = student.ppf(0.5 + confidence / 2, D - 1) * np.sqrt(var) / r
+    return r, r * np.exp(-half), r * np.exp(half)
+
+
+def estimate(successes: int, trials: int, confidence: float = 0.95, by_draw=None) -> dict:
+    """One probability as ``{"estimate", "ci_low", "ci_high", "successes", "runs", "interval"}``.
+
+    Without ``by_draw`` the runs are independent and the interval is Wilson's. With ``by_draw`` =
+    (successes per draw (D,), runs per draw (D,)) the interval is over the draws (:func:`over_draws`),
+    and ``draws`` and ``design_effect`` are added; with fewer than :data:`MIN_DRAWS` draws the limits
+    are None and ``interval`` says why.
+    """
+    if by_draw is None:
+        p, lo, hi = wilson_interval(successes, trials, confidence)
+        return {"estimate": float(p), "ci_low": float(lo), "ci_high": float(hi),
+                "successes": int(successes), "runs": int(trials), "interval": "Wilson"}
+    counts, sizes = by_draw
+    p, lo, hi, deff = over_draws(counts, sizes, confidence)
+    D = len(sizes)
+    ok = D >= MIN_DRAWS
+    return {"estimate": float(p), "ci_low": float(lo) if ok else None, "ci_high": float(hi) if ok else None,
+            "successes": int(successes), "runs": int(trials), "draws": D, "design_effect": float(deff),
+            "interval": f"over {D} posterior draws" if ok else f"none: {D} posterior draws, fewer than {MIN_DRAWS}"}
+
+
+def escalation_curves(first_passage_hist: np.ndarray, runs: int, by_draw=None):
+    """P(max realised rung so far >= k at step t) with 95% bands.
 
     first_passage_hist (K+1, T+1): runs whose running max first reached rung k at step t (column T:
-    never). Returns (p, low, high), each (K+1, T).
+    never). Bands are Wilson's, or with ``by_draw`` = (the per-draw histograms (D, K+1, T+1), runs per
+    draw (D,)) over the posterior draws (:func:`over_draws`; NaN with fewer than :data:`MIN_DRAWS`).
+    Returns (p, low, high), each (K+1, T).
     """
     reached = np.cumsum(first_passage_hist[:, :-1], axis=1)
-    return wilson_interval(reached, np.full(reached.shape, runs))
+    if by_draw is None:
+        return wilson_interval(reached, np.full(reached.shape, runs))
+    hist, sizes = by_draw
+    p, low, high, _ = over_draws(np.cumsum(np.asarray(hist)[:, :, :-1], axis=2), sizes)
+    return reached / runs, low, high
 
 
 def paired_difference(here_only, base_only, both, trials, confidence: float = 0.95):

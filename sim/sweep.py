@@ -29,7 +29,7 @@ from .compare import SweepPairing, pack_outcomes
 from .experiment import Experiment, salib_problem
 from .parallel import map_as_completed
 from .results import atomic_write, summarise_totals, versions
-from .stats import wilson_interval
+from .outcomes import DrawCounts
 
 ADAPTIVE_STEP = 4 * BLOCK_SIZE  # runs added per round when stopping early on a target half-width
 
@@ -45,31 +45,42 @@ class SweepReport:
 
 
 def run_point(scenario: CompiledScenario, seed, parameters: dict[str, np.ndarray] | None = None, *, runs: int,
-              target_half_width: float | None = None, outcome_bits: tuple[str, ...] = ()) -> dict:
+              target_half_width: float | None = None, outcome_bits: tuple[str, ...] = (),
+              runs_per_draw: int | None = None) -> dict:
     """One point's ensemble (one process), summarised; stops early once P(miscalculation)'s 95%
     interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs).
     ``outcome_bits`` names outputs whose per-run outcomes come back too, as bit vectors in
     ``summary["outcome_bits"]`` (for paired differences, :class:`sim.compare.SweepPairing`). Every run
     has its perfect-perception twin, which P(miscalculation) needs. ``parameters`` (key -> (runs,))
-    gives each run its own values (:mod:`sim.parameters`), as drawn from a posterior."""
+    gives each run its own values (:mod:`sim.parameters`), as drawn from a posterior, consecutive
+    ``runs_per_draw`` runs sharing a draw: every interval is then over the draws."""
     step = runs if target_half_width is None else min(runs, ADAPTIVE_STEP)
     totals, done, tables = None, 0, []
     while done < runs:
         n = min(step, runs - done)
         part, table, _ = run_ensemble(scenario, n, seed, first_run=done, workers=1, twins=True,
-                                      per_run=bool(outcome_bits),
+                                      per_run=bool(outcome_bits) or runs_per_draw is not None,
                                       parameters={k: v[done:done + n] for k, v in (parameters or {}).items()})
         tables.append(table)
         totals = part if totals is None else totals + part
         done += n
         if target_half_width is not None:
-            p, low, high = wilson_interval(totals.miscalculation, totals.runs)
-            if max(p - low, high - p) <= target_half_width:
+            e = summarise_totals(scenario, totals, seed=seed, by_draw=_by_draw(tables, runs_per_draw, scenario))
+            p = e["p_miscalculation"]
+            if p["ci_low"] is not None and max(p["estimate"] - p["ci_low"], p["ci_high"] - p["estimate"]) <= target_half_width:
                 break
-    summary = summarise_totals(scenario, totals, seed=seed)
+    summary = summarise_totals(scenario, totals, seed=seed, by_draw=_by_draw(tables, runs_per_draw, scenario))
     if outcome_bits:
         summary["outcome_bits"] = pack_outcomes(tables, scenario.top_rung, outcome_bits)
     return summary
+
+
+def _by_draw(tables: list[dict], runs_per_draw: int | None, scenario: CompiledScenario) -> DrawCounts | None:
+    """The runs' counts per posterior draw, from the per-run tables of consecutive run ranges."""
+    if runs_per_draw is None:
+        return None
+    joined = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
+    return DrawCounts.from_runs(joined, runs_per_draw, scenario.top_rung)
 
 
 def point_row(exp: Experiment, index: int, summary: dict) -> dict:
@@ -80,6 +91,7 @@ def point_row(exp: Experiment, index: int, summary: dict) -> dict:
     for name in exp.meta.outputs:
         e = summary[name]
         row[name], row[f"{name}_low"], row[f"{name}_high"] = e["estimate"], e["ci_low"], e["ci_high"]
+    row["interval"] = summary[exp.meta.outputs[0]]["interval"]  # what the _low and _high columns are
     counts = np.array(list(summary["max_rung_distribution"].values()))
     n = counts.sum()
     row["mean_max_rung"] = float((np.arange(len(counts)) * counts).sum() / n)
@@ -106,8 +118,8 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
         pairing = SweepPairing(exp, out)  # common random numbers: each point against the baseline, run by run
         todo = pairing.plan([p for p in exp.points if p.index not in done], exp.points)
         args = dict(runs=exp.runs, target_half_width=exp.meta.target_half_width,
-                    outcome_bits=pairing.outputs)
-        tasks = [(p.index, (p.scenario, p.seed, exp.point_parameters(p))) for p in todo]
+                    outcome_bits=pairing.outputs, runs_per_draw=exp.runs_per_draw)
+        tasks = [(p.index, _task(exp.point_resolved(p))) for p in todo]
         results = _on_dask(client, tasks, args) if client else map_as_completed(run_point, tasks, workers, **args)
         with tqdm(total=len(exp.points), initial=len(done), desc=exp.meta.name, unit="point",
                   disable=not progress, leave=False) as bar:
@@ -128,6 +140,11 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
         sens = out / "sensitivity.json"
         atomic_write(sens, json.dumps(sobol_indices(exp, [done[i] for i in sorted(done)]), indent=2) + "\n")
     return SweepReport(len(todo), len(exp.points) - len(todo), out / "points.csv", sens)
+
+
+def _task(resolved) -> tuple:
+    """run_point's arguments for one resolved point: its compiled scenario, stream and per-run values."""
+    return resolved.compiled, resolved.seed, resolved.parameters
 
 
 def _connect(address: str):

@@ -52,7 +52,8 @@ def test_levers_reach_the_scenario_for_any_actors():
     assert sc.hotline_eta[nk, us] == 0.5 and sc.hotline_eta[us, nk] == 0.5
     assert sc.backchannel[0].max() == 0.1
     fs = [p for p in sc.drill_periods if p[0] == "freedom_shield"][0]
-    assert sc.drill_scale[fs[1], sc.actor_ids.index("south_korea")] == 3.0  # 1.5 x 2
+    factor = m.resolved.parameters["drills.*.scale_factor"][0]  # the posterior draw run 0 takes
+    assert sc.drill_scale[fs[1], sc.actor_ids.index("south_korea")] == pytest.approx(3.0 * factor)  # 1.5 x 2
     # transparency 0.3 plus 0.9 of the remaining 0.7: 0.93, so 0.07 of the ambiguity 1.0 is left
     assert sc.drill_ambiguity[fs[1], sk] == pytest.approx(1.0 * 0.07)
     strait = app.InteractiveModel(scenario_name="strait_example", hotline=True)  # no Korean actor anywhere
@@ -61,21 +62,22 @@ def test_levers_reach_the_scenario_for_any_actors():
 
 @pytest.mark.parametrize("name", app.SCENARIOS)
 def test_the_untouched_page_runs_the_scenario_as_written(name):
-    """Every lever at its default leaves every compiled array as escsim run compiles it."""
-    from sim.compile import compile_scenario
-    from sim.scenario import load_scenario
+    """Every lever at its default leaves every compiled array as escsim run resolves its run 0: the
+    scenario as written, at the posterior draw run 0 takes where the scenario names a posterior."""
+    from sim.parameters import at_values
+    from sim.resolve import resolve
 
     page = app.InteractiveModel(scenario_name=name).compiled
-    run = compile_scenario(load_scenario(ROOT / "scenarios" / f"{name}.toml"))
+    resolved = resolve(ROOT / "scenarios" / f"{name}.toml", runs=1)
+    run = at_values(resolved.compiled, resolved.run_parameters(0) or {})
+    assert (resolved.draws is None) == (name == "strait_example")
     for field in fields(run):
         a, b = getattr(page, field.name), getattr(run, field.name)
         assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, (name, field.name)
 
 
 def test_the_page_ensemble_is_escsim_runs(monkeypatch):
-    from sim.compile import compile_scenario
-    from sim.scenario import load_scenario
-    from sim.simulate import simulate
+    from sim.simulate import run
 
     monkeypatch.setattr(app, "ENSEMBLE_RUNS", 1024)
     m = app.InteractiveModel(scenario_name="lever_transparency")
@@ -83,9 +85,11 @@ def test_the_page_ensemble_is_escsim_runs(monkeypatch):
     import ipyvuetify
 
     rc.find(ipyvuetify.Btn, children=["Run an ensemble of 1,024 runs"]).widget.click()
-    sc = compile_scenario(load_scenario(ROOT / "scenarios" / "lever_transparency.toml"))
-    k = simulate(sc, 1024, seed=0, workers=1, per_run=False).totals.miscalculation
-    assert f"{k / 1024:.4f}" in page_text(rc)
+    k = run(ROOT / "scenarios" / "lever_transparency.toml", runs=1024, seed=0, workers=1).totals.miscalculation
+    text = page_text(rc)
+    assert f"{k / 1024:.4f}" in text and "lever_transparency_posterior.csv" not in text
+    assert "drawn from calibration/korea_posterior.csv (4 draws x 256 runs)" in text.replace(str(ROOT) + "/", "")
+    assert "no interval: none: 4 posterior draws" in text  # too few draws for an interval, and it says so
 
 
 def test_a_refused_combination_is_reported_not_raised():
@@ -115,7 +119,7 @@ def test_components_show_the_run_and_the_ensemble_button_gives_an_interval(monke
     assert "Day 90 of 365" in page_text(rc) and "P(miscalculation) =" not in page_text(rc)
     rc.find(ipyvuetify.Btn, children=["Run an ensemble of 1,024 runs"]).widget.click()
     text = page_text(rc)
-    assert "P(miscalculation) =" in text and "95% interval" in text and "1,024 runs" in text
+    assert "P(miscalculation) =" in text and "no interval" in text and "1,024 runs" in text
     box, rc = solara.render(app.EventLog(m), handle_error=False)
     text = page_text(rc)
     misread = int(m.history["misperceived"][:90].sum())

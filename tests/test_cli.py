@@ -16,7 +16,7 @@ from sim.cli import main
 def test_run_writes_results_summary_manifest_and_plot(name, tmp_path, capsys):
     out = tmp_path / name
     assert main(["run", str(SCENARIOS / f"{name}.toml"), "--runs", "4", "--seed", "3", "--out", str(out),
-                 "--json"]) == 0
+                 "--posterior", "none", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["scenario"] == name and summary["runs"] == 4 and summary["seed"] == 3
     for key in ("p_miscalculation", "p_crisis", "p_war", "p_crisis_perfect_perception", "p_crisis_after_misreading"):

@@ -254,7 +254,8 @@ def test_compare_over_runs_each_draw_on_the_experiments_posterior_draws(tmp_path
     # the sweep of the same experiment gives setting A's numbers at each draw
     loaded = load_experiment(exp)
     for row, point in zip(rows, loaded.points):
-        alone = run_point(point.scenario, point.seed, loaded.point_parameters(point), runs=1024)
+        r = loaded.point_resolved(point)
+        alone = run_point(r.compiled, r.seed, r.parameters, runs=1024, runs_per_draw=loaded.runs_per_draw)
         assert row["p_crisis_baseline"] == alone["p_crisis"]["estimate"]
     assert all(r["p_crisis_diff"] < 0 for r in rows)  # B's fixed, tiny rate wins over the drawn one
 

@@ -120,6 +120,50 @@ def test_ams_interval_covers_the_exact_value():
     assert s["model_steps"] == sum(r.steps for r in res.repetitions) > 0
 
 
+def _chain_posterior():
+    from sim.posterior import Posterior
+    from sim.resolve import resolve
+    from sim.scenario import validate_scenario
+
+    key = "actors.*.provocation.base_rate"
+    rates, weights = np.array([0.003, 0.005, 0.01]), np.array([0.5, 0.3, 0.2])
+    post = Posterior([key], rates[:, None], weights, {}, "chain_posterior.csv", "x")
+    scenario = validate_scenario(chain_raw(**RARE_CHAIN), "chain")
+    exact = float(np.sum(weights * [exact_probability(**{**RARE_CHAIN, "h": h}, target=5) for h in rates]))
+    return key, resolve(scenario, posterior=None, runs=1), resolve(scenario, posterior=post, runs=1), exact
+
+
+def test_ams_over_a_posterior_runs_each_repetition_at_its_draw():
+    """With a posterior, repetition j runs at draw j's values: exactly the repetition a point-value run at
+    those values gives; its replay takes them too."""
+    from sim.parameters import at_values
+
+    key, plain, drawn, _ = _chain_posterior()
+    resolved = rare.resolve_rare(drawn, 3, seed=1)
+    assert resolved.draws.count == 3 and resolved.draws.runs_per_draw == 1
+    res = rare.estimate_rare(plain.compiled, "war", replicas=30, repetitions=3, seed=1, workers=1, resolved=resolved)
+    assert rare.summarise_rare(res)["parameters"].startswith("averaged over 3 posterior draws of chain_posterior.csv")
+    for j in (0, 2):  # repetition j is the point-value repetition j at draw j's rate
+        alone = rare.estimate_rare(at_values(plain.compiled, {key: resolved.parameters[key][j]}), "war",
+                                   replicas=30, repetitions=j + 1, seed=1, workers=1)
+        assert alone.repetitions[j].estimate == res.repetitions[j].estimate
+        assert alone.repetitions[j].steps == res.repetitions[j].steps
+    rep = next(r for r in res.repetitions if r.reached)
+    model = rare.replay_model(res, rep.repetition, 0).run()
+    assert np.array_equal(model.history["realised"][:rep.hit_step[0] + 1], rep.realised[0, :rep.hit_step[0] + 1])
+
+
+@pytest.mark.slow
+def test_ams_over_a_posterior_covers_the_exact_posterior_mean():
+    """The mean over repetitions, each an unbiased estimate at an independent draw, with its t interval,
+    covers the exact probability averaged over the posterior."""
+    _, plain, drawn, exact = _chain_posterior()
+    res = rare.estimate_rare(plain.compiled, "war", replicas=100, repetitions=40, seed=1, workers=2,
+                             resolved=rare.resolve_rare(drawn, 40, seed=1))
+    s = rare.summarise_rare(res)
+    assert s["ci_low"] <= exact <= s["ci_high"], (exact, s["estimate"], s["ci_low"], s["ci_high"])
+
+
 def test_same_numbers_for_any_workers_or_batching(monkeypatch):
     sc = compiled(chain_raw(**RARE_CHAIN))
     a = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=7, workers=1)

@@ -11,7 +11,7 @@ def test_report_writes_each_experiment_with_its_numbers(tmp_path, capsys, monkey
     exp = tmp_path / "experiments" / "tiny.toml"
     exp.parent.mkdir()
     exp.write_text(f'[experiment]\nname = "tiny"\nquestion = "Does cohesion matter?"\n'
-                   f'scenario = "{SCENARIOS / "korea_baseline.toml"}"\nruns = 1024\nseed = 2\n'
+                   f'scenario = "{SCENARIOS / "korea_baseline.toml"}"\nruns = 1024\nseed = 2\nposterior = "none"\n'
                    '[[parameters]]\nkey = "alliances.us_rok.cohesion"\nname = "cohesion"\nvalues = [0.0, 1.0]\n')
     results = tmp_path / "results"
     page = tmp_path / "experiments" / "README.md"

@@ -121,28 +121,31 @@ def test_points_draw_the_scenarios_posterior_but_keep_the_values_they_sweep(tmp_
     """korea_baseline names a posterior: every point's runs draw from it, the same draws at every point
     (so points differ by their values alone); a key the sweep sets is the sweep's, not the draw's;
     posterior = "none" runs the point values."""
-    from sim.posterior import posterior_for
+    from sim.draws import Stream, make_root
     from sim.ensemble import run_ensemble
+    from sim.resolve import resolve
 
     body = BASE_RATE + "values = [0.001, 0.05]\n"
     exp = load_experiment(write_experiment(tmp_path, body, common_random_numbers=True))
-    post = posterior_for(exp.base, exp.base.scenario.posterior)
-    assert set(exp.posterior) == set(post.keys) and all(v.shape == (1024,) for v in exp.posterior.values())
-    drawn = post.draw(1024, 3, exp.base.scenario.runs_per_draw)
-    assert all(np.array_equal(exp.posterior[k], drawn[k]) for k in drawn)
+    # the experiment's draws are escsim run's resolution of its scenario, on the sweep's shared stream
+    alone = resolve(exp.base, seed=make_root(3, Stream.SWEEP_SHARED), runs=1024)
+    assert np.array_equal(exp.resolution.draws.index, alone.draws.index) and exp.runs_per_draw == 256
     rate = "actors.north_korea.provocation.base_rate"
-    assert all(rate not in exp.point_parameters(p) for p in exp.points)
+    at = [exp.point_resolved(p) for p in exp.points]
+    assert all(rate not in r.parameters and rate in r.draws.fixed for r in at)
+    assert all(np.array_equal(r.parameters[k], at[0].parameters[k]) for r in at for k in r.parameters)
     run_sweep(exp, tmp_path / "post", workers=1)
     table = rows(tmp_path / "post/points.csv")
     days = [float(r["mean_provocation_days_north_korea"]) for r in table]
     assert days[1] > 3 * days[0]  # the swept rate, not the posterior's (the same at both), sets the rate
+    assert table[1]["interval"] == "none: 4 posterior draws, fewer than 10" and table[1]["p_crisis_low"] == ""
     # point 1's crisis count is that of the same runs with the drawn values, run directly
     totals = run_ensemble(exp.points[1].scenario, 1024, exp.points[1].seed, twins=True, workers=1,
-                          parameters=exp.point_parameters(exp.points[1]))[0]
+                          parameters=at[1].parameters)[0]
     assert round(float(table[1]["p_crisis"]) * 1024) == totals.crisis
     none = load_experiment(write_experiment(tmp_path, body, name="none.toml", common_random_numbers=True,
                                             posterior="none"))
-    assert none.posterior is None and none.fingerprint != exp.fingerprint
+    assert none.resolution.draws is None and none.fingerprint != exp.fingerprint
     run_sweep(none, tmp_path / "none", workers=1)
     assert rows(tmp_path / "none/points.csv")[1]["p_crisis"] != table[1]["p_crisis"]
 
