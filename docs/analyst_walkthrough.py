@@ -33,13 +33,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim import compile_scenario, load_scenario, simulate
+import sim
 from sim.compare import compare, compare_over
 from sim.discover import available, discover, plot_discovery
 from sim.experiment import load_experiment
 from sim.plots import plot_effects
-from sim.results import format_table, summarise
-from sim.stats import unpaired_difference
 from sim.sweep import run_sweep
 
 
@@ -53,7 +51,7 @@ def project_root() -> Path:
 
 ROOT = project_root()
 QUICK = os.environ.get("ESCSIM_WALKTHROUGH_QUICK") == "1"  # the tests' setting: the same steps, smaller
-RUNS = 1024 if QUICK else 20_000  # runs per setting
+RUNS = 2560 if QUICK else 40_960  # runs per setting: 10 or 160 posterior draws of 256 runs
 OUT = Path(os.environ.get("ESCSIM_WALKTHROUGH_OUT") or tempfile.mkdtemp(prefix="walkthrough-"))
 SCENARIOS = ROOT / "scenarios"
 print(f"runs per setting: {RUNS:,}; results and figures in {OUT}")
@@ -61,22 +59,23 @@ print(f"runs per setting: {RUNS:,}; results and figures in {OUT}")
 # %% [markdown]
 # ## 1. The baseline
 #
-# `simulate` runs an ensemble of the scenario; `summarise` gives each probability with its Wilson 95%
-# interval. The same seed gives the same numbers, run by run.
+# `sim.run` runs a scenario as `escsim run` does: each run draws its parameters from the calibrated
+# posterior the scenario names (256 runs a draw), and every probability comes with a 95% interval
+# over those draws, which holds the Monte Carlo error and the parameters' uncertainty together. The
+# same seed gives the same numbers, run by run. `result.summary()` gives the numbers as a dict.
 
 # %%
-baseline = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
-result = simulate(baseline, runs=RUNS, seed=0)
-print(format_table(summarise(result)))
+result = sim.run(SCENARIOS / "korea_baseline.toml", runs=RUNS, seed=0)
+print(result)
 
 # %% [markdown]
 # ## 2. Does the Asian NATO raise the risk? Compare on the same random numbers
 #
 # Two separate ensembles each carry their own Monte Carlo noise, and their intervals overlap even when
 # one setting is reliably riskier. `compare` runs both scenarios on the same random numbers, so run k
-# of the one and run k of the other differ only by the scenario; the difference is carried by the few
-# runs that end differently, and its paired interval (Newcombe's hybrid score interval) is much
-# narrower. The first scenario is the baseline. (On the command line: `escsim compare
+# of the one and run k of the other differ only by the scenario, and take the same posterior draw; the
+# difference is carried by the few runs that end differently, and its paired interval (over the
+# draws) is much narrower. The first scenario is the baseline. (On the command line: `escsim compare
 # scenarios/korea_baseline.toml scenarios/asian_nato.toml`.)
 
 # %%
@@ -97,8 +96,7 @@ print(f"P(miscalculation) moves from {100 * p['baseline']:.2f}% to {100 * p['her
 # scenario compared (`KEY=VALUE`) or for the N-th only (`N:KEY=VALUE`). Here the same scenario twice,
 # with the two alliances' cohesion at 0.6 in the first and 0.95 in the second. On the command line:
 # `escsim compare scenarios/korea_baseline.toml scenarios/korea_baseline.toml --set
-# 1:alliances.us_rok.cohesion=0.6 ...`. We also set the paired interval beside the interval the same
-# counts would give from two independent ensembles.
+# 1:alliances.us_rok.cohesion=0.6 ...`.
 
 # %%
 keys = ["alliances.us_rok.cohesion", "alliances.us_japan.cohesion"]
@@ -107,10 +105,9 @@ what_if = compare([SCENARIOS / "korea_baseline.toml"] * 2,
 rows = []
 for out in what_if.outputs:
     q = what_if.paired[0][out]
-    _, lo, hi = unpaired_difference(q["both"] + q["only_here"], q["both"] + q["only_baseline"], q["runs"])
     rows.append({"probability": out, "cohesion 0.6": q["baseline"], "cohesion 0.95": q["here"],
                  "difference": q["difference"], "paired 95%": f"[{q['diff_low']:+.4f}, {q['diff_high']:+.4f}]",
-                 "unpaired 95%": f"[{lo:+.4f}, {hi:+.4f}]", "runs that differ": q["only_here"] + q["only_baseline"]})
+                 "runs that differ": q["only_here"] + q["only_baseline"]})
 pd.DataFrame(rows)
 
 # %% [markdown]
@@ -141,8 +138,8 @@ fig
 # ambiguity, deterrence, cohesion, North Korea's perception noise, the spiral's strength) from a Latin
 # hypercube. `compare_over` runs every scenario at every draw, all on the draw's random numbers, and
 # tells for each lever in how many of these plausible worlds it lowers P(miscalculation), and by how
-# much (`escsim compare A B C --over experiments/uncertainty.toml` on the command line). Before the
-# calibration gives a posterior, these draws stand in for it.
+# much (`escsim compare A B C --over experiments/uncertainty.toml` on the command line). At every
+# point, the runs also take the calibrated posterior's draws for what the record does pin down.
 
 # %%
 robust = compare_over([SCENARIOS / "korea_baseline.toml", SCENARIOS / "lever_transparency.toml",
