@@ -36,8 +36,11 @@ from .scenario import Scenario, ScenarioFile
 
 DEFAULT_RUNS = {"ensemble": 10_000, "mesa": 200}
 """Runs at the scenario's point values, by engine, unless ``runs`` says otherwise."""
-DEFAULT_DRAWS = 160
-"""Posterior draws of a run that draws its parameters, unless ``runs`` says otherwise."""
+DEFAULT_DRAWS = 640
+"""Posterior draws of a run that draws its parameters, unless ``runs`` says otherwise: 640 draws of
+64 runs (40,960 runs). The draws, not the runs, carry the parameters' uncertainty, so at a fixed cost
+many small draws give the posterior average a narrower interval than few large ones: P(crisis) +-1.8
+points against +-3.5 with 160 draws of 256 runs (docs/model.md section 13)."""
 ENGINES = tuple(DEFAULT_RUNS)
 
 

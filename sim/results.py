@@ -30,7 +30,7 @@ from .outcomes import DrawCounts, OutcomeTracker, Totals
 from .parameters import at_values
 from .scenario import Scenario
 from .simulate import EnsembleResult
-from .stats import escalation_curves, estimate, spread_over_draws
+from .stats import MIN_DRAWS, escalation_curves, estimate, spread_over_draws
 
 
 def summarise(result: EnsembleResult) -> dict:
@@ -51,7 +51,7 @@ def summarise(result: EnsembleResult) -> dict:
     out = summarise_totals(result.scenario, result.totals, seed=result.seed, engine=result.engine, by_draw=by_draw)
     if resolved is not None:
         out["parameters"] = parameters_record(resolved)
-    if by_draw is not None and len(by_draw.sizes) >= 2:
+    if by_draw is not None and len(by_draw.sizes) >= MIN_DRAWS:  # a spread needs draws enough to show one
         M = resolved.draws.runs_per_draw
         out["parameter_uncertainty"] = {
             f"p_{name}": spread_over_draws(result.per_run[name], M)

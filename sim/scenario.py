@@ -54,7 +54,7 @@ class Meta(StrictTable):
     start: Date = dt.date(2024, 1, 1)
     horizon: Annotated[int, Field(ge=1, le=100_000)] = 365
     posterior: str | None = None  # a posterior sample (escsim calibrate) each run draws its parameters from
-    runs_per_draw: Annotated[int, Field(ge=2)] = 256  # runs that share one posterior draw
+    runs_per_draw: Annotated[int, Field(ge=2)] = 64  # runs that share one posterior draw
 
 
 class Ladder(StrictTable):

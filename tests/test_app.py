@@ -88,8 +88,8 @@ def test_the_page_ensemble_is_escsim_runs(monkeypatch):
     k = run(ROOT / "scenarios" / "lever_transparency.toml", runs=1024, seed=0, workers=1).totals.miscalculation
     text = page_text(rc)
     assert f"{k / 1024:.4f}" in text and "lever_transparency_posterior.csv" not in text
-    assert "drawn from calibration/korea_posterior.csv (4 draws x 256 runs)" in text.replace(str(ROOT) + "/", "")
-    assert "no interval: none: 4 posterior draws" in text  # too few draws for an interval, and it says so
+    assert "drawn from calibration/korea_posterior.csv (16 draws x 64 runs)" in text.replace(str(ROOT) + "/", "")
+    assert "95% interval" in text and "over 16 posterior draws" in text
 
 
 def test_a_refused_combination_is_reported_not_raised():
@@ -119,7 +119,7 @@ def test_components_show_the_run_and_the_ensemble_button_gives_an_interval(monke
     assert "Day 90 of 365" in page_text(rc) and "P(miscalculation) =" not in page_text(rc)
     rc.find(ipyvuetify.Btn, children=["Run an ensemble of 1,024 runs"]).widget.click()
     text = page_text(rc)
-    assert "P(miscalculation) =" in text and "no interval" in text and "1,024 runs" in text
+    assert "P(miscalculation) =" in text and "95% interval" in text and "1,024 runs" in text
     box, rc = solara.render(app.EventLog(m), handle_error=False)
     text = page_text(rc)
     misread = int(m.history["misperceived"][:90].sum())

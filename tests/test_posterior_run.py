@@ -34,19 +34,19 @@ def test_runs_draw_their_parameters_and_the_spread_is_reported(tmp_path, capsys)
     # two very different worlds: the spread over draws must show them apart
     post = write_posterior(tmp_path, [RATE, CONTACT], [[0.001, 0.0], [0.08, 0.02]], BASE)
     out = tmp_path / "r"
-    assert main(["run", str(SCENARIOS / "asian_nato.toml"), "--posterior", str(post), "--runs", "2560",
+    assert main(["run", str(SCENARIOS / "asian_nato.toml"), "--posterior", str(post), "--runs", "1280",
                  "--out", str(out), "--no-plot", "--workers", "1"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     spread = summary["parameter_uncertainty"]["p_crisis"]
-    assert summary["runs"] == 2560 and spread["draws"] == 10 and spread["runs_per_draw"] == 256
+    assert summary["runs"] == 1280 and spread["draws"] == 20 and spread["runs_per_draw"] == 64
     assert spread["q05"] < 0.2 < spread["q95"]  # some draws almost never clash, others nearly always
     printed = capsys.readouterr().out
-    assert "5-95% over draws" in printed and f"drawn from {post} (10 draws x 256 runs)" in printed
-    assert "95% interval: over 10 posterior draws" in printed
-    assert summary["p_crisis"]["interval"] == "over 10 posterior draws" and summary["p_crisis"]["draws"] == 10
+    assert "5-95% over draws" in printed and f"drawn from {post} (20 draws x 64 runs)" in printed
+    assert "95% interval: over 20 posterior draws" in printed
+    assert summary["p_crisis"]["interval"] == "over 20 posterior draws" and summary["p_crisis"]["draws"] == 20
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["posterior"]["file"] == str(post) and manifest["posterior"]["runs_per_draw"] == 256
-    assert manifest["posterior"]["draws"] == 10 and len(manifest["posterior"]["sha256"]) == 64
+    assert manifest["posterior"]["file"] == str(post) and manifest["posterior"]["runs_per_draw"] == 64
+    assert manifest["posterior"]["draws"] == 20 and len(manifest["posterior"]["sha256"]) == 64
 
 
 def test_none_runs_the_scenarios_point_values_in_a_directory_of_its_own(tmp_path, monkeypatch):
@@ -60,21 +60,21 @@ def test_none_runs_the_scenarios_point_values_in_a_directory_of_its_own(tmp_path
 
 
 def test_too_few_draws_give_no_interval(tmp_path, capsys):
-    """300 runs are about one draw: the table must not claim the precision of 300 independent runs."""
+    """300 runs are five draws: the table must not claim the precision of 300 independent runs."""
     out = tmp_path / "r"
     assert main(["run", str(BASE), "--runs", "300", "--seed", "7", "--out", str(out), "--no-plot",
                  "--workers", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "no interval: 2 posterior draws, fewer than 10" in printed and "[" not in printed.split("\n")[3]
+    assert "no interval: 5 posterior draws, fewer than 10" in printed and "[" not in printed.split("\n")[3]
     summary = json.loads((out / "summary.json").read_text())
     for key in ("p_miscalculation", "p_crisis", "p_war"):
         assert summary[key]["ci_low"] is None and summary[key]["ci_high"] is None
-        assert summary[key]["interval"].startswith("none: 2 posterior draws")
+        assert summary[key]["interval"].startswith("none: 5 posterior draws")
 
 
 def test_a_set_of_a_drawn_key_holds_in_every_run_and_says_so(tmp_path, capsys):
     out = tmp_path / "r"
-    assert main(["run", str(BASE), "--set", f"{RATE}=0.0", "--set", f"{CONTACT}=0.0", "--runs", "2560",
+    assert main(["run", str(BASE), "--set", f"{RATE}=0.0", "--set", f"{CONTACT}=0.0", "--runs", "640",
                  "--out", str(out), "--no-plot", "--workers", "1"]) == 0
     printed = capsys.readouterr().out
     assert f"fixed by overrides in every run: {RATE}, {CONTACT}" in printed
@@ -148,11 +148,11 @@ def test_validate_checks_the_posterior_a_scenario_names(tmp_path, capsys):
 
 def test_compare_against_itself_or_its_results_is_exactly_zero(tmp_path, capsys):
     out = tmp_path / "kb"
-    assert main(["run", str(BASE), "--runs", "2560", "--out", str(out), "--no-plot", "--workers", "1"]) == 0
+    assert main(["run", str(BASE), "--runs", "640", "--out", str(out), "--no-plot", "--workers", "1"]) == 0
     capsys.readouterr()
     for targets in ([str(BASE), str(BASE)], [str(out), str(BASE)], [str(BASE), str(out)]):
         assert main(["compare", *targets, "--json", "--workers", "1"] + ([] if str(out) in targets else
-                                                                          ["--runs", "2560"])) == 0
+                                                                          ["--runs", "640"])) == 0
         doc = json.loads(capsys.readouterr().out)
         for output, p in doc["paired"]["B-A"].items():
             assert p["difference"] == 0 and p["only_here"] == p["only_baseline"] == 0, (targets, output)
@@ -161,12 +161,12 @@ def test_compare_against_itself_or_its_results_is_exactly_zero(tmp_path, capsys)
 
 def test_runs_from_other_draws_do_not_pair(tmp_path, capsys):
     out = tmp_path / "kb"
-    assert main(["run", str(BASE), "--runs", "2560", "--out", str(out), "--no-plot", "--workers", "1"]) == 0
+    assert main(["run", str(BASE), "--runs", "640", "--out", str(out), "--no-plot", "--workers", "1"]) == 0
     capsys.readouterr()
     assert main(["compare", str(out), str(BASE), "--posterior", "none"]) == 2
     assert "drop --posterior" in capsys.readouterr().err
     point = tmp_path / "point"
-    assert main(["run", str(BASE), "--runs", "2560", "--posterior", "none", "--out", str(point), "--no-plot",
+    assert main(["run", str(BASE), "--runs", "640", "--posterior", "none", "--out", str(point), "--no-plot",
                  "--workers", "1"]) == 0
     capsys.readouterr()
     assert main(["compare", str(out), str(point)]) == 2
