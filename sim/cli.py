@@ -99,11 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "response and effects draw a panel per output, the others p_miscalculation)")
     pl.add_argument("--risk", type=float, help="map only: a probability in (0, 1) whose contour is drawn")
 
-    cal = sub.add_parser("calibrate", help="Bayesian calibration on the record 2011-2021 (ABC-SMC; calibrate extra)")
+    cal = sub.add_parser("calibrate", help="Bayesian calibration on the record 2011-2021 (reference-table ABC, with "
+                         "its coverage check)")
     cal.add_argument("calibration", type=Path, help="calibration TOML file (e.g. calibration/korea.toml)")
-    cal.add_argument("--samples", type=_positive_int, help="posterior samples, overriding the file (a quick look)")
-    cal.add_argument("--rounds", type=_positive_int, help="SMC rounds, overriding the file")
-    cal.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
+    cal.add_argument("--samples", type=_positive_int, help="posterior sample: the N simulated histories nearest the "
+                     "record, overriding the file's samples (the coverage check keeps as many)")
+    cal.add_argument("--rounds", type=_positive_int, help=argparse.SUPPRESS)  # ABC-SMC's; refused, with why
+    cal.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores; the numbers do not "
+                     "depend on it)")
     cal.add_argument("--out", type=Path, help="directory for the posterior (default: beside the calibration file)")
 
     rpt = sub.add_parser("report", help="write experiments/README.md from the experiments' sweep results")
@@ -349,40 +352,68 @@ def _plot(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from .calibrate import calibrate, load_calibration
-    from .posterior import Posterior, write_posterior
+    import time
+
+    from .calibrate import calibrate, load_calibration, plot_coverage
     from .hindcast import hindcast_report, resolve_histories, simulate_years
     from .plots import plot_hindcast, save_figure
+    from .posterior import Posterior, write_posterior
 
+    if args.rounds is not None:
+        raise InputError("--rounds: the calibration has no rounds (ABC-SMC's); it simulates one reference table "
+                         "(calibration.table in the file) and keeps the --samples histories nearest the record")
     cal = load_calibration(args.calibration)  # the file, its hindcast and every year, before any run
     out = args.out or args.calibration.parent
     if not out.is_dir():
         raise InputError(f"--out {out}: no such directory")
-    report = calibrate(cal, samples=args.samples, rounds=args.rounds, workers=args.workers,
-                       log=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    if args.samples is not None and args.samples >= cal.meta.table:
+        raise InputError(f"--samples {args.samples}: needs fewer than the table's {cal.meta.table:,} histories "
+                         f"(calibration.table in {args.calibration})")
+    def log(text):
+        print(f"  {text}", file=sys.stderr, flush=True)
+
+    report = calibrate(cal, samples=args.samples, workers=args.workers, log=log)
+    report.pop("coverage_ranks")
     # Posterior predictive check: the hindcast with each history's parameters drawn from the posterior.
+    started = time.perf_counter()
     posterior = Posterior(report["keys"], report["samples"], report["weights"], {})
-    runs = cal.meta.check_runs
-    histories = resolve_histories(cal.hindcast, runs, cal.meta.seed, posterior)  # one draw per history
-    years = simulate_years(cal.hindcast, runs, cal.meta.seed, workers=args.workers, parameters=histories.parameters)
-    check = hindcast_report(cal.hindcast, years, runs=runs, seed=cal.meta.seed)
+    runs, seed = cal.meta.check_runs, report["seed"]
+    histories = resolve_histories(cal.hindcast, runs, seed, posterior)  # one draw per history
+    years = simulate_years(cal.hindcast, runs, seed, workers=args.workers, parameters=histories.parameters)
+    check = hindcast_report(cal.hindcast, years, runs=runs, seed=seed)
     report["check"] = {"runs": runs, "years_inside": check["json"]["inside"], "period": check["json"]["period"]}
+    report["timing"]["check"] = time.perf_counter() - started
+    report["seconds"] += report["timing"]["check"]
+    name = report["calibration"]
+    figures = {out / f"{name}_check.png": plot_hindcast(check["comparison"], check["period"],
+                                                          title=f"{cal.hindcast.name}, posterior predictive"),
+               out / f"{name}_coverage.png": plot_coverage(report["coverage"], report["keys"], title=name)}
     csv_path, json_path = write_posterior(report, out, command=["escsim", *sys.argv[1:]])
-    figure = out / f"{report['calibration']}_check.png"
-    save_figure(plot_hindcast(check["comparison"], check["period"], title=f"{cal.hindcast.name}, posterior predictive"),
-                figure)
-    print(f"{report['calibration']}: {report['simulations']:,} simulated histories in {report['seconds']:.0f} s, "
-          f"{report['rounds']} rounds; effective sample size {report['effective_sample_size']:.0f} of "
-          f"{len(report['weights'])}")
+    for path, fig in figures.items():
+        save_figure(fig, path)
+    m = report["method"]
+    print(f"{name}: reference table of {m['table']:,} histories, posterior of the {m['samples']:,} nearest the record "
+          f"({m['acceptance']:.2%}, {m['adjustment']} adjustment), effective sample size "
+          f"{report['effective_sample_size']:.0f}; {report['simulations']:,} simulated histories and a check of "
+          f"{runs:,} in {report['seconds']:.0f} s")
     summary = json.loads(json_path.read_text())["posterior"]
     for key, s in summary.items():
         print(f"  {key:48} median {s['median']:.4g}  90% [{s['q05']:.4g}, {s['q95']:.4g}]")
+    cov = report["coverage"]
+    bands = ", ".join(f"{float(lv):.0%} [{e['band'][0]}, {e['band'][1]}]" for lv, e in cov["levels"].items())
+    print(f"coverage over {cov['data_sets']:,} data sets simulated from the prior (counts inside the central "
+          f"intervals; {cov['confidence']:.0%} family-wise bands {bands}): "
+          f"{'calibrated' if cov['passed'] else 'NOT CALIBRATED'}")
+    for key in report["keys"]:
+        cells = "  ".join(f"{float(lv):.0%}: {e['covered'][key]:>5}{'' if e['inside_band'][key] else ' OUTSIDE'}"
+                          for lv, e in cov["levels"].items())
+        print(f"  {key:48} {cells}")
     print("posterior predictive, years inside the 90% band: " +
           ", ".join(f"{k} {v}/{len(years)}" for k, v in report["check"]["years_inside"].items()))
     for key, c in check["period"].items():
         print(f"  {key:24} observed {c.observed:8.3g}   simulated {c.median:8.3g} [{c.low:.3g}, {c.high:.3g}]"
               f"{'' if c.inside else '   OUTSIDE'}")
-    print(f"posterior: {csv_path}, {json_path}; check: {figure}")
+    print(f"posterior: {csv_path}, {json_path}; check: {', '.join(map(str, figures))}")
     return 0
 
 

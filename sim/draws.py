@@ -52,6 +52,7 @@ class Stream(enum.IntEnum):
     DRAW = 15  # one posterior draw of a rare-outcome estimate, followed by its index
     REPLICA = 16  # a rare-outcome replica's segment: repetition, iteration, replica
     PICK = 17  # the parents picked at one level of a rare-outcome repetition: repetition, iteration
+    PRIOR = 18  # parameter vectors drawn from a calibration's priors
 
 
 Seed = int | np.random.SeedSequence
