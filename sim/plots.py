@@ -356,13 +356,15 @@ def plot_hindcast(comparison, period: dict | None = None, title: str = "", path:
         ax.set_xticks(years, [str(y)[2:] for y in years], fontsize=8)
         ax.set_ylim(bottom=0)
     axes[0].set_ylabel("count in the year")
-    axes[0].legend(fontsize=7, loc="upper left")
-    summary = ""
-    if period:
-        summary = "; ".join(f"{k.replace('_', ' ')} {c.observed:.3g} vs {c.median:.3g} [{c.low:.3g}, {c.high:.3g}]"
-                            for k, c in period.items())
-    fig.suptitle(f"Hindcast {title}: the record against simulated years (run k of each year = one history)\n"
-                 f"period, observed vs simulated median [90% band]: {summary}", fontsize=9)
+    # the legend below the panels, where it hides no year
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="outside lower center", ncol=3, frameon=False)
+    cells = [f"{k.replace('_', ' ')} {c.observed:.3g} vs {c.median:.3g} [{c.low:.3g}, {c.high:.3g}]"
+             for k, c in (period or {}).items()]
+    lines = ["; ".join(cells[i:i + 3]) for i in range(0, len(cells), 3)]  # three statistics a line
+    fig.suptitle("\n".join([f"Hindcast {title}: the record against simulated years (run k of each year = one "
+                            "history)", *(["period, observed vs simulated median [90% band]:"] if lines else []),
+                            *lines]), fontsize=9)
     return _finish(fig, path)
 
 
