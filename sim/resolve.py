@@ -39,8 +39,8 @@ DEFAULT_RUNS = {"ensemble": 10_000, "mesa": 200}
 DEFAULT_DRAWS = 640
 """Posterior draws of a run that draws its parameters, unless ``runs`` says otherwise: 640 draws of
 64 runs (40,960 runs). The draws, not the runs, carry the parameters' uncertainty, so at a fixed cost
-many small draws give the posterior average a narrower interval than few large ones: P(crisis) +-1.8
-points against +-3.5 with 160 draws of 256 runs (docs/model.md section 13)."""
+many small draws give the posterior average a narrower interval than few large ones: P(crisis) +-1.1
+points against +-2.1 with 160 draws of 256 runs (docs/model.md section 13)."""
 ENGINES = tuple(DEFAULT_RUNS)
 
 

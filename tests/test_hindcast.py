@@ -266,7 +266,56 @@ def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp
         assert r["inside"] == str(int(float(r["low"]) <= observed <= float(r["high"])))
     assert doc["period"]["clashes"]["observed"] == 8 and doc["period"]["clash_years"]["observed"] == 4
     assert (out / "hindcast.png").read_bytes()[:4] == b"\x89PNG"
-    assert "inside the band" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "inside the band" in printed and "calibration/korea_posterior.csv (64 draws x 1 runs)" in printed
+    assert doc["parameters"].startswith("drawn from") and "korea_posterior.csv" in doc["parameters"]
+
+
+def test_each_history_of_the_hindcast_takes_one_posterior_draw_in_every_year(tmp_path, monkeypatch):
+    """escsim hindcast runs what escsim run resolves: the template's posterior, one draw per history
+    (the same in every year); --posterior none runs the point values, in a directory of its own."""
+    import sim.hindcast
+    from sim.cli import main
+    from sim.hindcast import resolve_histories
+
+    hc = load_hindcast(ROOT / "calibration" / "hindcast.toml")
+    seen = []
+
+    class Captured(Exception):
+        pass
+
+    def capture(hc, runs, seed, workers=None, progress=False, parameters=None, compiled=None):
+        seen.append(parameters)
+        raise Captured
+
+    monkeypatch.setattr(sim.hindcast, "simulate_years", capture)
+    for extra in ([], ["--posterior", "none"]):
+        with pytest.raises(Captured):
+            main(["hindcast", str(hc.path), "--runs", "50", "--seed", "3", "--no-plot", "--out", str(tmp_path), *extra])
+    drawn, point = seen
+    assert point is None
+    expected = resolve_histories(hc, 50, 3)
+    assert expected.draws.runs_per_draw == 1 and set(drawn) == set(expected.draws.posterior.keys)
+    assert all(np.array_equal(drawn[k], expected.parameters[k]) for k in drawn)
+    assert len(set(drawn["actors.north_korea.provocation.base_rate"])) > 25  # histories take their own draws
+
+
+def test_python_run_is_escsim_run(tmp_path):
+    """sim.run resolves what escsim run resolves: the same numbers, interval and parameters."""
+    import json as json_
+
+    import sim
+    from sim.cli import main
+
+    assert main(["run", str(ROOT / "scenarios" / "korea_baseline.toml"), "--runs", "640", "--seed", "4",
+                 "--set", "alliances.us_rok.cohesion=0.9", "--out", str(tmp_path / "r"), "--no-plot",
+                 "--workers", "1"]) == 0
+    cli = json_.loads((tmp_path / "r" / "summary.json").read_text())
+    py = sim.run(ROOT / "scenarios" / "korea_baseline.toml", runs=640, seed=4, workers=1,
+                 overrides={"alliances.us_rok.cohesion": 0.9}).summary()
+    for key in ("p_miscalculation", "p_crisis", "p_war", "parameter_uncertainty"):
+        assert py[key] == cli[key], key
+    assert py["parameters"]["posterior"] == cli["parameters"]["posterior"]
 
 
 @pytest.mark.slow  # 22 ensembles; the seed discipline it checks is also guarded by tests/test_seeds.py
