@@ -93,8 +93,8 @@ def paired_estimate(here: np.ndarray, base: np.ndarray, confidence: float = 0.95
         sizes = np.bincount(draw)
         h = np.bincount(draw, weights=np.asarray(here, dtype=float), minlength=len(sizes))
         b = np.bincount(draw, weights=np.asarray(base, dtype=float), minlength=len(sizes))
-        d, lo, hi = difference_over_draws(h - b, sizes, confidence)
-        r, rlo, rhi = ratio_over_draws(h, b, sizes, confidence)
+        d, lo, hi = difference_over_draws(h - b, sizes, confidence, counts=(only_here, only_base, both))
+        r, rlo, rhi = ratio_over_draws(h, b, sizes, confidence, counts=(only_here, only_base, both))
         out["draws"] = len(sizes)
         interval = (f"paired, over {len(sizes)} posterior draws" if len(sizes) >= MIN_DRAWS else
                     f"none: {len(sizes)} posterior draws, fewer than {MIN_DRAWS}")

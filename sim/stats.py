@@ -114,24 +114,48 @@ def over_draws(successes, sizes, confidence: float = 0.95):
     return p, np.clip(np.minimum(low, t_low), 0.0, 1.0), np.clip(np.maximum(high, t_high), 0.0, 1.0), deff
 
 
-def difference_over_draws(diff_sums, sizes, confidence: float = 0.95):
+def _paired_deff(diff_sums, sizes, only_here, only_base) -> float:
+    """The design effect of a paired difference over draws: its cluster variance over the variance it
+    would have if the runs were independent ((b + c - (b - c)^2 / n) / n^2), at least 1."""
+    d, var, _, _, n = _draw_variance(diff_sums, sizes)
+    iid = ((only_here + only_base) - (only_here - only_base) ** 2 / n) / n**2
+    return float(max(1.0, var / iid)) if iid > 0 else 1.0
+
+
+def difference_over_draws(diff_sums, sizes, confidence: float = 0.95, counts=None):
     """The mean of a per-run paired difference (-1, 0, 1: P(here) - P(baseline)) over runs that share
-    posterior draws, with Hall's skewness-corrected t interval over the draws
-    (:func:`_skew_corrected_t`), clipped to [-1, 1]. No run differing gives exactly [0, 0]. Fewer than
-    :data:`MIN_DRAWS` draws give NaN limits. Returns (difference, low, high)."""
-    d, var, skew, D, _ = _draw_variance(diff_sums, sizes)
+    posterior draws, with an interval over the draws, clipped to [-1, 1].
+
+    The interval is Hall's skewness-corrected t over the draws (:func:`_skew_corrected_t`); with
+    ``counts`` = (runs with the outcome only here, only at the baseline, in both), it is the envelope
+    of that and Newcombe's paired interval at the effective sample size (the counts over the design
+    effect, :func:`_paired_deff`). The t interval alone covers too little when few runs differ (0.86-0.89
+    in tests/test_intervals.py's sparse worlds: a handful of discordant runs say little about their
+    spread); the score interval alone too little when the draws' differences are dense and skewed.
+    No run differing gives a difference of exactly 0, with [0, 0] from the t interval alone and
+    Newcombe's symmetric interval around 0 with ``counts`` (no discordant run among n does not prove
+    that none could differ). Fewer than :data:`MIN_DRAWS` draws give NaN limits.
+    Returns (difference, low, high)."""
+    d, var, skew, D, n = _draw_variance(diff_sums, sizes)
     if D < MIN_DRAWS:
         return d, np.full(np.shape(d), np.nan), np.full(np.shape(d), np.nan)
     low, high = _skew_corrected_t(d, var, skew, D, confidence)
+    if counts is not None:
+        b, c, a = (float(x) for x in counts)
+        deff = _paired_deff(diff_sums, sizes, b, c)
+        _, n_low, n_high = paired_difference(b / deff, c / deff, a / deff, n / deff, confidence)
+        low, high = np.minimum(low, n_low), np.maximum(high, n_high)
     return d, np.clip(low, -1.0, 1.0), np.clip(high, -1.0, 1.0)
 
 
-def ratio_over_draws(here, base, sizes, confidence: float = 0.95):
+def ratio_over_draws(here, base, sizes, confidence: float = 0.95, counts=None):
     """P(here) / P(baseline) over runs that share posterior draws: the ratio of the totals, with a
     Student t interval on the log scale from the linearised cluster variance of the ratio
-    (sum_d (h_d - r b_d)^2 D/(D-1) / B^2). here, base: (D,) runs with the outcome per draw.
-    Returns (ratio, low, high): inf and nan as :func:`paired_ratio` gives them when a total is 0 (the
-    interval then runs from 0 to inf); NaN limits below :data:`MIN_DRAWS` draws."""
+    (sum_d (h_d - r b_d)^2 D/(D-1) / B^2); with ``counts`` (as :func:`difference_over_draws` takes them),
+    the envelope of that and Bonett and Price's paired interval at the effective sample size. here,
+    base: (D,) runs with the outcome per draw. Returns (ratio, low, high): inf and nan as
+    :func:`paired_ratio` gives them when a total is 0 (the interval then runs from 0 to inf); NaN
+    limits below :data:`MIN_DRAWS` draws."""
     h, b = np.asarray(here, dtype=float), np.asarray(base, dtype=float)
     H, B, D = h.sum(), b.sum(), len(h)
     if B == 0 or H == 0:
@@ -142,7 +166,13 @@ def ratio_over_draws(here, base, sizes, confidence: float = 0.95):
         return r, np.nan, np.nan
     var = D / (D - 1) * ((h - r * b) ** 2).sum() / B**2
     half = student.ppf(0.5 + confidence / 2, D - 1) * np.sqrt(var) / r
-    return r, r * np.exp(-half), r * np.exp(half)
+    low, high = r * np.exp(-half), r * np.exp(half)
+    if counts is not None:
+        only_here, only_base, both = (float(x) for x in counts)
+        deff = _paired_deff(h - b, sizes, only_here, only_base)
+        _, s_low, s_high = paired_ratio(only_here / deff, only_base / deff, both / deff, confidence)
+        low, high = min(low, float(s_low)), max(high, float(s_high))
+    return r, low, high
 
 
 def estimate(successes: int, trials: int, confidence: float = 0.95, by_draw=None) -> dict:
