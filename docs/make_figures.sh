@@ -6,7 +6,8 @@ set -euo pipefail
 # results), so clear the directories this script writes before it writes them again.
 rm -rf results/korea_baseline results/cohesion results/cohesion_asian_nato results/drill_scale \
   results/sensitivity results/levers results/uncertainty results/drill_frequency
-escsim run scenarios/korea_baseline.toml --runs 20000 --seed 0 --runs-table no --out results/korea_baseline
+# the headline run: 640 posterior draws x 64 runs, as a fresh clone's `escsim run` gives it
+escsim run scenarios/korea_baseline.toml --seed 0 --runs-table no --out results/korea_baseline
 escsim plot results/korea_baseline --kind curves --out docs/figures/escalation_curves.png
 escsim plot results/korea_baseline --kind paths --out docs/figures/level_paths.png
 escsim sweep experiments/cohesion.toml --out results/cohesion
@@ -16,8 +17,9 @@ escsim sweep experiments/drill_scale.toml --out results/drill_scale
 escsim plot results/drill_scale --risk 0.05 --out docs/figures/risk_map.png
 escsim sweep experiments/sensitivity.toml --out results/sensitivity
 escsim plot results/sensitivity --out docs/figures/sensitivity.png
-# The hindcast figure is escsim calibrate's posterior predictive check (calibration/korea.toml, about 12 minutes).
+# The hindcast and coverage figures are escsim calibrate's (calibration/korea.toml, about 4 minutes).
 cp calibration/korea_check.png docs/figures/hindcast_posterior.png
+cp calibration/korea_coverage.png docs/figures/calibration_coverage.png
 # The experiments page: the remaining sweeps, then the page generated from all of them.
 escsim sweep experiments/levers.toml --out results/levers
 escsim sweep experiments/uncertainty.toml --out results/uncertainty

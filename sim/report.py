@@ -48,8 +48,10 @@ def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> li
     outputs = [o for o in outputs if all(r.get(f"{o}_diff") not in (None, "") for r in rows)]
     if not outputs:
         return []
+    kind = ("over the posterior draws both points' runs took, the draw as the unit"
+            if "posterior" in str(rows[0].get("interval", "")) else "Newcombe's hybrid score interval")
     lines = ["Each point against the first (the baseline), run by run on the same random numbers: the difference "
-             "in percentage points with its paired 95% interval (Newcombe's hybrid score interval), and the runs "
+             f"in percentage points with its paired 95% interval ({kind}), and the runs "
              "that differ (with the outcome only at the point / only at the baseline); an interval that excludes "
              "0 is an effect, whether or not the intervals above overlap.", ""]
     header = columns + [f"change in {OUTPUT_LABELS.get(o, o)}" for o in outputs]
@@ -134,7 +136,8 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
             lines.append("")
     elif meta.sampler in ("lhs", "sobol"):
         lines.append("Parameter uncertainty: the spread of each probability over the sampled points, "
-                     "beside the typical Monte Carlo half-width of one point:")
+                     "beside the typical 95% half-width of one point (its runs' error, and the posterior's where they "
+                     "draw from one):")
         lines.append("")
         body = []
         for out in outputs:
@@ -143,7 +146,7 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
             q = np.percentile(est, [5, 50, 95])
             body.append([OUTPUT_LABELS.get(out, out), f"{100 * q[1]:.2f}%", f"{100 * q[0]:.2f}% - {100 * q[2]:.2f}%",
                          f"± {100 * half:.2f}%"])
-        lines += _table(["probability", "median", "5% - 95% over the points", "Monte Carlo (one point)"], body)
+        lines += _table(["probability", "median", "5% - 95% over the points", "95% half-width (one point)"], body)
         lines.append("")
     else:
         header = columns + [OUTPUT_LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
@@ -169,8 +172,11 @@ def write_report(experiments: list[Path], results_root: Path, out: Path, above: 
              "Generated from the results of the sweeps below by the command that follows; do not edit by "
              "hand. Each section lists the command that makes its results; run them, then this one:", "",
              f"    {command}", "",
-             "Every number is a probability over its scenario's horizon (stated in each section) with its Wilson 95% "
-             "interval (Monte Carlo error only; parameter uncertainty is what the sampling experiments show). "
+             "Every number is a probability over its scenario's horizon (stated in each section) with its 95% "
+             "interval. Where the scenario names a posterior, every point's runs draw the calibrated parameters "
+             "from it (the same draws at every point) and the interval is over those draws: Monte Carlo error and "
+             "the uncertainty of the calibrated parameters together (docs/model.md section 13); at point values it "
+             "is Wilson's. The assumptions the record does not pin down are what the sampling experiments vary. "
              "The scenarios say which of their values are calibrated to data and which are assumptions.", ""]
     for path in experiments:
         name = load_experiment(path).meta.name
