@@ -31,11 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sim.calibrate as calibrate_module  # noqa: E402
+import sim.data.calibrate as calibrate_module  # noqa: E402
 from sim import draws  # noqa: E402
-from sim.cli import main as escsim  # noqa: E402
-from sim.parallel import default_workers  # noqa: E402
-from sim.stats import wilson_interval  # noqa: E402
+from sim.ui.cli import main as escsim  # noqa: E402
+from sim.engines.parallel import default_workers  # noqa: E402
+from sim.core.stats import wilson_interval  # noqa: E402
 
 GOAL_SECONDS = 15 * 60
 QUICK = {"table": 32768, "samples": 500, "coverage": 300}

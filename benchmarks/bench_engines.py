@@ -29,12 +29,12 @@ ALL_OFF = "all of them"
 MESA_GOAL = 50_000  # agent-steps/s (issue 15: ten times the engine's speed when it was filed)
 sys.path.insert(0, str(ROOT))
 
-from sim.compile import compile_scenario  # noqa: E402
-from sim.draws import BLOCK_SIZE, fill_step, n_uniforms, run_seed  # noqa: E402
-from sim.ensemble import run_ensemble  # noqa: E402
-from sim.model import EscalationModel  # noqa: E402
-from sim.parallel import default_workers  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.model.compile import compile_scenario  # noqa: E402
+from sim.engines.draws import BLOCK_SIZE, fill_step, n_uniforms, run_seed  # noqa: E402
+from sim.engines.ensemble import run_ensemble  # noqa: E402
+from sim.engines.model import EscalationModel  # noqa: E402
+from sim.engines.parallel import default_workers  # noqa: E402
+from sim.model.scenario import load_scenario  # noqa: E402
 
 
 def median_time(func, repeats: int) -> float:
@@ -72,7 +72,7 @@ def mesa_step_parts(sc, runs: int) -> dict[str, float]:
     Mesa step's time goes. The kernel's share is what is left with every bookkeeping part off."""
     import mesa
 
-    from sim.outcomes import OutcomeTracker
+    from sim.model.outcomes import OutcomeTracker
 
     def skip(owner, name, replacement):
         original = getattr(owner, name)

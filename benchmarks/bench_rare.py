@@ -1,4 +1,4 @@
-"""Rare outcomes: adaptive multilevel splitting (sim/rare.py) against crude Monte Carlo.
+"""Rare outcomes: adaptive multilevel splitting (sim/analysis/rare.py) against crude Monte Carlo.
 
     python benchmarks/bench_rare.py            # the small model at 1e-3, 1e-4, 1e-6, then korea_baseline war
     python benchmarks/bench_rare.py --quick    # fewer repetitions and repeats, no korea_baseline part
@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from sim import rare  # noqa: E402
-from sim.compile import compile_scenario  # noqa: E402
-from sim.parallel import default_workers  # noqa: E402
-from sim.scenario import load_scenario, validate_scenario  # noqa: E402
-from sim.simulate import simulate  # noqa: E402
+from sim.model.compile import compile_scenario  # noqa: E402
+from sim.engines.parallel import default_workers  # noqa: E402
+from sim.model.scenario import load_scenario, validate_scenario  # noqa: E402
+from sim.engines.simulate import simulate  # noqa: E402
 from test_rare import chain_raw, exact_probability  # noqa: E402
 
 # (label, chain parameters, target): P(war) near 1e-3, 1e-4 and 1e-6, exactly known

@@ -15,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.experiment import load_experiment  # noqa: E402
-from sim.parallel import default_workers  # noqa: E402
-from sim.sweep import run_sweep  # noqa: E402
+from sim.analysis.experiment import load_experiment  # noqa: E402
+from sim.engines.parallel import default_workers  # noqa: E402
+from sim.analysis.sweep import run_sweep  # noqa: E402
 
 
 def main() -> None:

@@ -34,11 +34,11 @@ from pathlib import Path
 import pandas as pd
 
 import sim
-from sim.compare import compare, compare_over
-from sim.discover import available, discover, plot_discovery
-from sim.experiment import load_experiment
-from sim.plots import plot_effects
-from sim.sweep import run_sweep
+from sim.analysis.compare import compare, compare_over
+from sim.analysis.discover import available, discover, plot_discovery
+from sim.analysis.experiment import load_experiment
+from sim.ui.plots import plot_effects
+from sim.analysis.sweep import run_sweep
 
 
 def project_root() -> Path:

@@ -1,12 +1,12 @@
 """escalation-sim: how likely is miscalculation when states answer each other's drills and provocations."""
 
-from .compile import CompiledScenario, compile_scenario
-from .errors import InputError
-from .model import EscalationModel
-from .rules import get_rule, register_rule, registered_rules
-from .resolve import Resolved, resolve
-from .scenario import Scenario, load_scenario
-from .simulate import EnsembleResult, run, simulate
+from sim.model.compile import CompiledScenario, compile_scenario
+from sim.core.errors import InputError
+from sim.engines.model import EscalationModel
+from sim.model.rules import get_rule, register_rule, registered_rules
+from sim.engines.resolve import Resolved, resolve
+from sim.model.scenario import Scenario, load_scenario
+from sim.engines.simulate import EnsembleResult, run, simulate
 
 __version__ = "0.1.0"
 

@@ -14,9 +14,9 @@ from hypothesis import settings
 settings.register_profile("project", derandomize=True, deadline=None)
 settings.load_profile("project")
 
-from sim.compile import compile_scenario
-from sim.draws import FixedDraws, n_uniforms
-from sim.scenario import _deep_merge, validate_scenario
+from sim.model.compile import compile_scenario
+from sim.engines.draws import FixedDraws, n_uniforms
+from sim.model.scenario import _deep_merge, validate_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

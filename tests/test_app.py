@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from sim.cli import app_server
+from sim.ui.cli import app_server
 
 solara = pytest.importorskip("solara")
-app = pytest.importorskip("sim.app")
+app = pytest.importorskip("sim.ui.app")
 
 def page_text(rc) -> str:
     """All text in a rendered component tree (Markdown, alerts, buttons), walked from its root widget."""
@@ -64,8 +64,8 @@ def test_levers_reach_the_scenario_for_any_actors():
 def test_the_untouched_page_runs_the_scenario_as_written(name):
     """Every lever at its default leaves every compiled array as escsim run resolves its run 0: the
     scenario as written, at the posterior draw run 0 takes where the scenario names a posterior."""
-    from sim.parameters import at_values
-    from sim.resolve import resolve
+    from sim.engines.parameters import at_values
+    from sim.engines.resolve import resolve
 
     page = app.InteractiveModel(scenario_name=name).compiled
     resolved = resolve(ROOT / "scenarios" / f"{name}.toml", runs=1)
@@ -77,7 +77,7 @@ def test_the_untouched_page_runs_the_scenario_as_written(name):
 
 
 def test_the_page_ensemble_is_escsim_runs(monkeypatch):
-    from sim.simulate import run
+    from sim.engines.simulate import run
 
     monkeypatch.setattr(app, "ENSEMBLE_RUNS", 1024)
     m = app.InteractiveModel(scenario_name="lever_transparency")

@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import SCENARIOS
-from sim.cli import main
+from sim.ui.cli import main
 
 BASE = (SCENARIOS / "korea_baseline.toml").read_text()
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from sim import abc
-from sim.calibrate import STATISTICS, load_calibration, observed_statistics, simulate_statistics
-from sim.cli import main
-from sim.errors import InputError
-from sim.hindcast import simulate_years
-from sim.posterior import read_posterior
+from sim.data import abc
+from sim.data.calibrate import STATISTICS, load_calibration, observed_statistics, simulate_statistics
+from sim.ui.cli import main
+from sim.core.errors import InputError
+from sim.data.hindcast import simulate_years
+from sim.engines.posterior import read_posterior
 
 HINDCAST = ROOT / "calibration" / "hindcast.toml"
 
@@ -52,8 +52,8 @@ def test_simulated_statistics_repeat_and_follow_the_parameters():
     a, b = simulate_statistics(cal, low, 3, workers=2), simulate_statistics(cal, low, 3, workers=2)
     assert np.array_equal(a, b) and a.shape == (64, 6)
     # the years run side by side on a shared pool give each year's own ensemble, run alone
-    from sim.draws import Stream, child, make_root
-    from sim.ensemble import run_ensemble
+    from sim.engines.draws import Stream, child, make_root
+    from sim.engines.ensemble import run_ensemble
 
     year = next(iter(cal.years))
     alone = run_ensemble(cal.years[year], 64, child(make_root(3, Stream.HINDCAST), Stream.YEAR, year), workers=1, per_run=True,
@@ -71,7 +71,7 @@ def test_the_years_of_a_calibration_history_are_independent():
     """Run k of every year is one history; at fixed parameters its years are independent draws, as
     the record's years are taken to be. Over R histories the correlation of provocation days between
     years is then 0 within about 1/sqrt(R); when every year drew the same stream it was 0.98."""
-    from sim.draws import Stream, make_root
+    from sim.engines.draws import Stream, make_root
 
     cal = load_calibration(ROOT / "calibration" / "korea.toml")
     R = 1024
@@ -141,7 +141,7 @@ def test_a_missing_hindcast_is_named(tmp_path, capsys):
 
 
 def test_a_posterior_round_trips_and_draws_by_weight(tmp_path):
-    from sim.posterior import write_posterior
+    from sim.engines.posterior import write_posterior
 
     report = {"calibration": "t", "template": str(ROOT / "scenarios" / "korea_baseline.toml"), "keys": ["a.b", "c.d"],
               "samples": np.array([[1.0, 2.0], [3.0, 4.0]]), "weights": np.array([0.0, 1.0])}
@@ -268,7 +268,7 @@ def test_the_calibration_covers_at_its_level_and_recovers_known_parameters(tmp_p
     holds the truth, and the data narrow the contact rate's and the base rate's intervals to under
     70% and 80% of their priors' (in log terms; 0.55 and 0.68 here, with all seven parameters free),
     so covering the truth is not just returning the prior."""
-    from sim.calibrate import build_table, calibrate
+    from sim.data.calibrate import build_table, calibrate
 
     text = (ROOT / "calibration" / "korea.toml").read_text().replace('hindcast = "hindcast.toml"',
                                                                         f'hindcast = "{HINDCAST}"')
@@ -284,7 +284,7 @@ def test_the_calibration_covers_at_its_level_and_recovers_known_parameters(tmp_p
     assert cov["passed"], {lv: e["covered"] for lv, e in cov["levels"].items()}
     assert report["coverage_ranks"].shape == (300, 7)
 
-    from sim.posterior import posterior_summary
+    from sim.engines.posterior import posterior_summary
 
     known = {"actors.north_korea.provocation.base_rate": 0.02, "actors.north_korea.provocation.contact_rate": 0.003}
     truth = {p.key: known.get(p.key, np.mean(p.range)) for p in cal.spec.priors}

@@ -5,10 +5,10 @@ import pytest
 from scipy.stats import norm
 
 from conftest import compiled, noisy_tit_for_tat_raw
-from sim import kernel
-from sim.draws import run_seed
-from sim.model import EscalationModel
-from sim.stats import wilson_interval
+from sim.model import kernel
+from sim.engines.draws import run_seed
+from sim.engines.model import EscalationModel
+from sim.core.stats import wilson_interval
 
 
 def test_schelling_threat_that_leaves_something_to_chance():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SCENARIOS
-from sim.cli import main
+from sim.ui.cli import main
 
 
 @pytest.mark.parametrize("name", ["korea_baseline", "asian_nato"])
@@ -56,11 +56,11 @@ def test_python_dash_m_sim_is_the_same_command(tmp_path):
 
 
 def test_replay_prints_the_run_and_writes_its_path(tmp_path, capsys):
-    from sim.ensemble import run_batch
+    from sim.engines.ensemble import run_batch
 
     sc_path = SCENARIOS / "korea_baseline.toml"
-    from sim.compile import compile_scenario
-    from sim.scenario import load_scenario
+    from sim.model.compile import compile_scenario
+    from sim.model.scenario import load_scenario
 
     sc = compile_scenario(load_scenario(sc_path))
     out = run_batch(sc, 0, 0, 1, 1024, per_run=True)

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from sim.cli import main
-from sim.compare import (compare, compare_over, outcome_flags, paired_counts, paired_estimate, parse_set,
+from sim.ui.cli import main
+from sim.analysis.compare import (compare, compare_over, outcome_flags, paired_counts, paired_estimate, parse_set,
                          set_overrides)
-from sim.draws import Stream, make_root
-from sim.errors import InputError
-from sim.experiment import load_experiment
-from sim.stats import paired_difference, paired_ratio, unpaired_difference
-from sim.sweep import run_point, run_sweep
+from sim.engines.draws import Stream, make_root
+from sim.core.errors import InputError
+from sim.analysis.experiment import load_experiment
+from sim.core.stats import paired_difference, paired_ratio, unpaired_difference
+from sim.analysis.sweep import run_point, run_sweep
 
 # Two actors on a short horizon: provocations (rung 3) are crises, misreadings are common, so every
 # outcome but war has a few hundred runs in a thousand.
@@ -290,7 +290,7 @@ def test_sweep_points_carry_paired_differences_from_the_baseline(duel, tmp_path)
     assert float(rows[1]["p_misperception_driven_escalation"]) == 0.0  # no noise
     assert float(rows[1]["p_miscalculation_diff_high"]) < 0
     # the counts are those of the shared stream's runs, paired by hand
-    from sim.simulate import simulate
+    from sim.engines.simulate import simulate
 
     flags = [outcome_flags(simulate(p.scenario, 1024, p.seed, workers=1).per_run, p.scenario.top_rung)
              for p in exp.points[:3]]
@@ -312,8 +312,8 @@ def test_a_sweep_without_common_random_numbers_has_no_paired_columns(duel, tmp_p
 
 
 def test_effects_figure_draws_paired_differences_with_zero_marked():
-    from sim.plots import plot_effects
-    from sim.report import paired_table
+    from sim.ui.plots import plot_effects
+    from sim.ui.report import paired_table
 
     rows = []
     points = [("False", 0.03, 0.0, -0.002, 0.002), ("True", 0.028, -0.002, -0.004, -0.001)]

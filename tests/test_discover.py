@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import qmc
 
-import sim.discover
-import sim.plots
-from sim.cli import main
+import sim.analysis.discover
+import sim.ui.plots
+from sim.ui.cli import main
 
 pytest.importorskip("ema_workbench")
 
@@ -46,7 +46,7 @@ def fake_sweep(root, n=200, sampler="lhs"):
 
 def test_prim_finds_the_planted_box():
     x, high = planted()
-    boxes = sim.discover.find_boxes(x, high)
+    boxes = sim.analysis.discover.find_boxes(x, high)
     assert len(boxes) == 1
     box = boxes[0]
     assert set(box.limits) == {"a", "b"}  # c and d are left free
@@ -60,8 +60,8 @@ def test_prim_finds_the_planted_box():
 def test_discover_prints_and_draws_the_box(tmp_path, capsys, monkeypatch):
     results = fake_sweep(tmp_path / "planted")
     saved = {}
-    original = sim.plots.save_figure
-    monkeypatch.setattr(sim.plots, "save_figure", lambda fig, path, dpi=120: (saved.update({str(path): fig}),
+    original = sim.ui.plots.save_figure
+    monkeypatch.setattr(sim.ui.plots, "save_figure", lambda fig, path, dpi=120: (saved.update({str(path): fig}),
                                                                               original(fig, path, dpi)))
     assert main(["discover", str(results), "--above", "0.1"]) == 0
     out = capsys.readouterr().out
@@ -85,8 +85,8 @@ def test_discover_prints_and_draws_the_box(tmp_path, capsys, monkeypatch):
 
 def test_discover_refuses_with_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
     from conftest import SCENARIOS
-    from sim.experiment import load_experiment
-    from sim.sweep import run_sweep
+    from sim.analysis.experiment import load_experiment
+    from sim.analysis.sweep import run_sweep
 
     results = fake_sweep(tmp_path / "planted")
     one = tmp_path / "one.toml"
@@ -108,14 +108,14 @@ def test_discover_refuses_with_one_line_and_writes_nothing(tmp_path, capsys, mon
         assert main(["discover", *map(str, args)]) == 2
         err = capsys.readouterr().err
         assert says in err and err.count("\n") == 1, (says, err)
-    monkeypatch.setattr(sim.discover, "available", lambda: False)
+    monkeypatch.setattr(sim.analysis.discover, "available", lambda: False)
     assert main(["discover", str(results), "--above", "0.1"]) == 2
     assert "pip install 'escalation-sim[discover]'" in capsys.readouterr().err
     assert sorted(p for p in tmp_path.rglob("*")) == before
 
 
 def test_report_section_when_is_the_risk_high(tmp_path):
-    from sim.report import discovery_section
+    from sim.ui.report import discovery_section
 
     results = fake_sweep(tmp_path / "planted")
     lines = discovery_section(results, tmp_path / "page", "planted", 0.1)

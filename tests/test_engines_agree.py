@@ -5,14 +5,14 @@ import pytest
 from scipy.stats import chi2_contingency
 
 from conftest import SCENARIOS, compiled, noisy_tit_for_tat_raw
-from sim.compile import compile_scenario
-from sim.draws import BLOCK_SIZE, FixedDraws, block_regime_uniforms, block_seed, draw_step
-from sim.ensemble import run_batch, run_ensemble
-from sim.model import EscalationModel
-from sim.parallel import map_in_order
-from sim.scenario import load_scenario
-from sim.simulate import simulate
-from sim.stats import wilson_interval
+from sim.model.compile import compile_scenario
+from sim.engines.draws import BLOCK_SIZE, FixedDraws, block_regime_uniforms, block_seed, draw_step
+from sim.engines.ensemble import run_batch, run_ensemble
+from sim.engines.model import EscalationModel
+from sim.engines.parallel import map_in_order
+from sim.model.scenario import load_scenario
+from sim.engines.simulate import simulate
+from sim.core.stats import wilson_interval
 
 PATHS = ("intended", "provoked", "realised", "perceived", "misperceived", "hostile_level", "mde", "level", "threat")
 

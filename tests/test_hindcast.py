@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from sim.compile import compile_scenario
-from sim.errors import InputError
-from sim.hindcast import compare, format_comparison, load_hindcast, predict_year
-from sim.record import read_record
-from sim.scenario import load_scenario
+from sim.model.compile import compile_scenario
+from sim.core.errors import InputError
+from sim.data.hindcast import compare, format_comparison, load_hindcast, predict_year
+from sim.data.record import read_record
+from sim.model.scenario import load_scenario
 
 SETTINGS = ROOT / "calibration" / "hindcast.toml"
 TEMPLATE = ROOT / "scenarios" / "korea_baseline.toml"
@@ -28,7 +28,7 @@ def hindcast():
 
 
 def rows_of(year):
-    """The windows file's dated rows of ``year``, read here independently of sim.record."""
+    """The windows file's dated rows of ``year``, read here independently of sim.data.record."""
     with open(EXERCISES, newline="") as f:
         return [r for r in csv.DictReader(f) if int(r["year"]) == year and r["kind"] != "none"]
 
@@ -247,7 +247,7 @@ def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp
     import csv as csv_
     import json as json_
 
-    from sim.cli import main
+    from sim.ui.cli import main
 
     out = tmp_path / "hc"
     assert main(["hindcast", str(ROOT / "calibration" / "hindcast.toml"), "--runs", "64", "--workers", "1",
@@ -274,9 +274,9 @@ def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp
 def test_each_history_of_the_hindcast_takes_one_posterior_draw_in_every_year(tmp_path, monkeypatch):
     """escsim hindcast runs what escsim run resolves: the template's posterior, one draw per history
     (the same in every year); --posterior none runs the point values, in a directory of its own."""
-    import sim.hindcast
-    from sim.cli import main
-    from sim.hindcast import resolve_histories
+    import sim.data.hindcast
+    from sim.ui.cli import main
+    from sim.data.hindcast import resolve_histories
 
     hc = load_hindcast(ROOT / "calibration" / "hindcast.toml")
     seen = []
@@ -288,7 +288,7 @@ def test_each_history_of_the_hindcast_takes_one_posterior_draw_in_every_year(tmp
         seen.append(parameters)
         raise Captured
 
-    monkeypatch.setattr(sim.hindcast, "simulate_years", capture)
+    monkeypatch.setattr(sim.data.hindcast, "simulate_years", capture)
     for extra in ([], ["--posterior", "none"]):
         with pytest.raises(Captured):
             main(["hindcast", str(hc.path), "--runs", "50", "--seed", "3", "--no-plot", "--out", str(tmp_path), *extra])
@@ -305,7 +305,7 @@ def test_python_run_is_escsim_run(tmp_path):
     import json as json_
 
     import sim
-    from sim.cli import main
+    from sim.ui.cli import main
 
     assert main(["run", str(ROOT / "scenarios" / "korea_baseline.toml"), "--runs", "640", "--seed", "4",
                  "--set", "alliances.us_rok.cohesion=0.9", "--out", str(tmp_path / "r"), "--no-plot",
@@ -320,7 +320,7 @@ def test_python_run_is_escsim_run(tmp_path):
 
 @pytest.mark.slow  # 22 ensembles; the seed discipline it checks is also guarded by tests/test_seeds.py
 def test_years_draw_from_streams_of_their_own_and_repeat(tmp_path):
-    from sim.hindcast import simulate_years
+    from sim.data.hindcast import simulate_years
 
     hc = load_hindcast(ROOT / "calibration" / "hindcast.toml")
     a = simulate_years(hc, 64, seed=1, workers=1)

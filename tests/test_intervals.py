@@ -10,11 +10,11 @@ import pytest
 from scipy.stats import binom
 
 from conftest import two_actor_raw
-from sim.posterior import Posterior
-from sim.resolve import resolve
-from sim.scenario import validate_scenario
-from sim.simulate import run
-from sim.stats import MIN_DRAWS, difference_over_draws, estimate, over_draws, wilson_interval
+from sim.engines.posterior import Posterior
+from sim.engines.resolve import resolve
+from sim.model.scenario import validate_scenario
+from sim.engines.simulate import run
+from sim.core.stats import MIN_DRAWS, difference_over_draws, estimate, over_draws, wilson_interval
 
 
 def coverage_band(n: int, level: float = 0.95, band: float = 0.999) -> tuple[float, float]:

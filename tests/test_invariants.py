@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCENARIOS, compiled, two_actor_raw
-from sim.compile import compile_scenario
-from sim.scenario import ScenarioFile, _deep_merge, load_scenario
-from sim.simulate import simulate
+from sim.model.compile import compile_scenario
+from sim.model.scenario import ScenarioFile, _deep_merge, load_scenario
+from sim.engines.simulate import simulate
 
 BASE = ScenarioFile.read(SCENARIOS / "korea_baseline.toml").raw
 
@@ -175,7 +175,7 @@ def _plain_raw(name: str) -> dict:
 
 @pytest.mark.parametrize("name", ["korea_baseline", "asian_nato", "regional"])
 def test_renaming_actors_and_reordering_tables_changes_no_number(name):
-    from sim.scenario import validate_scenario
+    from sim.model.scenario import validate_scenario
 
     raw = _plain_raw(name)
     a = compile_scenario(validate_scenario(copy.deepcopy(raw)))
@@ -188,7 +188,7 @@ def test_renaming_actors_and_reordering_tables_changes_no_number(name):
 
 @pytest.mark.parametrize("name", ["korea_baseline", "regional"])
 def test_reordering_actors_permutes_every_compiled_array(name):
-    from sim.scenario import validate_scenario
+    from sim.model.scenario import validate_scenario
 
     raw = _plain_raw(name)
     a = compile_scenario(validate_scenario(copy.deepcopy(raw)))
@@ -205,7 +205,7 @@ def test_reordering_actors_permutes_every_compiled_array(name):
 
 @given(st.integers(1, 10**7).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
 def test_wilson_bounds_hold_the_estimate_and_are_exact_at_the_ends(kn):
-    from sim.stats import wilson_interval
+    from sim.core.stats import wilson_interval
 
     k, n = kn
     p, low, high = wilson_interval(k, n)
@@ -218,7 +218,7 @@ def test_wilson_bounds_hold_the_estimate_and_are_exact_at_the_ends(kn):
 def test_a_crisis_only_tracker_finds_the_crises_a_full_one_finds(data):
     """A twin's tracker follows its crises only (all a miscalculation needs of it): on any sequence
     of realised actions it must give the full tracker's crisis flags and first crisis steps."""
-    from sim.outcomes import OutcomeTracker
+    from sim.model.outcomes import OutcomeTracker
 
     R, N, T = data.draw(st.integers(1, 5)), data.draw(st.integers(2, 4)), data.draw(st.integers(1, 12))
     actions = np.array(data.draw(st.lists(st.lists(st.lists(st.integers(0, 6), min_size=N, max_size=N),

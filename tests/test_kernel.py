@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import SCENARIOS, compiled, two_actor_raw
-from sim import kernel, loops
-from sim.compile import alliance_threat_weights, deterrence_factor
-from sim.draws import RunDraws
-from sim.model import EscalationModel
+from sim.model import kernel
+from sim.model import loops
+from sim.model.compile import alliance_threat_weights, deterrence_factor
+from sim.engines.draws import RunDraws
+from sim.engines.model import EscalationModel
 
 A = np.array
 
@@ -210,7 +211,7 @@ def test_contact_incidents_follow_their_hazard_and_answered_ones_are_crises():
                                 "b": {"in_kind": 1.0}})
     raw["scenario"]["horizon"] = 200
     sc = compiled(raw)
-    from sim.simulate import simulate
+    from sim.engines.simulate import simulate
 
     out = simulate(sc, 4096, seed=2, workers=1).per_run
     days = out["contacts_0"]
@@ -225,9 +226,9 @@ def test_contact_incidents_follow_their_hazard_and_answered_ones_are_crises():
 def test_actors_that_share_a_rule_are_decided_as_each_would_be_alone(name, per_run):
     """decide_phase calls each rule once for the actors that share it (columns in any order, a view
     or a copy): every actor's decision must be that of its own rule, parameters and draws."""
-    from sim.compile import compile_scenario
-    from sim.parameters import with_run_parameters
-    from sim.scenario import load_scenario
+    from sim.model.compile import compile_scenario
+    from sim.engines.parameters import with_run_parameters
+    from sim.model.scenario import load_scenario
 
     sc = compile_scenario(load_scenario(SCENARIOS / f"{name}.toml"))
     R, N, rng = 500, sc.n_actors, np.random.default_rng(1)

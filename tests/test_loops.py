@@ -18,10 +18,10 @@ from conftest import ROOT
 SCRIPT = textwrap.dedent("""
     import numpy as np
     from pathlib import Path
-    from sim.compile import compile_scenario
-    from sim.scenario import load_scenario
-    from sim.ensemble import run_batch
-    from sim.model import EscalationModel
+    from sim.model.compile import compile_scenario
+    from sim.model.scenario import load_scenario
+    from sim.engines.ensemble import run_batch
+    from sim.engines.model import EscalationModel
     for path in sorted(Path("scenarios").glob("*.toml")):
         sc = compile_scenario(load_scenario(path))
         rng = np.random.default_rng(0)

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from conftest import compiled, two_actor_raw
-from sim.cli import main
-from sim.compile import compile_scenario
-from sim.experiment import load_experiment
-from sim.model import EscalationModel
-from sim.results import runs_columns
-from sim.scenario import load_scenario
-from sim.simulate import simulate
-from sim.stats import escalation_curves
-from sim.sweep import point_row, run_point
+from sim.ui.cli import main
+from sim.model.compile import compile_scenario
+from sim.analysis.experiment import load_experiment
+from sim.engines.model import EscalationModel
+from sim.io.results import runs_columns
+from sim.model.scenario import load_scenario
+from sim.engines.simulate import simulate
+from sim.core.stats import escalation_curves
+from sim.analysis.sweep import point_row, run_point
 from test_replay import hot_scenario
 
 

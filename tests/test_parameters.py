@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from conftest import SCENARIOS
-from sim.compile import compile_scenario
-from sim.ensemble import run_batch, run_ensemble
-from sim.errors import InputError
-from sim.model import EscalationModel
-from sim.scenario import load_scenario
+from sim.model.compile import compile_scenario
+from sim.engines.ensemble import run_batch, run_ensemble
+from sim.core.errors import InputError
+from sim.engines.model import EscalationModel
+from sim.model.scenario import load_scenario
 
 SC = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
 
@@ -52,7 +52,7 @@ def test_each_run_is_the_scenario_compiled_with_its_values_step_for_step():
 
 
 def test_drill_factors_multiply_every_drills_scale_and_ambiguity_and_replay_exactly():
-    from sim.parameters import with_run_parameters
+    from sim.engines.parameters import with_run_parameters
 
     f = np.array([0.0, 0.5, 2.0])
     sc = with_run_parameters(SC, {"drills.*.scale_factor": f, "drills.*.ambiguity_factor": f[::-1]})

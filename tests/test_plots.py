@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import SCENARIOS
-from sim.cli import main
-from sim.compile import compile_scenario
-from sim.plots import (plot_escalation_curves, plot_level_paths, plot_response, plot_risk_map,
+from sim.ui.cli import main
+from sim.model.compile import compile_scenario
+from sim.ui.plots import (plot_escalation_curves, plot_level_paths, plot_response, plot_risk_map,
                        plot_sensitivity, rung_quantile)
-from sim.scenario import load_scenario
-from sim.simulate import simulate
-from sim.stats import escalation_curves
+from sim.model.scenario import load_scenario
+from sim.engines.simulate import simulate
+from sim.core.stats import escalation_curves
 
 SC = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
 
@@ -144,7 +144,7 @@ def test_plot_command_on_run_and_sweep_directories(tmp_path, capsys):
 
 
 def test_effects_plot_labels_each_point_by_its_change():
-    from sim.plots import plot_effects
+    from sim.ui.plots import plot_effects
 
     rows = rows_for([0, 0, 0], [0.03, 0.028, 0.012])
     for r, (h, t) in zip(rows, [("False", "0.3"), ("True", "0.3"), ("False", "0.9")]):
@@ -159,7 +159,7 @@ def test_effects_plot_labels_each_point_by_its_change():
 
 
 def test_scatter_plots_every_point_against_each_parameter():
-    from sim.plots import plot_scatter
+    from sim.ui.plots import plot_scatter
 
     rows = rows_for([0.1, 0.9, 0.5], [0.02, 0.05, 0.03])
     for r, s in zip(rows, (2.0, 1.0, 3.0)):
@@ -174,7 +174,7 @@ def test_scatter_plots_every_point_against_each_parameter():
 
 
 def test_error_bars_survive_an_interval_end_a_rounding_error_past_the_estimate():
-    from sim.plots import plot_effects, plot_scatter
+    from sim.ui.plots import plot_effects, plot_scatter
 
     rows = rows_for([0.0, 1.0], [0.0, 0.0])
     for r in rows:
@@ -186,7 +186,7 @@ def test_error_bars_survive_an_interval_end_a_rounding_error_past_the_estimate()
 
 def test_importing_and_drawing_leave_the_users_matplotlib_backend_alone(tmp_path):
     """A notebook's backend must survive: no matplotlib.use at import, no pyplot."""
-    code = ("import sys, matplotlib; matplotlib.use('svg'); import sim.plots as p; "
+    code = ("import sys, matplotlib; matplotlib.use('svg'); import sim.ui.plots as p; "
             "fig = p.plot_sensitivity({'base_samples': 2, 'indices': {'p_miscalculation': {'a': "
             "{'S1': 0.5, 'S1_conf': 0.1, 'ST': 0.6, 'ST_conf': 0.1}}}}, path=sys.argv[1]); "
             "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "

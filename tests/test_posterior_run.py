@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SCENARIOS
-from sim.cli import main
-from sim.posterior import posterior_csv
-from sim.resolve import resolve
+from sim.ui.cli import main
+from sim.engines.posterior import posterior_csv
+from sim.engines.resolve import resolve
 
 BASE = SCENARIOS / "korea_baseline.toml"
 RATE = "actors.north_korea.provocation.base_rate"

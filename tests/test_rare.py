@@ -1,4 +1,4 @@
-"""Rare outcomes by adaptive multilevel splitting (sim/rare.py): exact values, crude Monte Carlo, replay,
+"""Rare outcomes by adaptive multilevel splitting (sim/analysis/rare.py): exact values, crude Monte Carlo, replay,
 reproducibility, unreachable targets and bad input."""
 
 import json
@@ -10,14 +10,14 @@ from scipy.stats import norm
 from scipy.stats import t as student
 
 from conftest import SCENARIOS, compiled, two_actor_raw
-from sim import rare
-from sim.cli import main
-from sim.compile import compile_scenario
-from sim.draws import Stream
-from sim.ensemble import run_ensemble
-from sim.scenario import load_scenario
-from sim.simulate import simulate
-from sim.stats import wilson_interval
+from sim.analysis import rare
+from sim.ui.cli import main
+from sim.model.compile import compile_scenario
+from sim.engines.draws import Stream
+from sim.engines.ensemble import run_ensemble
+from sim.model.scenario import load_scenario
+from sim.engines.simulate import simulate
+from sim.core.stats import wilson_interval
 
 # the shipped scenario's text, without its posterior (a path relative to scenarios/): point values
 BASE = re.sub(r"(?m)^posterior = .*$", "", (SCENARIOS / "korea_baseline.toml").read_text())
@@ -121,9 +121,9 @@ def test_ams_interval_covers_the_exact_value():
 
 
 def _chain_posterior():
-    from sim.posterior import Posterior
-    from sim.resolve import resolve
-    from sim.scenario import validate_scenario
+    from sim.engines.posterior import Posterior
+    from sim.engines.resolve import resolve
+    from sim.model.scenario import validate_scenario
 
     key = "actors.*.provocation.base_rate"
     rates, weights = np.array([0.003, 0.005, 0.01]), np.array([0.5, 0.3, 0.2])
@@ -136,7 +136,7 @@ def _chain_posterior():
 def test_ams_over_a_posterior_runs_each_repetition_at_its_draw():
     """With a posterior, repetition j runs at draw j's values: exactly the repetition a point-value run at
     those values gives; its replay takes them too."""
-    from sim.parameters import at_values
+    from sim.engines.parameters import at_values
 
     key, plain, drawn, _ = _chain_posterior()
     resolved = rare.resolve_rare(drawn, 3, seed=1)

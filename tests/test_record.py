@@ -7,8 +7,8 @@ from fractions import Fraction
 import pytest
 
 from conftest import ROOT
-from sim.errors import InputError
-from sim.record import CLASHES, EXERCISES, PROVOCATIONS, read_record
+from sim.core.errors import InputError
+from sim.data.record import CLASHES, EXERCISES, PROVOCATIONS, read_record
 
 DATA = ROOT / "data"
 YEARS = tuple(range(2011, 2022))

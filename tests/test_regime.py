@@ -5,10 +5,10 @@ import pytest
 from scipy import stats
 
 from conftest import compiled, regime_count_moments, two_actor_raw
-from sim.draws import RunDraws, block_regime_uniforms, block_seed, n_uniforms
-from sim.ensemble import run_ensemble
-from sim.kernel import regime_multiplier
-from sim.model import EscalationModel
+from sim.engines.draws import RunDraws, block_regime_uniforms, block_seed, n_uniforms
+from sim.engines.ensemble import run_ensemble
+from sim.model.kernel import regime_multiplier
+from sim.engines.model import EscalationModel
 
 
 def test_multiplier_is_the_gamma_quantile_with_mean_one_and_variance_dispersion():

@@ -6,12 +6,12 @@ import json
 import pytest
 
 from conftest import compiled, fixed_draws, two_actor_raw
-from sim.cli import main
-from sim.compile import compile_scenario
-from sim.draws import root_from
-from sim.model import EscalationModel
-from sim.results import replay_events, runs_columns
-from sim.scenario import load_scenario
+from sim.ui.cli import main
+from sim.model.compile import compile_scenario
+from sim.engines.draws import root_from
+from sim.engines.model import EscalationModel
+from sim.io.results import replay_events, runs_columns
+from sim.model.scenario import load_scenario
 
 TFT = {"name": "tit_for_tat"}
 

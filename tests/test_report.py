@@ -4,7 +4,7 @@ import csv
 
 
 from conftest import SCENARIOS
-from sim.cli import main
+from sim.ui.cli import main
 
 
 def test_report_writes_each_experiment_with_its_numbers(tmp_path, capsys, monkeypatch):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import SCENARIOS
-from sim.cli import main
-from sim.experiment import Parameter
-from sim.scenario import load_scenario
+from sim.ui.cli import main
+from sim.analysis.experiment import Parameter
+from sim.model.scenario import load_scenario
 
 
 def _child(tmp_path, name="korea_baseline", body=""):

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import compiled, noisy_tit_for_tat_raw
-from sim.ensemble import run_batch
-from sim.model import EscalationModel
-from sim.rules import engine_function, get_rule, register_rule, registered_rules, round_half_up
+from sim.engines.ensemble import run_batch
+from sim.engines.model import EscalationModel
+from sim.model.rules import engine_function, get_rule, register_rule, registered_rules, round_half_up
 
 A = np.array
 

@@ -5,10 +5,10 @@ import pytest
 from scipy.stats import binomtest
 
 from conftest import SCENARIOS
-from sim.compile import compile_scenario
-from sim.errors import InputError
-from sim.scenario import load_scenario
-from sim.stats import escalation_curves, wilson_interval
+from sim.model.compile import compile_scenario
+from sim.core.errors import InputError
+from sim.model.scenario import load_scenario
+from sim.core.stats import escalation_curves, wilson_interval
 
 
 def test_asian_nato_extends_the_baseline_and_overrides_only_what_it_names():

@@ -5,11 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import SCENARIOS
-from sim.compile import compile_scenario
-from sim.draws import Stream, as_root, block_seed, child, make_root
-from sim.model import EscalationModel, batch_run
-from sim.scenario import load_scenario
-from sim.simulate import simulate
+from sim.model.compile import compile_scenario
+from sim.engines.draws import Stream, as_root, block_seed, child, make_root
+from sim.engines.model import EscalationModel, batch_run
+from sim.model.scenario import load_scenario
+from sim.engines.simulate import simulate
 
 SC = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
 
@@ -105,8 +105,8 @@ def test_a_root_cannot_be_made_into_another_root():
 
 def test_every_year_of_a_history_draws_its_own_stream(monkeypatch):
     """simulate_years gives each year a stream of its own, from an int seed and from a calibration root."""
-    import sim.ensemble
-    from sim.hindcast import load_hindcast, simulate_years
+    import sim.engines.ensemble
+    from sim.data.hindcast import load_hindcast, simulate_years
     from conftest import ROOT
 
     hc = load_hindcast(ROOT / "calibration" / "hindcast.toml")
@@ -116,7 +116,7 @@ def test_every_year_of_a_history_draws_its_own_stream(monkeypatch):
         seen.append([_state(as_root(seed)) for _, _, seed, _ in jobs])
         raise RuntimeError("captured")
 
-    monkeypatch.setattr(sim.ensemble, "run_ensembles", capture)
+    monkeypatch.setattr(sim.engines.ensemble, "run_ensembles", capture)
     for seed in (0, make_root(0, Stream.CALIBRATION, 0), make_root(0, Stream.CALIBRATION, 1)):
         try:
             simulate_years(hc, 8, seed)
@@ -143,7 +143,7 @@ def test_a_sweep_point_does_not_replay_escsim_run():
 
 
 def test_batches_keep_every_worker_busy():
-    from sim.ensemble import batch_size
+    from sim.engines.ensemble import batch_size
 
     assert batch_size(16, 2) == 4  # two batches of 4 each, not 3 + 3 + 3 on one worker and 3 + 3 + 1 on the other
     assert batch_size(10, 2) == 1  # five blocks each: batches of 2 would leave one worker three, the other two

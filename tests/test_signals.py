@@ -23,9 +23,9 @@ import tqdm
 import tqdm.auto
 
 from conftest import ROOT, SCENARIOS
-from sim import parallel
-from sim.experiment import load_experiment
-from sim.sweep import run_sweep
+from sim.engines import parallel
+from sim.analysis.experiment import load_experiment
+from sim.analysis.sweep import run_sweep
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -174,7 +174,7 @@ def test_workers_forked_off_the_main_thread_die_with_their_parent(tmp_path):
     script = tmp_path / "threaded.py"
     script.write_text(textwrap.dedent("""\
         import threading, time
-        from sim.parallel import map_as_completed
+        from sim.engines.parallel import map_as_completed
 
         def task(seconds):
             time.sleep(seconds)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SCENARIOS
-from sim.cli import main
-from sim.draws import Stream
-from sim.experiment import load_experiment
-from sim.sweep import run_sweep
+from sim.ui.cli import main
+from sim.engines.draws import Stream
+from sim.analysis.experiment import load_experiment
+from sim.analysis.sweep import run_sweep
 
 SCENARIO = SCENARIOS / "korea_baseline.toml"
 
@@ -121,9 +121,9 @@ def test_points_draw_the_scenarios_posterior_but_keep_the_values_they_sweep(tmp_
     """korea_baseline names a posterior: every point's runs draw from it, the same draws at every point
     (so points differ by their values alone); a key the sweep sets is the sweep's, not the draw's;
     posterior = "none" runs the point values."""
-    from sim.draws import Stream, make_root
-    from sim.ensemble import run_ensemble
-    from sim.resolve import resolve
+    from sim.engines.draws import Stream, make_root
+    from sim.engines.ensemble import run_ensemble
+    from sim.engines.resolve import resolve
 
     body = BASE_RATE + "values = [0.001, 0.05]\n"
     exp = load_experiment(write_experiment(tmp_path, body, common_random_numbers=True))

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from conftest import compiled, fixed_draws, two_actor_raw
-from sim.model import EscalationModel
+from sim.engines.model import EscalationModel
 
 TFT = {"name": "tit_for_tat"}
 

@@ -1,0 +1,471 @@
+"""Hindcast of 2011-2021: one scenario per year from a template and that year's exercises, held against the record.
+
+A hindcast file (``calibration/hindcast.toml``) names a template scenario, the years, the three data
+files of :mod:`sim.data.record`, how the windows file's participant codes map to the template's actor ids,
+and the drill parameters (rung, scale, ambiguity, transparency) of each exercise kind.
+:func:`load_hindcast` checks the file with pydantic (unknown keys, types and ranges give the project's
+one-line errors), reads the record, and builds and validates every year's scenario, so a bad file fails
+before anything runs. :func:`predict_year` turns one simulated year's per-run counts into predictive
+medians and 90% bands, and :func:`compare` holds those against the record year by year.
+
+Decisions:
+
+- **The year scenario**: the template as written (actors, alliances, ladder, rules, the calibrated
+  provocation rate; summits and other dated tables are kept too, and refused as outside the year
+  unless they fall inside it), with ``start`` = 1 January of the year, ``horizon`` = the days of the
+  year, and its drills replaced by one drill per dated row of the windows file for that year (rows of
+  kind ``none``, exercises not held, make none). A drill's window is its row's, clipped to the year;
+  its participants are the row's codes mapped through ``[participants]``; ``approximate = true`` where
+  ``verified`` is not "yes"; rung, scale, ambiguity and transparency are those of its kind under
+  ``[kinds]``. No date is written by hand: change the data file and the scenarios follow.
+- **Drill names**: the exercise's name in lower case with every run of other characters turned into
+  ``_`` (``Key Resolve`` -> ``key_resolve``); a second row of the same name in a year gets ``_2``.
+- **Kinds**: each kind the years use (CPX, FTX, air; CPX+FTX and trilateral in later years) must have
+  a table under ``[kinds]``; the shipped values are the template's drills (see the file's comments).
+- **Errors** in a year scenario are reported against the hindcast file, with the data row or settings
+  key that set the value (``drills.key_resolve.rung (set in ... kinds.CPX, ... line 2)``).
+- **Predictive statistics**: over runs, the median and the central band (5% and 95% quantiles for a
+  90% band) by the inverted empirical distribution (``numpy.quantile(method="inverted_cdf")``), so
+  each is a count some run had and P(count < low) <= 5%, P(count > high) <= 5%. An observed count
+  lies inside when low <= observed <= high. P(at least one clash) is the share of runs with at least
+  one crisis onset, with its Wilson 95% interval; the record's counterpart of a crisis onset is a
+  core clash (:mod:`sim.data.record`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from pydantic import Field
+
+from sim.core.errors import InputError, problem
+from sim.data.record import NOT_HELD, Exercise, Record, read_record
+from sim.model.scenario import Scenario, ScenarioFile, StrictTable, read_input_file, validate_scenario
+from sim.core.stats import wilson_interval
+
+# The statistics a simulated year is summarised by, and the record's count each is held against.
+STATISTICS = {
+    "provocation_days": "provocation_days",
+    "provocation_days_in_windows": "provocation_days_in_windows",
+    "provocation_days_outside_windows": "provocation_days_outside_windows",
+    "crisis_onsets": "core_clashes",
+}
+
+
+class DrillKind(StrictTable):
+    """Drill parameters of one exercise kind (the meanings of the scenario keys ``drills.NAME.*``)."""
+
+    rung: Annotated[int, Field(ge=0)]
+    scale: Annotated[float, Field(ge=0.0)]
+    ambiguity: Annotated[float, Field(ge=0.0)]
+    transparency: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class HindcastMeta(StrictTable):
+    name: str
+    description: str = ""
+    scenario: str                 # the template, relative to the hindcast file
+    actor: str                    # whose provocation days the record counts
+    years: Annotated[tuple[int, int], Field(strict=False)]   # first and last year, inclusive
+    provocations: str             # data files, relative to the hindcast file (see sim.data.record)
+    exercises: str
+    clashes: str
+
+
+class HindcastFile(StrictTable):
+    hindcast: HindcastMeta
+    participants: Annotated[dict[str, str], Field(min_length=1)]   # windows-file code -> actor id
+    kinds: Annotated[dict[str, DrillKind], Field(min_length=1)]    # windows-file kind -> drill parameters
+
+
+@dataclass(frozen=True)
+class Hindcast:
+    """A loaded hindcast: its settings, the observed record, and one validated scenario per year."""
+
+    path: Path
+    template: Path
+    settings: HindcastFile = field(repr=False)
+    record: Record = field(repr=False)
+    scenarios: Mapping[int, Scenario] = field(repr=False)   # year -> its validated scenario, in year order
+
+    @property
+    def name(self) -> str:
+        return self.settings.hindcast.name
+
+    @property
+    def actor(self) -> str:
+        return self.settings.hindcast.actor
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        return tuple(self.scenarios)
+
+    def scenario_for(self, year: int) -> Scenario:
+        """The validated scenario of ``year`` (1 January to 31 December, that year's exercises as drills)."""
+        try:
+            return self.scenarios[year]
+        except KeyError:
+            raise ValueError(f"no year {year} in hindcast {self.name!r}; "
+                             f"years {self.years[0]}-{self.years[-1]}") from None
+
+
+def load_hindcast(path: str | Path, template: str | Path | None = None) -> Hindcast:
+    """Read and check a hindcast file, read the record, and build and validate every year's scenario.
+
+    ``template`` replaces the file's ``hindcast.scenario`` (a path as given, not relative to the file).
+    Raises :class:`sim.core.errors.InputError` (one line per problem) on a bad file, data file or scenario.
+    """
+    path = Path(path)
+    file = str(path)
+    settings = read_input_file(path, HindcastFile)
+    meta = settings.hindcast
+
+    def beside(rel: str) -> Path:
+        return Path(os.path.normpath(path.parent / rel))
+
+    for key in ("scenario", "provocations", "exercises", "clashes"):
+        if not (key == "scenario" and template is not None) and not beside(getattr(meta, key)).is_file():
+            raise InputError(problem(file, f"hindcast.{key}", f"file {beside(getattr(meta, key))} not found"))
+    template_path = Path(template) if template is not None else beside(meta.scenario)
+    record = read_record(beside(meta.provocations), beside(meta.exercises), beside(meta.clashes))
+
+    first, last = meta.years
+    if not (record.years[0] <= first <= last <= record.years[-1]):
+        raise InputError(problem(file, "hindcast.years", f"{[first, last]}: needs first <= last within the "
+                                 f"record's years {record.years[0]}-{record.years[-1]}"))
+    source = ScenarioFile.read(template_path)
+    raw, origins = source.raw, source.origins
+    base = source.build()
+    if meta.actor not in base.actors:
+        raise InputError(problem(file, "hindcast.actor", f"unknown actor {meta.actor!r}; actors in "
+                                 f"{template_path}: {', '.join(base.actors)}"))
+    unknown = [code for code, actor in settings.participants.items() if actor not in base.actors]
+    if unknown:  # checked for every code, not only those the years use
+        raise InputError([problem(file, f"participants.{code}", f"unknown actor {settings.participants[code]!r}; "
+                                  f"actors in {template_path}: {', '.join(base.actors)}") for code in unknown])
+    scenarios = {}
+    for year in range(first, last + 1):
+        year_raw, year_origins = _year_raw(raw, origins, year, record, settings, file)
+        scenarios[year] = validate_scenario(year_raw, file, year_origins)
+    return Hindcast(path=path, template=template_path, settings=settings, record=record, scenarios=scenarios)
+
+
+def _year_raw(raw: dict, origins: dict, year: int, record: Record, settings: HindcastFile,
+              file: str) -> tuple[dict, dict]:
+    """The template's raw mapping turned into ``year``'s, and the origins of its keys for messages."""
+    out = copy.deepcopy(raw)
+    where = {k: v for k, v in origins.items() if k[0] != "drills"}
+    meta = out.setdefault("scenario", {})
+    template_name = meta.get("name", "hindcast")
+    meta.update(name=f"{template_name}_{year}", start=dt.date(year, 1, 1),
+                horizon=366 if calendar.isleap(year) else 365,
+                description=f"{template_name} in {year}, with that year's exercises from "
+                            f"{Path(record.files['exercises']).name}")
+    for key in ("name", "start", "horizon", "description"):
+        where[("scenario", key)] = f"{file} (year {year})"
+
+    drills: dict[str, dict] = {}
+    problems = []
+    exercises_file = record.files["exercises"]
+    for e in (e for e in record.exercises if e.year == year and e.kind != NOT_HELD):
+        window = e.window_in(year)
+        kind = settings.kinds.get(e.kind)
+        if kind is None:
+            problems.append(problem(exercises_file, f"line {e.line}, kind", f"{e.kind!r} has no drill parameters; "
+                                    f"kinds in {file} [kinds]: {', '.join(settings.kinds)}"))
+        unknown = [p for p in e.participants if p not in settings.participants]
+        if unknown:
+            problems.append(problem(exercises_file, f"line {e.line}, participants",
+                                    f"{', '.join(map(repr, unknown))} not mapped to an actor; codes in {file} "
+                                    f"[participants]: {', '.join(settings.participants)}"))
+        if kind is None or unknown or window is None:
+            continue
+        name = _drill_name(e, drills)
+        drills[name] = {
+            "participants": list(dict.fromkeys(settings.participants[p] for p in e.participants)),
+            "windows": [list(window)],
+            "approximate": e.verified != "yes",
+            **kind.model_dump(),
+        }
+        row = f"{exercises_file} line {e.line}"
+        where[("drills", name)] = row
+        where[("drills", name, "participants")] = f"{file} [participants], {row}"
+        for key in DrillKind.model_fields:
+            where[("drills", name, key)] = f"{file} kinds.{e.kind}, {row}"
+    if problems:
+        raise InputError(problems)
+    out["drills"] = drills
+    return out, where
+
+
+def _drill_name(e: Exercise, taken: Mapping[str, object]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", e.name.lower()).strip("_") or "exercise"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+# ---------------------------------------------------------------- predictive statistics and comparison
+
+
+@dataclass(frozen=True)
+class Band:
+    """Median and central band of a count over runs; ``contains`` is the band's test of an observation."""
+
+    median: float
+    low: float
+    high: float
+
+    def contains(self, observed: float) -> bool:
+        return self.low <= observed <= self.high
+
+
+@dataclass(frozen=True)
+class YearPrediction:
+    """One simulated year summarised over its R runs (see :func:`predict_year`)."""
+
+    runs: int
+    band: float                       # the central share the bands hold (0.9)
+    stats: Mapping[str, Band]         # keys: STATISTICS
+    p_clash: float                    # share of runs with at least one crisis onset
+    p_clash_low: float                # its Wilson 95% interval
+    p_clash_high: float
+
+
+def predict_year(provocation_days, provocation_days_in_windows, crisis_onsets, band: float = 0.9) -> YearPrediction:
+    """Predictive statistics of one year from per-run counts.
+
+    provocation_days, provocation_days_in_windows, crisis_onsets: arrays (R,) of non-negative whole
+    numbers, entry k from run k: the actor's provocation days in the year, those inside the year's drill
+    windows (<= the first), and crisis onsets. Returns the median and central ``band`` (0 < band < 1)
+    of each, and of the provocation days outside windows (their difference), and P(at least one clash).
+    """
+    if not 0.0 < band < 1.0:
+        raise ValueError(f"band must lie strictly between 0 and 1; got {band}")
+    named = {"provocation_days": provocation_days, "provocation_days_in_windows": provocation_days_in_windows,
+             "crisis_onsets": crisis_onsets}
+    arrays = {}
+    for key, values in named.items():
+        a = np.asarray(values)
+        if a.ndim != 1 or a.size == 0:
+            raise ValueError(f"{key} must be a non-empty array of shape (R,); got shape {a.shape}")
+        if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)) \
+                or not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a != np.round(a)):
+            raise ValueError(f"{key} must hold non-negative whole numbers (counts per run)")
+        arrays[key] = a.astype(np.int64)
+    sizes = {k: a.size for k, a in arrays.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"the arrays must have one entry per run, the same R; got {sizes}")
+    if np.any(arrays["provocation_days_in_windows"] > arrays["provocation_days"]):
+        raise ValueError("provocation_days_in_windows exceeds provocation_days in some run")
+    arrays["provocation_days_outside_windows"] = arrays["provocation_days"] - arrays["provocation_days_in_windows"]
+
+    tail = (1.0 - band) / 2.0
+    stats = {}
+    for key in STATISTICS:
+        lo, med, hi = np.quantile(arrays[key], [tail, 0.5, 1.0 - tail], method="inverted_cdf")
+        stats[key] = Band(median=float(med), low=float(lo), high=float(hi))
+    runs = arrays["crisis_onsets"].size
+    p, p_lo, p_hi = wilson_interval(int(np.count_nonzero(arrays["crisis_onsets"])), runs)
+    return YearPrediction(runs=runs, band=band, stats=stats, p_clash=float(p), p_clash_low=float(p_lo),
+                          p_clash_high=float(p_hi))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One statistic of one year: the record's count against the simulated band."""
+
+    observed: int
+    median: float
+    low: float
+    high: float
+    inside: bool
+
+
+@dataclass(frozen=True)
+class YearComparison:
+    """A year of the record against its prediction: one :class:`Check` per statistic, and the clash."""
+
+    year: int
+    checks: Mapping[str, Check]   # keys: STATISTICS (crisis_onsets is checked against core clashes)
+    had_clash: bool
+    p_clash: float
+
+
+def compare(record: Record, predictions: Mapping[int, YearPrediction]) -> list[YearComparison]:
+    """Each predicted year of the record: is each observed count inside its simulated band? In year order."""
+    missing = sorted(set(predictions) - set(record.years))
+    if missing:
+        raise ValueError(f"years {missing} are not in the record ({record.years[0]}-{record.years[-1]})")
+    out = []
+    for year in sorted(predictions):
+        obs, pred = record[year], predictions[year]
+        checks = {}
+        for key, observed_attr in STATISTICS.items():
+            b, observed = pred.stats[key], getattr(obs, observed_attr)
+            checks[key] = Check(observed=observed, median=b.median, low=b.low, high=b.high, inside=b.contains(observed))
+        out.append(YearComparison(year=year, checks=checks, had_clash=obs.had_clash, p_clash=pred.p_clash))
+    return out
+
+
+def format_comparison(rows: list[YearComparison]) -> str:
+    """The comparison as a text table: per year and statistic 'observed median [low, high]', '*' when outside."""
+    short = {"provocation_days": "provocation days", "provocation_days_in_windows": "in windows",
+             "provocation_days_outside_windows": "outside", "crisis_onsets": "clashes"}
+    lines = [f"{'year':>4}  " + "  ".join(f"{short[k]:>20}" for k in STATISTICS) + "  P(clash)  clash"]
+    for r in rows:
+        cells = []
+        for key in STATISTICS:
+            c = r.checks[key]
+            mark = " " if c.inside else "*"
+            cells.append(f"{c.observed:>3}{mark} {c.median:>4g} [{c.low:g}, {c.high:g}]".rjust(20))
+        lines.append(f"{r.year:>4}  " + "  ".join(cells) + f"  {r.p_clash:>8.3f}  {'yes' if r.had_clash else 'no'}")
+    n = len(rows)
+    lines.append("inside the band: " + ", ".join(
+        f"{short[k]} {sum(r.checks[k].inside for r in rows)}/{n}" for k in STATISTICS))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- simulating the years
+
+
+@dataclass(frozen=True)
+class YearRuns:
+    """One simulated year: per-run counts (R,) of the hindcast's actor and of crisis onsets."""
+
+    provocation_days: np.ndarray
+    provocation_days_in_windows: np.ndarray
+    crisis_onsets: np.ndarray
+    window_days: int  # days of the year inside an exercise window (the record's definition)
+
+
+def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
+                   progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None,
+                   compiled: Mapping[int, object] | None = None) -> dict[int, YearRuns]:
+    """Run ``runs`` runs of every year's scenario; year Y draws from the stream ``root + (YEAR, Y)``.
+
+    ``root`` is ``seed`` when it is a root (a calibration batch's), else the seed's HINDCAST root.
+    Run k of every year is read as one simulated history of the whole period (the years' streams are
+    independent, so this pairs independent years, as the record's years are taken to be).
+    ``parameters`` (:mod:`sim.engines.parameters`) gives history k its own values in every year. The years
+    share one pool of workers (:func:`sim.engines.ensemble.run_ensembles`), so small ensembles (a calibration
+    batch: one block a year) keep every core busy. ``compiled`` (year -> CompiledScenario) saves
+    compiling the years again.
+    """
+    from sim.model.compile import compile_scenario
+    from sim.engines.draws import Stream, as_root, child
+    from sim.engines.ensemble import run_ensembles
+
+    years = compiled or {year: compile_scenario(scenario) for year, scenario in hc.scenarios.items()}
+    root = as_root(seed, Stream.HINDCAST)
+    jobs = [(sc, runs, child(root, Stream.YEAR, year), parameters) for year, sc in years.items()]
+    out = {}
+    for (year, sc), (_, table, _) in zip(years.items(), run_ensembles(jobs, workers=workers, per_run=True,
+                                                                       progress=progress)):
+        i = sc.actor_ids.index(hc.actor)
+        out[year] = YearRuns(table[f"provocations_{i}"], table[f"exercise_provocations_{i}"],
+                             table["crisis_onsets"], int((sc.drill_rung >= 0).any(axis=1).sum()))
+    return out
+
+
+def resolve_histories(hc: Hindcast, runs: int, seed=0, posterior="scenario"):
+    """What each simulated history takes (:func:`sim.engines.resolve.resolve`, one draw per history): the
+    template's posterior (or ``posterior``: a file, a :class:`sim.engines.posterior.Posterior`, or None /
+    ``"none"`` for point values), drawn on the stream ``root + (POSTERIOR,)`` of the hindcast's root
+    (``seed`` when it is a root, else the seed's HINDCAST root). History k takes run k's values in
+    every year, so a history is one world, as the record is."""
+    from sim.engines.draws import Stream, as_root
+    from sim.engines.resolve import resolve
+    from sim.model.scenario import ScenarioFile
+
+    return resolve(ScenarioFile.read(hc.template), posterior=posterior, seed=as_root(seed, Stream.HINDCAST),
+                   runs=runs, runs_per_draw=1)
+
+
+def predict(years: Mapping[int, YearRuns], band: float = 0.9) -> dict[int, YearPrediction]:
+    """:func:`predict_year` of every simulated year."""
+    return {y: predict_year(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, band)
+            for y, r in years.items()}
+
+
+PERIOD_STATISTICS = ("clash_years", "clashes", "rate_ratio_in_windows", "provocation_days", "max_provocation_days")
+
+
+def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9) -> dict[str, Check]:
+    """The whole period's statistics, observed and simulated (run k of every year as one history).
+
+    clash_years: years with at least one clash; clashes: their total; rate_ratio_in_windows: the
+    provocation-day rate inside exercise windows over the rate outside, pooled over the years;
+    provocation_days: the period's total; max_provocation_days: the most in any one year. Bands are
+    central ``band`` quantiles over histories.
+    """
+    ys = sorted(years)
+    onsets = np.stack([years[y].crisis_onsets for y in ys])  # (Y, R)
+    prov = np.stack([years[y].provocation_days for y in ys])
+    inside = np.stack([years[y].provocation_days_in_windows for y in ys])
+    days_in = sum(years[y].window_days for y in ys)
+    days_all = sum(record[y].days for y in ys)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (inside.sum(0) / days_in) / ((prov - inside).sum(0) / (days_all - days_in))
+    simulated = {"clash_years": (onsets > 0).sum(0), "clashes": onsets.sum(0), "rate_ratio_in_windows": ratio,
+                 "provocation_days": prov.sum(0), "max_provocation_days": prov.max(0)}
+    obs_in = sum(record[y].provocation_days_in_windows for y in ys)
+    obs_all = sum(record[y].provocation_days for y in ys)
+    obs_days_in = sum(record[y].window_days for y in ys)
+    observed = {"clash_years": sum(record[y].had_clash for y in ys), "clashes": sum(record[y].core_clashes for y in ys),
+                "rate_ratio_in_windows": (obs_in / obs_days_in) / ((obs_all - obs_in) / (days_all - obs_days_in)),
+                "provocation_days": obs_all,
+                "max_provocation_days": max(record[y].provocation_days for y in ys)}
+    tail = (1.0 - band) / 2.0
+    out = {}
+    for key in PERIOD_STATISTICS:
+        x = simulated[key][np.isfinite(simulated[key])]
+        lo, med, hi = np.quantile(x, [tail, 0.5, 1.0 - tail], method="inverted_cdf")
+        out[key] = Check(observed=observed[key], median=float(med), low=float(lo), high=float(hi),
+                         inside=bool(lo <= observed[key] <= hi))
+    return out
+
+
+def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, seed: int,
+                    command: list[str] | None = None, band: float = 0.9, parameters: str | None = None) -> dict:
+    """The comparison, the period's checks, and their JSON and CSV forms for a results directory."""
+    import csv
+    import io
+
+    from sim.engines.draws import Stream
+    from sim.io.results import versions
+
+    comparison = compare(hc.record, predict(years, band))
+    period = period_statistics(hc.record, years, band)
+
+    def check(c: Check) -> dict:
+        return {"observed": c.observed, "median": c.median, "low": c.low, "high": c.high, "inside": c.inside}
+
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(["year", "statistic", "observed", "median", "low", "high", "inside"])
+    for r in comparison:
+        for key, c in r.checks.items():
+            w.writerow([r.year, key, c.observed, c.median, c.low, c.high, int(c.inside)])
+    doc = {
+        "hindcast": hc.name, "file": str(hc.path), "template": str(hc.template), "runs_per_year": runs,
+        "seed": seed, "stream": [int(Stream.HINDCAST), int(Stream.YEAR), "YEAR"], "band": band,
+        "parameters": parameters or "the template's point values",
+        "years": {str(r.year): {k: check(c) for k, c in r.checks.items()} | {"p_clash": r.p_clash}
+                  for r in comparison},
+        "inside": {k: sum(r.checks[k].inside for r in comparison) for k in STATISTICS},
+        "period": {k: check(c) for k, c in period.items()},
+        "command": command, "versions": versions(),
+    }
+    return {"comparison": comparison, "period": period, "json": doc, "csv": text.getvalue()}

@@ -1,0 +1,259 @@
+"""Turn a validated Scenario into the frozen arrays both engines step: the seam between files and model.
+
+Nothing below this module reads TOML or knows actor names; everything above it (engines, kernel)
+sees only integer indices and arrays. Shapes use N actors, K+1 rungs, T steps, P = N(N-1)/2 pairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from itertools import combinations
+
+import numpy as np
+
+from sim.model.rules import get_rule
+from sim.model.scenario import Scenario
+
+DEFAULT_ACCIDENT_ABOVE_3 = 0.005  # daily chance an action at rung >= 3 comes out one rung higher
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledScenario:
+    """Everything a run needs, as arrays. Build with :func:`compile_scenario`.
+
+    Per actor (N,): capability, baseline, ceiling, noise, decay, grievance, deterrence (the factor
+    D_i in (0, 1]), base_rate, kappa, spiral_cap (inf: none), regime_dispersion, provocation_rung,
+    contact_rate, in_kind.
+    Per pair (N, N), row =
+    observer i, column = observed j: threat_weight (A*), weight (A* w, w the capability weight),
+    engaged (A* >= engage), bias, hotline_eta. Per step: drill_rung (T, N; -1 when
+    not drilling), drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity *
+    (1 - transparency)), summit_relief (T, N), backchannel (T, P; daily success probability),
+    lever pairs (P, 2).
+    """
+
+    name: str
+    actor_ids: tuple[str, ...]
+    actor_names: tuple[str, ...]
+    rung_names: tuple[str, ...]
+    start: dt.date
+    horizon: int
+    crisis_rung: int
+    war_rung: int
+    lever_rung: int
+    window: int
+    accident: np.ndarray
+    capability: np.ndarray
+    baseline: np.ndarray
+    ceiling: np.ndarray
+    noise: np.ndarray
+    decay: np.ndarray
+    grievance: np.ndarray
+    deterrence: np.ndarray
+    opposing_log_ratio: np.ndarray
+    base_rate: np.ndarray
+    kappa: np.ndarray
+    spiral_cap: np.ndarray
+    regime_dispersion: np.ndarray
+    provocation_rung: np.ndarray
+    contact_rate: np.ndarray
+    in_kind: np.ndarray
+    threat_weight: np.ndarray
+    weight: np.ndarray
+    engaged: np.ndarray
+    bias: np.ndarray
+    hotline_eta: np.ndarray
+    drill_rung: np.ndarray
+    drill_scale: np.ndarray
+    drill_ambiguity: np.ndarray
+    summit_relief: np.ndarray
+    pairs: np.ndarray
+    backchannel: np.ndarray
+    rule_names: tuple[str, ...]
+    rule_params: tuple[dict, ...]
+    drill_periods: tuple[tuple[str, int, int, bool], ...] = field(default=())
+
+    @property
+    def n_actors(self) -> int:
+        return len(self.actor_ids)
+
+    @property
+    def top_rung(self) -> int:
+        """K, the highest rung."""
+        return len(self.rung_names) - 1
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pairs)
+
+    def perfect_perception(self) -> CompiledScenario:
+        """The twin of MODEL.md section 6: p = a (no noise, no bias, no drill ambiguity)."""
+        return replace(self, noise=np.zeros_like(self.noise), bias=np.zeros_like(self.bias),
+                       drill_ambiguity=np.zeros_like(self.drill_ambiguity))
+
+
+def compile_scenario(sc: Scenario) -> CompiledScenario:
+    """Arrays for the engines from a validated scenario (see :class:`CompiledScenario`)."""
+    ids = list(sc.actors)
+    idx = {a: i for i, a in enumerate(ids)}
+    n, K, T = len(ids), sc.K, sc.scenario.horizon
+    actors = list(sc.actors.values())
+
+    cap = np.array([a.capability for a in actors], dtype=float)
+    A = np.zeros((n, n))
+    bias = np.zeros((n, n))
+    for i, a in enumerate(actors):
+        for other, wgt in a.threatened_by.items():
+            A[i, idx[other]] = wgt
+        for other, b in a.bias.items():
+            bias[i, idx[other]] = b
+
+    A_star = alliance_threat_weights(A, [([idx[m] for m in al.members], al.cohesion)
+                                         for al in sc.alliances.values() if al.enabled])
+    gamma = sc.model.gamma
+    w = (cap[None, :] / cap[:, None]) ** gamma
+    lam = np.array([a.deterrence for a in actors])
+    log_ratio = opposing_log_ratio(A_star, cap)
+    deterrence = np.exp(-lam * log_ratio)
+
+    accident = np.array(sc.ladder.accident if sc.ladder.accident is not None
+                        else [0.0 if k < 3 else DEFAULT_ACCIDENT_ABOVE_3 for k in range(K + 1)])
+
+    def day_range(window):
+        a, b = window
+        return (a - sc.scenario.start).days, (b - sc.scenario.start).days + 1
+
+    drill_rung = np.full((T, n), -1, dtype=np.int64)
+    drill_scale = np.zeros((T, n))
+    drill_amb = np.zeros((T, n))
+    periods = []
+    for name, d in sc.drills.items():
+        if not d.enabled:
+            continue
+        cols = [idx[p] for p in d.participants]
+        for t0, t1 in (w for win in d.windows for w in _repeats(day_range(win), d.repeat_every_days, T)):
+            periods.append((name, t0, t1, d.approximate))
+            sl = (slice(t0, t1), cols)
+            drill_rung[sl] = np.maximum(drill_rung[sl], d.rung)
+            # Two drills on one day: each quantity takes the larger (the more alarming reading).
+            drill_scale[sl] = np.maximum(drill_scale[sl], d.scale)
+            drill_amb[sl] = np.maximum(drill_amb[sl], d.ambiguity * (1.0 - d.transparency))
+
+    drill_scale[drill_rung < 0] = 1.0  # no drill: an actor's actions weigh as themselves
+
+    pairs = np.array(list(combinations(range(n), 2)), dtype=np.int64).reshape(-1, 2)
+    pair_index = {(int(i), int(j)): p for p, (i, j) in enumerate(pairs)}
+
+    def pair_of(names):
+        i, j = sorted(idx[x] for x in names)
+        return pair_index[(i, j)]
+
+    backchannel = np.zeros((T, len(pairs)))
+    for bc in sc.backchannels.values():
+        if bc.enabled:
+            p = pair_of(bc.between)
+            backchannel[:, p] = np.maximum(backchannel[:, p], bc.success)
+    relief = np.zeros((T, n))
+    for s in sc.summits.values():
+        if not s.enabled:
+            continue
+        p = pair_of(s.participants)
+        cols = [idx[x] for x in s.participants]
+        for win in s.windows:
+            t0, t1 = day_range(win)
+            backchannel[t0:t1, p] = s.backchannel  # while a summit runs, its channel replaces the pair's
+            relief[t0:t1, cols] = np.maximum(relief[t0:t1, cols], s.relief)
+
+    eta = np.zeros((n, n))
+    for h in sc.hotlines.values():
+        if h.enabled:
+            i, j = idx[h.between[0]], idx[h.between[1]]
+            eta[i, j] = eta[j, i] = max(eta[i, j], h.eta)
+
+    out = CompiledScenario(
+        name=sc.scenario.name,
+        actor_ids=tuple(ids),
+        actor_names=tuple(a.name or aid for aid, a in sc.actors.items()),
+        rung_names=tuple(sc.ladder.rungs),
+        start=sc.scenario.start,
+        horizon=T,
+        crisis_rung=sc.ladder.crisis_rung,
+        war_rung=sc.ladder.war_rung,
+        lever_rung=sc.ladder.lever_rung,
+        window=sc.model.window,
+        accident=accident,
+        capability=cap,
+        baseline=np.array([a.baseline for a in actors], dtype=np.int64),
+        ceiling=np.array([K if a.ceiling is None else a.ceiling for a in actors], dtype=np.int64),
+        noise=np.array([a.noise for a in actors], dtype=float),
+        decay=np.array([a.decay for a in actors], dtype=float),
+        grievance=np.array([a.grievance for a in actors], dtype=float),
+        deterrence=deterrence,
+        opposing_log_ratio=log_ratio,
+        base_rate=np.array([a.provocation.base_rate for a in actors], dtype=float),
+        kappa=np.array([a.provocation.kappa for a in actors], dtype=float),
+        spiral_cap=np.array([np.inf if a.provocation.spiral_cap is None else a.provocation.spiral_cap
+                             for a in actors], dtype=float),
+        regime_dispersion=np.array([a.provocation.regime_dispersion for a in actors], dtype=float),
+        provocation_rung=np.array([min(3, K) if a.provocation.rung is None else a.provocation.rung for a in actors],
+                                   dtype=np.int64),
+        contact_rate=np.array([a.provocation.contact_rate for a in actors], dtype=float),
+        in_kind=np.array([a.in_kind for a in actors], dtype=float),
+        threat_weight=A_star,
+        weight=A_star * w,
+        engaged=(A_star >= sc.model.engage) & (A_star > 0),  # never oneself, never a non-adversary
+        bias=bias,
+        hotline_eta=eta,
+        drill_rung=drill_rung,
+        drill_scale=drill_scale,
+        drill_ambiguity=drill_amb,
+        summit_relief=relief,
+        pairs=pairs,
+        backchannel=backchannel,
+        rule_names=tuple(a.rule.name for a in actors),
+        rule_params=tuple({**get_rule(a.rule.name).defaults, **a.rule.params()} for a in actors),
+        drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
+    )
+    return out
+
+
+def _repeats(days: tuple[int, int], every: int | None, horizon: int):
+    """A window's [start, stop) steps, and its repeats every ``every`` days that start inside the horizon."""
+    t0, t1 = days
+    yield t0, t1
+    while every is not None and t0 + every < horizon:
+        t0, t1 = t0 + every, min(t1 + every, horizon)
+        yield t0, t1
+
+
+def alliance_threat_weights(A: np.ndarray, alliances: list[tuple[list[int], float]]) -> np.ndarray:
+    """A*: one hop of alliance threat sharing (MODEL.md section 2).
+
+    A*_ij = max(A_ij, max over alliances containing i and not j, over members k, of cohesion * A_kj).
+    ``A`` is (N, N) with row = threatened actor; ``alliances`` lists (member indices, cohesion).
+    """
+    out = A.copy()
+    for members, cohesion in alliances:
+        shared = cohesion * A[members].max(axis=0)  # (N,): the worst threat any member faces from j
+        for i in members:
+            outside = np.ones(len(A), dtype=bool)
+            outside[members] = False
+            out[i, outside] = np.maximum(out[i, outside], shared[outside])
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def opposing_log_ratio(A_star: np.ndarray, capability: np.ndarray) -> np.ndarray:
+    """max(0, ln(C_i / c_i)), C_i = sum_j A*_ji c_j: how far the capability engaged against i exceeds
+    its own (MODEL.md section 2). Shape (N,). 0 for an actor nobody is engaged against (C_i = 0).
+    Only the ratio C_i / c_i enters, so capabilities in any unit (all scaled by one factor) give the same."""
+    opposing = A_star.T @ capability
+    ratio = np.divide(opposing, capability, out=np.zeros_like(opposing), where=opposing > 0)
+    return np.maximum(0.0, np.log(ratio, out=np.zeros_like(ratio), where=ratio > 0))
+
+
+def deterrence_factor(A_star: np.ndarray, capability: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """D_i = exp(-lambda_i max(0, ln(C_i / c_i))) (MODEL.md section 2). Shape (N,); D_i = 1 when nobody
+    is engaged against i."""
+    return np.exp(-lam * opposing_log_ratio(A_star, capability))

@@ -1,0 +1,185 @@
+"""experiments/README.md from sweep results: for each experiment its question, command, figure and numbers.
+
+The page is generated, never written by hand: `escsim report` reads each experiment's results
+directory (the table, the manifest, the Sobol indices), copies its default figure next to the page,
+and writes the headline numbers with their 95% intervals.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from sim.core.errors import InputError
+from sim.analysis.experiment import load_experiment
+from sim.ui.plots import OUTPUT_LABELS, sweep_figures
+from sim.io.results import atomic_write
+
+
+def _pct(row: dict, name: str) -> str:
+    if row.get(name + "_low") in (None, ""):
+        return f"{100 * float(row[name]):.2f}% (no interval: {row.get('interval', 'too few draws')})"
+    return (f"{100 * float(row[name]):.2f}% [{100 * float(row[name + '_low']):.2f}, "
+            f"{100 * float(row[name + '_high']):.2f}]")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _diff(row: dict, name: str) -> str:
+    """A paired difference in percentage points with its interval, and the runs that differ."""
+    counts = f"({row[name + '_only_here']} / {row[name + '_only_baseline']})"
+    if row.get(name + "_diff_low") in (None, ""):
+        return f"{100 * float(row[name + '_diff']):+.2f} (no interval) {counts}"
+    return (f"{100 * float(row[name + '_diff']):+.2f} [{100 * float(row[name + '_diff_low']):+.2f}, "
+            f"{100 * float(row[name + '_diff_high']):+.2f}] {counts}")
+
+
+def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> list[str]:
+    """The paired differences of a sweep on common random numbers from its first point, or nothing."""
+    outputs = [o for o in outputs if all(r.get(f"{o}_diff") not in (None, "") for r in rows)]
+    if not outputs:
+        return []
+    kind = ("over the posterior draws both points' runs took, the draw as the unit"
+            if "posterior" in str(rows[0].get("interval", "")) else "Newcombe's hybrid score interval")
+    lines = ["Each point against the first (the baseline), run by run on the same random numbers: the difference "
+             f"in percentage points with its paired 95% interval ({kind}), and the runs "
+             "that differ (with the outcome only at the point / only at the baseline); an interval that excludes "
+             "0 is an effect, whether or not the intervals above overlap.", ""]
+    header = columns + [f"change in {OUTPUT_LABELS.get(o, o)}" for o in outputs]
+    lines += _table(header, [[r[c] for c in columns] + [_diff(r, o) for o in outputs] for r in rows[1:]])
+    return lines + [""]
+
+
+def discovery_section(results: Path, page_dir: Path, name: str, above: float) -> list[str]:
+    """"When is the risk high?": the PRIM boxes of a sampling sweep where P(miscalculation) > ``above``."""
+    from sim.analysis.discover import available, discover, discovery_figures
+
+    lines = ["### When is the risk high?", "",
+             f"Scenario discovery (PRIM) over the points: the ranges of the parameters inside which "
+             f"P(miscalculation) is above {above:g}.", ""]
+    if not available():
+        return lines + ["(Install the discover extra, `pip install 'escalation-sim[discover]'`, and write this "
+                        "page again to find the boxes.)", ""]
+    try:
+        found = discover(results, above)
+    except InputError as exc:  # no point above the threshold, or every point
+        why = exc.problems[0].split(": ", 1)[-1]
+        return lines + [why[:1].upper() + why[1:] + ".", ""]
+    target = page_dir / "figures" / f"{name}_discovery.png"
+    discovery_figures(found, target)
+    body = []
+    for k, b in enumerate(found.boxes, 1):
+        ranges = "; ".join(f"{c} {_limits(v, found.ranges[c])}" for c, v in b.limits.items()) or "no restriction"
+        body.append([str(k), ranges, f"{b.coverage:.2f} ({b.high} of {found.high})",
+                     f"{b.density:.2f} ({b.high} of {b.points})"])
+    lines += [f"{found.high} of {found.points} points are above {above:g}. Coverage: the share of those inside the "
+              "box; density: the share of the box's points above it.", ""]
+    lines += _table(["box", "parameter ranges (the others: any value)", "coverage", "density"], body)
+    return lines + ["", f"![{name} discovery]({os.path.relpath(target, page_dir)})", ""]
+
+
+def _limits(v, whole) -> str:
+    if isinstance(v, list):
+        return "in {" + ", ".join(v) + "}"
+    return f"from {v[0]:.3g}" if v[1] == whole[1] else f"up to {v[1]:.3g}" if v[0] == whole[0] else \
+        f"{v[0]:.3g} to {v[1]:.3g}"
+
+
+def experiment_section(path: Path, results: Path, page_dir: Path, above: float = 0.05) -> list[str]:
+    """The markdown of one experiment, its figure copied into ``page_dir/figures``; a sampling sweep
+    also gets "when is the risk high?" (P(miscalculation) above ``above``)."""
+    table = results / "points.csv"
+    if not table.exists():
+        raise InputError(f"{results}: no points.csv; run: escsim sweep {path} --out {results}")
+    manifest = json.loads((results / "manifest.json").read_text())
+    # A sweep run with --runs has its own runs per point: plan the experiment with those to compare.
+    exp = load_experiment(path, runs=manifest.get("runs_per_point"))
+    meta = exp.meta
+    if manifest.get("fingerprint") != exp.fingerprint:
+        raise InputError(f"{results}: holds results of another version of {path} (the file or its scenario "
+                         "changed since the sweep ran); run the sweep again")
+    with open(table, newline="") as file:
+        rows = list(csv.DictReader(file))
+    if len(rows) != len(exp.points):
+        raise InputError(f"{results}: {len(rows)} of {len(exp.points)} points done; finish with: "
+                         f"escsim sweep {path} --out {results}")
+    columns = [p.column for p in exp.parameters]
+    figure = sweep_figures([results], formats=("png",))[0]
+    (page_dir / "figures").mkdir(parents=True, exist_ok=True)
+    target = page_dir / "figures" / f"{meta.name}.png"
+    shutil.copyfile(figure, target)
+    here = os.path.relpath  # commands are run from the working directory (the project root)
+    lines = [f"## {meta.name}", "", f"**Question.** {meta.question or meta.description}", "",
+             f"**Command.** `escsim sweep {here(path)} --out {here(results)}` "
+             f"({len(rows)} points x {exp.runs:,} runs of {exp.base.scenario.horizon} days from "
+             f"{exp.base.scenario.start}, sampler `{meta.sampler}`, seed {meta.seed}"
+             f"{', common random numbers' if meta.common_random_numbers else ''}), then "
+             f"`escsim plot {here(results)}`.", "", f"![{meta.name}]({os.path.relpath(target, page_dir)})", ""]
+    outputs = [o for o in meta.outputs if o in rows[0]]
+    if meta.sampler == "saltelli":
+        sens = json.loads((results / "sensitivity.json").read_text())["indices"]
+        for out in outputs:
+            lines.append(f"Sobol indices of {OUTPUT_LABELS.get(out, out)} (95% intervals):")
+            lines.append("")
+            lines += _table(["parameter", "first order S1", "total ST"], [
+                [name, f"{v['S1']:.3f} ± {v['S1_conf']:.3f}", f"{v['ST']:.3f} ± {v['ST_conf']:.3f}"]
+                for name, v in sens[out].items()])
+            lines.append("")
+    elif meta.sampler in ("lhs", "sobol"):
+        lines.append("Parameter uncertainty: the spread of each probability over the sampled points, "
+                     "beside the typical 95% half-width of one point (its runs' error, and the posterior's where they "
+                     "draw from one):")
+        lines.append("")
+        body = []
+        for out in outputs:
+            est = np.array([float(r[out]) for r in rows])
+            half = np.median([(float(r[out + "_high"] or "nan") - float(r[out + "_low"] or "nan")) / 2 for r in rows])
+            q = np.percentile(est, [5, 50, 95])
+            body.append([OUTPUT_LABELS.get(out, out), f"{100 * q[1]:.2f}%", f"{100 * q[0]:.2f}% - {100 * q[2]:.2f}%",
+                         f"± {100 * half:.2f}%"])
+        lines += _table(["probability", "median", "5% - 95% over the points", "95% half-width (one point)"], body)
+        lines.append("")
+    else:
+        header = columns + [OUTPUT_LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
+        lines += _table(header, [[r[c] for c in columns] + [_pct(r, o) for o in outputs] + [r["runs"]] for r in rows])
+        lines.append("")
+        lines += paired_table(rows, columns, outputs)
+    if meta.sampler in ("lhs", "sobol", "saltelli") and "p_miscalculation" in outputs:
+        lines += discovery_section(results, page_dir, meta.name, above)
+    return lines
+
+
+def write_report(experiments: list[Path], results_root: Path, out: Path, above: float = 0.05) -> Path:
+    """Write the page for ``experiments`` (results under ``results_root/NAME``) to ``out``; ``above`` is the
+    P(miscalculation) the "when is the risk high?" sections look for."""
+    out = Path(out)
+    page_dir = out.parent
+    command = " ".join(["escsim report", *(os.path.relpath(p) for p in experiments)])
+    if Path(results_root) != Path("results"):
+        command += f" --results {os.path.relpath(results_root)}"
+    if above != 0.05:
+        command += f" --above {above:g}"
+    lines = ["# Experiments", "",
+             "Generated from the results of the sweeps below by the command that follows; do not edit by "
+             "hand. Each section lists the command that makes its results; run them, then this one:", "",
+             f"    {command}", "",
+             "Every number is a probability over its scenario's horizon (stated in each section) with its 95% "
+             "interval. Where the scenario names a posterior, every point's runs draw the calibrated parameters "
+             "from it (the same draws at every point) and the interval is over those draws: Monte Carlo error and "
+             "the uncertainty of the calibrated parameters together (docs/model.md section 13); at point values it "
+             "is Wilson's. The assumptions the record does not pin down are what the sampling experiments vary. "
+             "The scenarios say which of their values are calibrated to data and which are assumptions.", ""]
+    for path in experiments:
+        name = load_experiment(path).meta.name
+        lines += experiment_section(Path(path), results_root / name, page_dir, above)
+    atomic_write(out, "\n".join(lines) + "\n")
+    return out
