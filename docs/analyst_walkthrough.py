@@ -34,10 +34,11 @@ from pathlib import Path
 import pandas as pd
 
 import sim
-from sim.analysis.compare import compare, compare_over
-from sim.analysis.discover import available, discover, plot_discovery
+from sim.analysis.compare import compare
+from sim.analysis.over import compare_over
+from sim.analysis.discover import available, discover
 from sim.analysis.experiment import load_experiment
-from sim.ui.plots import plot_effects
+from sim.ui.plots import plot_discovery, plot_effects
 from sim.analysis.sweep import run_sweep
 
 
@@ -62,7 +63,7 @@ print(f"runs per setting: {RUNS:,}; results and figures in {OUT}")
 # `sim.run` runs a scenario as `escsim run` does: each run draws its parameters from the calibrated
 # posterior the scenario names (256 runs a draw), and every probability comes with a 95% interval
 # over those draws, which holds the Monte Carlo error and the parameters' uncertainty together. The
-# same seed gives the same numbers, run by run. `result.summary()` gives the numbers as a dict.
+# same seed gives the same numbers, run by run. `result.summary` holds the numbers as a dict, and `result.save()` writes what `escsim run` writes.
 
 # %%
 result = sim.run(SCENARIOS / "korea_baseline.toml", runs=RUNS, seed=0)

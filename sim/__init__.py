@@ -6,7 +6,8 @@ from sim.engines.model import EscalationModel
 from sim.model.rules import get_rule, register_rule, registered_rules
 from sim.engines.resolve import Resolved, resolve
 from sim.model.scenario import Scenario, load_scenario
-from sim.engines.simulate import EnsembleResult, run, simulate
+from sim.engines.simulate import EnsembleResult, simulate
+from sim.ui.api import RunResult, run
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "EscalationModel",
     "InputError",
     "Resolved",
+    "RunResult",
     "Scenario",
     "compile_scenario",
     "get_rule",

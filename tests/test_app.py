@@ -77,7 +77,7 @@ def test_the_untouched_page_runs_the_scenario_as_written(name):
 
 
 def test_the_page_ensemble_is_escsim_runs(monkeypatch):
-    from sim.engines.simulate import run
+    from sim.ui.api import run
 
     monkeypatch.setattr(app, "ENSEMBLE_RUNS", 1024)
     m = app.InteractiveModel(scenario_name="lever_transparency")
@@ -85,7 +85,7 @@ def test_the_page_ensemble_is_escsim_runs(monkeypatch):
     import ipyvuetify
 
     rc.find(ipyvuetify.Btn, children=["Run an ensemble of 1,024 runs"]).widget.click()
-    k = run(ROOT / "scenarios" / "lever_transparency.toml", runs=1024, seed=0, workers=1).totals.miscalculation
+    k = run(ROOT / "scenarios" / "lever_transparency.toml", runs=1024, seed=0, workers=1).ensemble.totals.miscalculation
     text = page_text(rc)
     assert f"{k / 1024:.4f}" in text and "lever_transparency_posterior.csv" not in text
     assert "drawn from calibration/korea_posterior.csv (16 draws x 64 runs)" in text.replace(str(ROOT) + "/", "")

@@ -10,8 +10,11 @@ import pytest
 
 from conftest import ROOT
 from sim.ui.cli import main
-from sim.analysis.compare import (compare, compare_over, outcome_flags, paired_counts, paired_estimate, parse_set,
-                         set_overrides)
+from sim.analysis.compare import compare
+from sim.analysis.over import compare_over
+from sim.analysis.pairing import paired_counts, paired_estimate
+from sim.model.outcomes import outcome_flags
+from sim.model.overrides import parse_set, set_overrides
 from sim.engines.draws import Stream, make_root
 from sim.core.errors import InputError
 from sim.analysis.experiment import load_experiment

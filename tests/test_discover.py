@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import qmc
 
 import sim.analysis.discover
-import sim.ui.plots
+import sim.ui.plots.common
 from sim.ui.cli import main
 
 pytest.importorskip("ema_workbench")
@@ -60,8 +60,8 @@ def test_prim_finds_the_planted_box():
 def test_discover_prints_and_draws_the_box(tmp_path, capsys, monkeypatch):
     results = fake_sweep(tmp_path / "planted")
     saved = {}
-    original = sim.ui.plots.save_figure
-    monkeypatch.setattr(sim.ui.plots, "save_figure", lambda fig, path, dpi=120: (saved.update({str(path): fig}),
+    original = sim.ui.plots.common.save_figure
+    monkeypatch.setattr(sim.ui.plots.common, "save_figure", lambda fig, path, dpi=120: (saved.update({str(path): fig}),
                                                                               original(fig, path, dpi)))
     assert main(["discover", str(results), "--above", "0.1"]) == 0
     out = capsys.readouterr().out

@@ -312,7 +312,7 @@ def test_python_run_is_escsim_run(tmp_path):
                  "--workers", "1"]) == 0
     cli = json_.loads((tmp_path / "r" / "summary.json").read_text())
     py = sim.run(ROOT / "scenarios" / "korea_baseline.toml", runs=640, seed=4, workers=1,
-                 overrides={"alliances.us_rok.cohesion": 0.9}).summary()
+                 overrides={"alliances.us_rok.cohesion": 0.9}).summary
     for key in ("p_miscalculation", "p_crisis", "p_war", "parameter_uncertainty"):
         assert py[key] == cli[key], key
     assert py["parameters"]["posterior"] == cli["parameters"]["posterior"]

@@ -13,7 +13,7 @@ from conftest import two_actor_raw
 from sim.engines.posterior import Posterior
 from sim.engines.resolve import resolve
 from sim.model.scenario import validate_scenario
-from sim.engines.simulate import run
+from sim.ui.api import run
 from sim.core.stats import MIN_DRAWS, difference_over_draws, estimate, over_draws, wilson_interval
 
 
@@ -131,7 +131,7 @@ def test_escsim_runs_interval_covers_the_exact_posterior_mean():
     for seed in range(n):
         sc2 = sc.model_copy(update={"scenario": sc.scenario.model_copy(update={"runs_per_draw": 16})})
         result = run(resolve(sc2, posterior=post, seed=seed, runs=320), workers=1)
-        e = result.summary()["p_crisis"]
+        e = result.summary["p_crisis"]
         assert e["interval"] == "over 20 posterior draws"
         hits += e["ci_low"] <= truth <= e["ci_high"]
         estimates.append(e["estimate"])

@@ -14,7 +14,7 @@ from sim.ui.cli import main
 from sim.model.compile import compile_scenario
 from sim.analysis.experiment import load_experiment
 from sim.engines.model import EscalationModel
-from sim.io.results import runs_columns
+from sim.io.rundir import runs_columns
 from sim.model.scenario import load_scenario
 from sim.engines.simulate import simulate
 from sim.core.stats import escalation_curves

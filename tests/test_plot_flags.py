@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-import sim.ui.plots
+import sim.ui.plots.common
 from conftest import SCENARIOS
 from sim.ui.cli import main
 from sim.analysis.experiment import load_experiment
@@ -142,13 +142,13 @@ def risk_level(root) -> float:
 def saved(monkeypatch):
     """The figures saved during a call, by path."""
     figures = {}
-    original = sim.ui.plots.save_figure
+    original = sim.ui.plots.common.save_figure
 
     def spy(fig, path, dpi=120):
         figures[str(path)] = fig
         original(fig, path, dpi)
 
-    monkeypatch.setattr(sim.ui.plots, "save_figure", spy)
+    monkeypatch.setattr(sim.ui.plots.common, "save_figure", spy)
     return figures
 
 
@@ -191,7 +191,7 @@ def check_flag_shows(fig, target, kind, variant, root) -> str | None:
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_every_kind_and_flag_draws_what_it_asks_or_is_refused(results, target, saved, capsys):
     root, problems = results, []
-    for kind in [None, *sim.ui.plots.FIGURE_KINDS]:
+    for kind in [None, *sim.ui.plots.common.FIGURE_KINDS]:
         for n, variant in enumerate(VARIANTS):
             if (kind,) == TARGETS[target][1] and variant != "none":
                 continue  # the default kind named takes the path of no --kind, walked already (saves time)

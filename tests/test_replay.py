@@ -10,7 +10,8 @@ from sim.ui.cli import main
 from sim.model.compile import compile_scenario
 from sim.engines.draws import root_from
 from sim.engines.model import EscalationModel
-from sim.io.results import replay_events, runs_columns
+from sim.io.replay import replay_events
+from sim.io.rundir import runs_columns
 from sim.model.scenario import load_scenario
 
 TFT = {"name": "tit_for_tat"}

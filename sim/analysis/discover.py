@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.analysis.sweep import load_sweep
 from sim.core.errors import InputError
+from sim.model.outcomes import LABELS
 
 EXTRA = "scenario discovery needs the discover extra: pip install 'escalation-sim[discover]'"
 DEFAULT_DENSITY = 0.8
@@ -90,9 +92,8 @@ class Discovery:
                 "boxes": [b.to_dict() for b in self.boxes]}
 
     def text(self) -> str:
-        from sim.ui.plots import OUTPUT_LABELS
 
-        label = OUTPUT_LABELS.get(self.output, self.output)
+        label = LABELS.get(self.output, self.output)
         lines = [f"{self.name}: {label} above {self.above:g} at {self.high} of {self.points} points "
                  f"({self.sampler} sweep; each point's estimate from {self.runs:,} runs)"]
         for k, b in enumerate(self.boxes, 1):
@@ -212,8 +213,7 @@ def _column(rows: list[dict], c: str):
 
 
 def _load(results: Path):
-    """The sweep's table (sim.ui.plots.load_sweep), each parameter's whole range, the planned points, runs."""
-    from sim.ui.plots import load_sweep
+    """The sweep's table (sim.analysis.sweep.load_sweep), each parameter's whole range, the planned points, runs."""
 
     sweep = load_sweep(results)
     man = json.loads((results / "manifest.json").read_text())
@@ -267,81 +267,3 @@ def _box(box, chosen: int, box_init, ranges: dict) -> Box:
 # ---------------------------------------------------------------- figure
 
 
-def plot_discovery(d: Discovery, path: str | Path | None = None):
-    """The coverage-density trade-off of each box's peeling trajectory (left; colour: parameters
-    restricted, ringed: the step chosen) and the boxes (right: each parameter's whole range in grey,
-    each box's range over it; an unrestricted parameter spans it all)."""
-    from sim.ui.plots import OKABE_ITO, OUTPUT_LABELS, _figure, _finish
-
-    fig = _figure((12, max(4.0, 0.55 * len(d.columns) + 2.2)))
-    left, right = fig.subplots(1, 2, width_ratios=[1, 1.3])
-    top = max((s["res_dim"] for b in d.boxes for s in b.trajectory), default=1)
-    for k, b in enumerate(d.boxes):
-        cov = [s["coverage"] for s in b.trajectory]
-        den = [s["density"] for s in b.trajectory]
-        dims = [s["res_dim"] for s in b.trajectory]
-        left.plot(cov, den, color="0.75", lw=0.8, zorder=1)
-        points = left.scatter(cov, den, c=dims, cmap="cividis", vmin=0, vmax=max(top, 1), s=22, zorder=2,
-                              marker="os^"[k % 3])
-        left.scatter([b.coverage], [b.density], s=190, facecolors="none", edgecolors=OKABE_ITO[3 + k % 4], lw=2,
-                     zorder=3, label=f"box {k + 1}: coverage {b.coverage:.2f}, density {b.density:.2f}")
-    if d.boxes:
-        fig.colorbar(points, ax=left, label="parameters restricted", ticks=range(max(top, 1) + 1))
-        left.legend(fontsize=8, loc="lower left")
-    left.axhline(d.density, color="0.4", lw=0.8, ls="--")
-    left.set_xlim(0, 1.03)
-    left.set_ylim(0, 1.03)
-    left.set_xlabel("coverage (share of the high points inside the box)")
-    left.set_ylabel("density (share of the box's points that are high)")
-    left.set_title("trade-off along the peeling trajectory (dashed: density asked for)", fontsize=9)
-    ys = np.arange(len(d.columns))[::-1]
-    height = 0.7 / max(1, len(d.boxes))
-    for y, c in zip(ys, d.columns):
-        right.barh(y, 1.0, left=0.0, height=0.75, color="0.9", zorder=0)
-        whole = d.ranges[c]
-        for k, b in enumerate(d.boxes):
-            lo, hi = _unit(b.limits.get(c), whole)
-            yk = y + 0.35 - height * (k + 0.5)
-            right.barh(yk, hi - lo, left=lo, height=height * 0.9, color=OKABE_ITO[3 + k % 4],
-                       alpha=0.85 if c in b.limits else 0.25, zorder=1)
-            if c in b.limits:
-                right.annotate(_range_text(b.limits[c], whole).split("  (")[0], (hi, yk), xytext=(3, 0),
-                               textcoords="offset points", va="center", fontsize=7)
-    right.set_yticks(ys, [f"{c}\n{_whole_text(d.ranges[c])}" for c in d.columns], fontsize=8)
-    right.set_xlim(0, 1.25)
-    right.set_xticks([0, 0.5, 1.0], ["low end", "middle", "high end"])
-    right.set_xlabel("position in the parameter's whole range")
-    right.set_title("the boxes (pale: any value)", fontsize=9)
-    label = OUTPUT_LABELS.get(d.output, d.output)
-    fig.suptitle(f"{d.name}: where is {label} above {d.above:g}? {d.high} of {d.points} points "
-                 f"({d.sampler} sweep, {d.runs:,} runs per point); PRIM boxes", fontsize=10)
-    return _finish(fig, path)
-
-
-def _unit(lim, whole) -> tuple[float, float]:
-    """A box's range as a span of [0, 1] over the whole range (levels: their positions)."""
-    if lim is None:
-        return 0.0, 1.0
-    if isinstance(whole, list):
-        idx = [whole.index(v) for v in lim if v in whole]
-        n = len(whole)
-        return min(idx) / n, (max(idx) + 1) / n
-    lo, hi = whole
-    span = (hi - lo) or 1.0
-    return (lim[0] - lo) / span, (lim[1] - lo) / span
-
-
-def _whole_text(whole) -> str:
-    return ", ".join(whole) if isinstance(whole, list) else f"{whole[0]:.4g} to {whole[1]:.4g}"
-
-
-def discovery_figures(d: Discovery, out: Path | None = None, formats=("png", "svg")) -> list[Path]:
-    """Draw :func:`plot_discovery` to ``out`` or to RESULTS/discovery.png and .svg."""
-    from sim.ui.plots import check_out, save_figure
-
-    check_out(out)
-    fig = plot_discovery(d)
-    paths = [Path(out)] if out is not None else [d.path / f"discovery.{f}" for f in formats]
-    for p in paths:
-        save_figure(fig, p)
-    return paths

@@ -19,16 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from sim.model.compile import CompiledScenario
 from sim.engines.draws import BLOCK_SIZE, stream_label
 from sim.engines.ensemble import run_ensemble
 from sim.core.errors import InputError
-from sim.analysis.compare import SweepPairing, pack_outcomes
-from sim.analysis.experiment import Experiment, salib_problem
+from sim.analysis.pairing import SweepPairing, pack_outcomes
+from sim.analysis.experiment import Experiment, ExperimentFile, salib_problem
 from sim.engines.parallel import map_as_completed
-from sim.io.results import atomic_write, summarise_totals, versions
+from sim.core.files import atomic_write, versions
+from sim.io.summary import summarise_totals
 from sim.model.outcomes import DrawCounts
 
 ADAPTIVE_STEP = 4 * BLOCK_SIZE  # runs added per round when stopping early on a target half-width
@@ -50,7 +52,7 @@ def run_point(scenario: CompiledScenario, seed, parameters: dict[str, np.ndarray
     """One point's ensemble (one process), summarised; stops early once P(miscalculation)'s 95%
     interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs).
     ``outcome_bits`` names outputs whose per-run outcomes come back too, as bit vectors in
-    ``summary["outcome_bits"]`` (for paired differences, :class:`sim.analysis.compare.SweepPairing`). Every run
+    ``summary["outcome_bits"]`` (for paired differences, :class:`sim.analysis.pairing.SweepPairing`). Every run
     has its perfect-perception twin, which P(miscalculation) needs. ``parameters`` (key -> (runs,))
     gives each run its own values (:mod:`sim.engines.parameters`), as drawn from a posterior, consecutive
     ``runs_per_draw`` runs sharing a draw: every interval is then over the draws."""
@@ -237,3 +239,52 @@ def sobol_indices(exp: Experiment, rows: list[dict]) -> dict:
 def _num(x) -> float | None:
     x = float(x)
     return None if math.isnan(x) else x
+
+
+# ---------------------------------------------------------------- reading a sweep directory back
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """One `escsim sweep` directory as the figures need it: design, parameter columns, table rows."""
+
+    path: Path
+    name: str
+    sampler: str
+    columns: list[str]
+    outputs: list[str]
+    rows: list[dict]
+
+    def numeric(self, column: str) -> bool:
+        return all(is_number(r[column]) for r in self.rows)
+
+    def levels(self, column: str) -> list[str]:
+        """The column's values in the order the design first takes them."""
+        return list(dict.fromkeys(r[column] for r in self.rows))
+
+
+def load_sweep(results: Path) -> SweepResults:
+    """Read a sweep directory's manifest and table; a missing or empty one is an InputError."""
+    results = Path(results)
+    manifest, table = results / "manifest.json", results / "points.csv"
+    if not manifest.exists() or not table.exists():
+        raise InputError(f"{results}: needs manifest.json and points.csv of escsim sweep")
+    try:
+        spec = ExperimentFile.model_validate(json.loads(manifest.read_text())["resolved"]["experiment"])
+    except (KeyError, ValidationError):
+        raise InputError(f"{manifest}: not the manifest of an escsim sweep this version can read") from None
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise InputError(f"{table}: no finished points yet")
+    meta = spec.experiment
+    return SweepResults(results, meta.name, meta.sampler, [p.column for p in spec.parameters],
+                        [o for o in meta.outputs if o in rows[0]], rows)
+
+
+def is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return str(text) not in ("True", "False")

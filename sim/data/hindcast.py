@@ -444,7 +444,7 @@ def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, s
     import io
 
     from sim.engines.draws import Stream
-    from sim.io.results import versions
+    from sim.core.files import versions
 
     comparison = compare(hc.record, predict(years, band))
     period = period_statistics(hc.record, years, band)

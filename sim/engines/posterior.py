@@ -128,7 +128,7 @@ def read_posterior(path: str | Path) -> Posterior:
 
 def write_posterior(report: dict, directory: Path, command: list[str] | None = None) -> tuple[Path, Path]:
     """Write ``NAME_posterior.csv`` and ``NAME_posterior.json`` into ``directory``, atomically."""
-    from sim.io.results import atomic_write, versions
+    from sim.core.files import atomic_write, versions
 
     name = report["calibration"]
     csv_path, json_path = directory / f"{name}_posterior.csv", directory / f"{name}_posterior.json"

@@ -1,9 +1,9 @@
 """Run an ensemble of one scenario with either engine and collect what it reports.
 
-:func:`run` is the entry point a notebook and the command line share: a scenario file, its posterior,
-overrides and seed, resolved in one place (:func:`sim.engines.resolve.resolve`), then run. :func:`simulate`
-is the engine-level call below it: a compiled scenario at the values given (per-run ``parameters``
-included), nothing resolved.
+:func:`simulate` is the engine-level call: a compiled scenario at the values given (per-run
+``parameters`` included), nothing resolved. :func:`simulate_resolved` runs what
+:func:`sim.engines.resolve.resolve` resolved (a scenario with its posterior, overrides and seed); the
+API above it (:func:`sim.run`) is what a notebook and the command line share.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sim.engines.model import EscalationModel
 from sim.model.outcomes import Totals
 from sim.engines.parallel import chunks, map_in_order
 from sim.engines.parameters import check_keys, with_run_parameters
-from sim.engines.resolve import Resolved, resolve
+from sim.engines.resolve import Resolved
 
 ENGINES = ("ensemble", "mesa")
 SAMPLE_PATHS = 5  # runs whose realised actions are kept, day by day, for plots
@@ -41,39 +41,14 @@ class EnsembleResult:
     per_run: dict[str, np.ndarray] | None = None
     sample_actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
     parameters: dict[str, np.ndarray] | None = None  # per-run parameters (key -> (runs,)), if any
-    resolved: Resolved | None = None  # what sim.run resolved: posterior draws, overrides, identity
-
-    def summary(self) -> dict:
-        """The headline numbers, JSON-ready (:func:`sim.io.results.summarise`)."""
-        from sim.io.results import summarise
-
-        return summarise(self)
-
-    def table(self) -> str:
-        """The headline table as text (:func:`sim.io.results.format_table`)."""
-        from sim.io.results import format_table
-
-        return format_table(self.summary())
-
-    def __str__(self) -> str:
-        return self.table()
+    resolved: Resolved | None = None  # what was resolved: posterior draws, overrides, identity
 
 
-def run(scenario, *, runs: int | None = None, seed: Seed = 0, posterior="scenario", overrides=None,
-        engine: str = "ensemble", workers: int | None = None, per_run: bool = True,
-        progress: bool = False) -> EnsembleResult:
-    """Run a scenario as ``escsim run`` does: resolve it (:func:`sim.engines.resolve.resolve`: the scenario's
-    posterior unless ``posterior`` says otherwise, ``overrides`` as ``--set``, ``runs`` defaulting to
-    160 draws x the scenario's runs per draw with a posterior, else 10,000 runs), then run every run
-    with its perfect-perception twin. ``scenario`` is a file path, or a :class:`sim.engines.resolve.Resolved`.
-    The result prints its table, and :meth:`EnsembleResult.summary` gives the numbers.
-
-    >>> result = run("scenarios/korea_baseline.toml", runs=2560)  # doctest: +SKIP
-    >>> print(result)  # doctest: +SKIP
-    """
-    resolved = scenario if isinstance(scenario, Resolved) else resolve(
-        scenario, overrides=overrides, posterior=posterior, seed=seed, runs=runs, engine=engine)
-    # runs that share posterior draws need their per-run outcomes for intervals over the draws
+def simulate_resolved(resolved: Resolved, *, workers: int | None = None, per_run: bool = True,
+                      progress: bool = False) -> EnsembleResult:
+    """Run every run of ``resolved`` (:func:`sim.engines.resolve.resolve`) with its perfect-perception
+    twin. Runs that share posterior draws keep their per-run outcomes whatever ``per_run`` says: their
+    intervals are over the draws and need them."""
     result = simulate(resolved.compiled, resolved.runs, resolved.seed, engine=resolved.engine, workers=workers,
                       per_run=per_run or resolved.draws is not None, progress=progress,
                       parameters=resolved.parameters)
@@ -88,7 +63,7 @@ def simulate(scenario: CompiledScenario, runs: int = 10_000, seed: Seed = 0, *, 
 
     This is the engine-level call: ``scenario`` runs at its point values (or at the per-run
     ``parameters`` given); no posterior is drawn. To run a scenario as ``escsim run`` does, with its
-    posterior and overrides resolved, use :func:`run`.
+    posterior and overrides resolved, use :func:`sim.run`.
 
     Run k uses draws fixed by (seed, k) alone, so any subset of runs gives the same per-run numbers.
     ``seed`` is an int (the ``RUN`` stream of :mod:`sim.engines.draws`) or a root from

@@ -17,6 +17,16 @@ NEVER = -1  # step value for an event that did not happen
 OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_nuclear_use", "p_crisis_perfect_perception",
            "p_crisis_after_misreading", "p_misperception_driven_escalation")
 """The headline probabilities, each the share of runs with a per-run outcome (:func:`outcome_flags`)."""
+LABELS = {
+    "p_miscalculation": "P(miscalculation)",
+    "p_crisis": "P(crisis)",
+    "p_war": "P(war)",
+    "p_nuclear_use": "P(top rung)",
+    "p_misperception_driven_escalation": "P(misperception-driven escalation)",
+    "p_crisis_perfect_perception": "P(crisis, perfect perception)",
+    "p_crisis_after_misreading": "P(crisis after a misreading)",
+}
+"""How tables and figures name each probability."""
 _NEEDS = {"p_miscalculation": "miscalculation", "p_crisis": "crisis", "p_war": "war", "p_nuclear_use": "max_rung",
           "p_misperception_driven_escalation": "first_mde_step", "p_crisis_perfect_perception": "twin_crisis",
           "p_crisis_after_misreading": "crisis_after_misreading"}
@@ -39,7 +49,7 @@ class OutcomeTracker:
 
     PER_ACTOR = ("actor_max_rung", "provocations", "exercise_provocations", "contacts")
     """Per-actor quantities, each a per-run column ``<name>_<i>`` for actor index i: per-run columns
-    are 1-D, and the tracker knows actors by index only (:func:`sim.io.results.runs_columns` names them)."""
+    are 1-D, and the tracker knows actors by index only (:func:`sim.io.rundir.runs_columns` names them)."""
 
     def __init__(self, runs: int, n_actors: int, top_rung: int, horizon: int,
                  crisis_rung: int, war_rung: int, window: int, exercise_days: np.ndarray | None = None,

@@ -26,9 +26,9 @@ from sim.engines.model import EscalationModel
 from sim.engines.parameters import at_values
 from sim.ui.plots import OKABE_ITO
 from sim.engines.resolve import resolve
-from sim.io.results import replay_events
+from sim.io.replay import replay_events
 from sim.model.scenario import Scenario, ScenarioFile
-from sim.engines.simulate import run
+from sim.ui.api import run
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
@@ -188,7 +188,7 @@ def KeyNumbers(model):
     def run_ensemble():
         # resolved as escsim run --runs 4096 resolves it (seed 0, the scenario's posterior, the levers as --set)
         res = run(resolve(model.built, overrides=model.overrides, seed=0, runs=ENSEMBLE_RUNS), workers=1,
-                  per_run=False).summary()
+                  runs_table="no").summary
         set_ensemble({**res["p_miscalculation"], "parameters": res["parameters"]["text"]})
 
     solara.Markdown(f"Parameters: {model.resolved.describe().replace('(1 draws x 1 runs)', '(this run: one draw)')}.")

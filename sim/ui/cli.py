@@ -10,7 +10,6 @@ from pathlib import Path
 from sim.core.errors import InputError
 from sim.engines.resolve import DEFAULT_DRAWS, DEFAULT_RUNS
 
-RUNS_TABLE_LIMIT = 100_000  # above this many runs the per-run table is left out unless asked for
 
 
 def _whole_number(minimum: int):
@@ -51,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ensemble: all runs as NumPy arrays (default); mesa: one Mesa model per run")
     run.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
     run.add_argument("--runs-table", choices=("auto", "yes", "no"), default="auto",
-                     help=f"write runs.csv, one row per run (auto: up to {RUNS_TABLE_LIMIT:,} runs)")
+                     help="write runs.csv, one row per run (auto: up to 100,000 runs)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     run.add_argument("--no-plot", action="store_true", help="skip the escalation-curve figure")
     run.add_argument("--posterior", metavar="FILE|none",
@@ -246,68 +245,22 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from sim.analysis.compare import set_overrides
-    from sim.ui.plots import run_figures
-    from sim.engines.resolve import resolve
-    from sim.io.results import check_run_dir, default_out, format_table, replace_dir, write_results
-    from sim.engines.simulate import run
+    from sim.model.overrides import set_overrides
+    from sim.ui.api import run
 
-    # every input error (file, --set, posterior, --rare) comes before anything runs or is written
-    resolved = resolve(args.scenario, overrides=set_overrides(args.set)[0], posterior=args.posterior or "scenario",
-                       seed=args.seed, runs=args.runs, engine=args.engine, origin=lambda key: f"--set {key}")
-    out = args.out or default_out(resolved)
-    check_run_dir(out, resolved.scenario)  # refuse another scenario's results before the runs, not after
-    rare = _rare_request(args, resolved)
-    table = args.runs_table == "yes" or (args.runs_table == "auto" and resolved.runs <= RUNS_TABLE_LIMIT)
-    result = run(resolved, workers=args.workers, per_run=table, progress=sys.stderr.isatty())
-    summary = result.summary()
-    if rare:
-        from sim.analysis.rare import estimate_rare, summarise_rare
-
-        summary["rare"] = {}
-        for target in rare["targets"]:
-            summary["rare"].setdefault(target.name, summarise_rare(estimate_rare(
-                resolved.compiled, target, replicas=rare["replicas"], repetitions=rare["repetitions"],
-                seed=args.seed, score=args.score, workers=args.workers, resolved=rare["resolved"])))
-
-    def fill(directory: Path) -> dict:
-        paths = write_results(result, resolved.scenario, directory, command=["escsim", *sys.argv[1:]],
-                              runs_table=table)
-        if rare:  # the summary with the AMS estimates in place of the one without
-            from sim.io.results import atomic_write
-
-            atomic_write(paths["summary"], json.dumps(summary, indent=2) + "\n")
-        if not args.no_plot:
-            paths["figures"] = run_figures(directory)
-        return paths
-
-    # The whole directory is replaced, so figures of an earlier run never sit beside new numbers.
-    written = replace_dir(out, fill)
+    # every input error (file, --set, posterior, --out, --rare) comes before anything runs or is written
+    result = run(args.scenario, runs=args.runs, seed=args.seed, posterior=args.posterior or "scenario",
+                 overrides=set_overrides(args.set)[0], engine=args.engine, workers=args.workers, rare=args.rare or (),
+                 replicas=args.replicas, repetitions=args.repetitions, score=args.score, save=True, out=args.out,
+                 runs_table=args.runs_table, figures=not args.no_plot, command=["escsim", *sys.argv[1:]],
+                 progress=sys.stderr.isatty())
     if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(format_table(summary))
-        names = [p.name for value in written.values() for p in (value if isinstance(value, list) else [value])]
-        print(f"results in {out}: " + ", ".join(names))
+        print(json.dumps(result.summary, indent=2))
+        return 0
+    print(result.table())
+    names = [p.name for value in result.written.values() for p in (value if isinstance(value, list) else [value])]
+    print(f"results in {result.saved_to}: " + ", ".join(names))
     return 0
-
-
-def _rare_request(args, resolved) -> dict | None:
-    """``--rare`` targets, replicas and repetitions checked, and the posterior draw of each repetition
-    resolved (one draw per repetition), before any run; None without ``--rare``."""
-    if not (args.rare or args.replicas is not None or args.repetitions is not None):
-        if args.score != "progress":
-            raise InputError("--score sets up --rare TARGET; give a target (crisis, war, nuclear)")
-        return None
-    from sim.analysis.rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare, resolve_rare
-
-    if not args.rare:
-        raise InputError("--replicas and --repetitions set up --rare TARGET; give a target (crisis, war, nuclear)")
-    replicas = DEFAULT_REPLICAS if args.replicas is None else args.replicas
-    repetitions = DEFAULT_REPETITIONS if args.repetitions is None else args.repetitions
-    targets = check_rare(resolved.compiled, args.rare, replicas, repetitions)
-    return {"targets": targets, "replicas": replicas, "repetitions": repetitions,
-            "resolved": resolve_rare(resolved, repetitions, args.seed)}
 
 
 def _sweep(args) -> int:
@@ -354,7 +307,8 @@ def _plot(args) -> int:
 def _calibrate(args) -> int:
     import time
 
-    from sim.data.calibrate import calibrate, load_calibration, plot_coverage
+    from sim.data.calibrate import calibrate, load_calibration
+    from sim.ui.plots import plot_coverage
     from sim.data.hindcast import hindcast_report, resolve_histories, simulate_years
     from sim.ui.plots import plot_hindcast, save_figure
     from sim.engines.posterior import Posterior, write_posterior
@@ -453,7 +407,7 @@ def _report(args) -> int:
 def _hindcast(args) -> int:
     from sim.data.hindcast import format_comparison, hindcast_report, load_hindcast, resolve_histories, simulate_years
     from sim.ui.plots import plot_hindcast, save_figure
-    from sim.io.results import atomic_write, replace_dir
+    from sim.core.files import atomic_write, replace_dir
 
     hc = load_hindcast(args.hindcast)  # every year's scenario is validated before anything runs
     resolved = resolve_histories(hc, args.runs, args.seed, args.posterior or "scenario")
@@ -483,7 +437,8 @@ def _hindcast(args) -> int:
 
 
 def _compare(args) -> int:
-    from sim.analysis.compare import compare, compare_over
+    from sim.analysis.compare import compare
+    from sim.analysis.over import compare_over
 
     if args.over is not None:
         if args.seed is not None:
@@ -501,7 +456,8 @@ def _compare(args) -> int:
 
 
 def _discover(args) -> int:
-    from sim.analysis.discover import check_threshold, discover, discovery_figures
+    from sim.analysis.discover import check_threshold, discover
+    from sim.ui.plots import discovery_figures
     from sim.ui.plots import check_out
 
     check_threshold(args.above)
@@ -514,7 +470,8 @@ def _discover(args) -> int:
 
 
 def _replay(args) -> int:
-    from sim.io.results import atomic_write, replay_events, replay_model, replay_outcomes, replay_table
+    from sim.core.files import atomic_write
+    from sim.io.replay import replay_events, replay_model, replay_outcomes, replay_table
 
     out = args.out
     if out is not None and (out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents)):

@@ -17,8 +17,9 @@ import numpy as np
 
 from sim.core.errors import InputError
 from sim.analysis.experiment import load_experiment
-from sim.ui.plots import OUTPUT_LABELS, sweep_figures
-from sim.io.results import atomic_write
+from sim.model.outcomes import LABELS
+from sim.ui.plots import sweep_figures
+from sim.core.files import atomic_write
 
 
 def _pct(row: dict, name: str) -> str:
@@ -54,14 +55,15 @@ def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> li
              f"in percentage points with its paired 95% interval ({kind}), and the runs "
              "that differ (with the outcome only at the point / only at the baseline); an interval that excludes "
              "0 is an effect, whether or not the intervals above overlap.", ""]
-    header = columns + [f"change in {OUTPUT_LABELS.get(o, o)}" for o in outputs]
+    header = columns + [f"change in {LABELS.get(o, o)}" for o in outputs]
     lines += _table(header, [[r[c] for c in columns] + [_diff(r, o) for o in outputs] for r in rows[1:]])
     return lines + [""]
 
 
 def discovery_section(results: Path, page_dir: Path, name: str, above: float) -> list[str]:
     """"When is the risk high?": the PRIM boxes of a sampling sweep where P(miscalculation) > ``above``."""
-    from sim.analysis.discover import available, discover, discovery_figures
+    from sim.analysis.discover import available, discover
+    from sim.ui.plots import discovery_figures
 
     lines = ["### When is the risk high?", "",
              f"Scenario discovery (PRIM) over the points: the ranges of the parameters inside which "
@@ -128,7 +130,7 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
     if meta.sampler == "saltelli":
         sens = json.loads((results / "sensitivity.json").read_text())["indices"]
         for out in outputs:
-            lines.append(f"Sobol indices of {OUTPUT_LABELS.get(out, out)} (95% intervals):")
+            lines.append(f"Sobol indices of {LABELS.get(out, out)} (95% intervals):")
             lines.append("")
             lines += _table(["parameter", "first order S1", "total ST"], [
                 [name, f"{v['S1']:.3f} ± {v['S1_conf']:.3f}", f"{v['ST']:.3f} ± {v['ST_conf']:.3f}"]
@@ -144,12 +146,12 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
             est = np.array([float(r[out]) for r in rows])
             half = np.median([(float(r[out + "_high"] or "nan") - float(r[out + "_low"] or "nan")) / 2 for r in rows])
             q = np.percentile(est, [5, 50, 95])
-            body.append([OUTPUT_LABELS.get(out, out), f"{100 * q[1]:.2f}%", f"{100 * q[0]:.2f}% - {100 * q[2]:.2f}%",
+            body.append([LABELS.get(out, out), f"{100 * q[1]:.2f}%", f"{100 * q[0]:.2f}% - {100 * q[2]:.2f}%",
                          f"± {100 * half:.2f}%"])
         lines += _table(["probability", "median", "5% - 95% over the points", "95% half-width (one point)"], body)
         lines.append("")
     else:
-        header = columns + [OUTPUT_LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
+        header = columns + [LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
         lines += _table(header, [[r[c] for c in columns] + [_pct(r, o) for o in outputs] + [r["runs"]] for r in rows])
         lines.append("")
         lines += paired_table(rows, columns, outputs)

@@ -1,0 +1,125 @@
+"""Figures of one ensemble: escalation curves with their bands, and each actor's rung over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from sim.core.errors import InputError
+from sim.core.stats import escalation_curves
+from sim.io.rundir import read_manifest
+from sim.model.compile import CompiledScenario, compile_scenario
+from sim.model.scenario import validate_scenario
+from sim.ui.plots.common import (OKABE_ITO, check_out, date_axis, days_of, finish, new_figure, save_all,
+                                 shade_drills)
+
+
+RUN_FIGURES = {"curves": "escalation_curves", "paths": "level_paths"}  # kind -> file stem in a run directory
+
+
+def plot_escalation_curves(scenario: CompiledScenario, first_passage: np.ndarray, runs: int,
+                           path: str | Path | None = None, min_rung: int = 1, by_draw=None):
+    """P(max realised rung so far >= k) against date, one line per rung k >= ``min_rung``, 95% bands.
+
+    ``first_passage`` is the (K+1, T+1) histogram of :class:`sim.model.outcomes.Totals`; ``by_draw`` (the
+    per-draw histograms (D, K+1, T+1), runs per draw (D,)) makes the bands intervals over posterior
+    draws (:func:`sim.core.stats.escalation_curves`; none with too few draws). Lines are in rung order; each
+    line's label names its rung.
+    """
+    p, lo, hi = escalation_curves(first_passage, runs, by_draw)
+    days = days_of(scenario)
+    fig = new_figure((10, 5.5))
+    ax = fig.subplots()
+    shade_drills(ax, scenario, days)
+    for k in range(min_rung, scenario.top_rung + 1):
+        colour = OKABE_ITO[(k - min_rung) % len(OKABE_ITO)]
+        if not np.isnan(lo[k]).all():
+            ax.fill_between(days, lo[k], hi[k], color=colour, alpha=0.2, lw=0)
+        ax.plot(days, p[k], color=colour, lw=1.8, label=f">= {k}: {scenario.rung_names[k]}")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("P(highest rung reached so far >= k)")
+    date_axis(ax)
+    if by_draw is None:
+        bands = "bands: Wilson 95% intervals"
+    elif np.isnan(lo).all():
+        bands = f"no bands: {len(by_draw[1])} posterior draws are too few for an interval"
+    else:
+        bands = f"bands: 95% intervals over {len(by_draw[1])} posterior draws"
+    ax.set_title(f"Escalation curves: {scenario.name}, {scenario.start.year}\n"
+                 f"{runs:,} runs; {bands}; grey: drills (hatched: approximate dates)", fontsize=10)
+    ax.legend(title="rung k", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title_fontsize=8)
+    return finish(fig, path)
+
+
+def rung_quantile(occupancy: np.ndarray, q: float) -> np.ndarray:
+    """The q-quantile rung per step and actor from occupancy counts (T, N, K+1). Returns (T, N)."""
+    cum = np.cumsum(occupancy, axis=-1)
+    return (cum < q * cum[..., -1:]).sum(axis=-1)
+
+
+def plot_level_paths(scenario: CompiledScenario, occupancy: np.ndarray, runs: int,
+                     sample_actions: np.ndarray | None = None, path: str | Path | None = None):
+    """Each actor's realised rung over time: the mean, a 5-95% fan, and a few sample runs.
+
+    occupancy (T, N, K+1): runs at each rung per step and actor; sample_actions (S, T, N).
+    One panel per actor; in each, the thick line is the mean and the band the fan.
+    """
+    T, N, K1 = occupancy.shape
+    days = days_of(scenario)
+    mean = (occupancy * np.arange(K1)).sum(axis=-1) / runs
+    low, high = rung_quantile(occupancy, 0.05), rung_quantile(occupancy, 0.95)
+    fig = new_figure((10, 1.9 * N + 1))
+    axes = fig.subplots(N, 1, sharex=True, sharey=True, squeeze=False)
+    for i, ax in enumerate(axes[:, 0]):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        shade_drills(ax, scenario, days, label=False)
+        ax.fill_between(days, low[:, i], high[:, i], step="mid", color=colour, alpha=0.2, lw=0)
+        if sample_actions is not None:
+            for s in range(len(sample_actions)):
+                ax.plot(days, sample_actions[s, :, i], color="0.4", lw=0.6, alpha=0.6, drawstyle="steps-mid")
+        ax.plot(days, mean[:, i], color=colour, lw=2.0, label="mean")
+        ax.set_title(scenario.actor_names[i], loc="left", fontsize=9)
+        ax.set_yticks(range(K1), scenario.rung_names, fontsize=7)
+        ax.set_ylim(-0.2, K1 - 0.8)
+    date_axis(axes[-1, 0])
+    n_samples = 0 if sample_actions is None else len(sample_actions)
+    fig.suptitle(f"Realised rung by actor: {scenario.name} ({runs:,} runs)\nthick: mean; band: 5-95% of runs; "
+                 f"thin grey: {n_samples} sample runs; grey spans: drills", fontsize=10)
+    return finish(fig, path)
+
+
+def run_figures(results: Path, kinds=("curves", "paths"), out: Path | None = None,
+                formats=("png", "svg")) -> list[Path]:
+    """The figures of an `escsim run` directory; written next to its results unless ``out`` is given.
+
+    ``out`` names one file, so it needs exactly one kind.
+    """
+    results, kinds = Path(results), tuple(kinds)
+    for kind in kinds:
+        if kind not in RUN_FIGURES:
+            raise InputError(f"--kind {kind}: a run directory has figures curves and paths")
+    if out is not None and len(kinds) != 1:
+        raise InputError(f"--out {out}: names one file and a run directory has {len(kinds)} figures "
+                         f"({', '.join(kinds)}); add --kind curves or --kind paths")
+    check_out(out)
+    scenario, totals = _load_run(results)
+    written = []
+    for kind in kinds:
+        written += save_all(_draw_run(kind, scenario, totals), out, results / RUN_FIGURES[kind], formats)
+    return written
+
+
+def _load_run(results: Path):
+    """A run directory's compiled scenario and totals (the manifest read by :func:`sim.io.rundir.read_manifest`)."""
+    man, path = read_manifest(results, "plot")
+    return compile_scenario(validate_scenario(man["scenario"], str(path))), np.load(results / "totals.npz")
+
+
+def _draw_run(kind: str, scenario: CompiledScenario, totals) -> Figure:
+    runs = int(totals["runs"])
+    if kind == "curves":
+        by_draw = (totals["draw_first_passage"], totals["draw_sizes"]) if "draw_sizes" in totals else None
+        return plot_escalation_curves(scenario, totals["first_passage"], runs, by_draw=by_draw)
+    return plot_level_paths(scenario, totals["occupancy"], runs, totals["sample_actions"])

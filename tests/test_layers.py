@@ -1,0 +1,74 @@
+"""The package's layers: imports point down only, and no module imports itself through others.
+
+Every import of a ``sim`` module counts, at the top of a file or inside a function: a lazy import
+cannot hide a circle or an upward arrow from this test.
+"""
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+LAYERS = ["core", "model", "engines", "io", "analysis", "data", "ui"]
+"""Bottom to top: a module may import its own subpackage and the ones below it, never one above."""
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module (``sim.pkg.mod``) -> the ``sim`` modules it imports, from the source of every file."""
+    graph = {}
+    for path in (ROOT / "sim").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "sim":
+                assert node.level == 0, f"{name}: a relative import ({node.module})"
+                deps.add(node.module)
+                deps.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.split(".")[0] == "sim")
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                raise AssertionError(f"{name}: a relative import")
+        graph[name] = deps
+    return {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+
+
+def layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_every_module_sits_in_a_layer():
+    stray = [m for m in import_graph() if layer(m) is None and m not in ("sim", "sim.__main__")]
+    assert not stray, f"modules outside the layers {LAYERS}: {stray}"
+
+
+def test_imports_point_down_only():
+    upward = [f"{m} -> {d}" for m, deps in import_graph().items() for d in deps
+              if layer(m) is not None and layer(d) is not None and layer(d) > layer(m)]
+    assert not upward, "imports that point up a layer:\n" + "\n".join(sorted(upward))
+
+
+def test_no_module_imports_itself_through_others():
+    graph = import_graph()
+    circles, state = [], {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for d in sorted(graph[m]):
+            if state.get(d) == "open":
+                circles.append(" -> ".join(path[path.index(d):] + [d]))
+            elif d not in state:
+                visit(d, path + [d])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not circles, "import circles:\n" + "\n".join(circles)
+
+
+def test_the_test_finds_what_it_guards():
+    """A module importing one above it, and two importing each other, are caught (a test of the test)."""
+    graph = {"sim.model.a": {"sim.ui.b"}, "sim.ui.b": {"sim.model.a"}}
+    assert any(layer(d) > layer(m) for m, deps in graph.items() for d in deps)
+    assert Path(__file__).name == "test_layers.py"
