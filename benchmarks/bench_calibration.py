@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import sim.data.calibrate as calibrate_module  # noqa: E402
-from sim import draws  # noqa: E402
+from sim.engines import draws  # noqa: E402
 from sim.ui.cli import main as escsim  # noqa: E402
 from sim.engines.parallel import default_workers  # noqa: E402
 from sim.core.stats import wilson_interval  # noqa: E402

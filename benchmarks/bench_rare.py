@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from sim import rare  # noqa: E402
+from sim.analysis import rare, splitting  # noqa: E402
 from sim.model.compile import compile_scenario  # noqa: E402
 from sim.engines.parallel import default_workers  # noqa: E402
 from sim.model.scenario import load_scenario, validate_scenario  # noqa: E402
@@ -135,7 +135,7 @@ def main():
     ap.add_argument("--crude-runs", type=int, default=32_768)
     ap.add_argument("--korea-replicas", type=int, default=400)
     ap.add_argument("--korea-repetitions", type=int, default=40)
-    ap.add_argument("--score", default=rare.DEFAULT_SCORE, choices=sorted(rare.SCORES))
+    ap.add_argument("--score", default=splitting.DEFAULT_SCORE, choices=sorted(splitting.SCORES))
     args = ap.parse_args()
     if args.quick:
         args.repeat, args.repetitions, args.crude_runs = 1, 40, 16_384

@@ -5,7 +5,8 @@ from sim.core.errors import InputError
 from sim.engines.model import EscalationModel
 from sim.model.rules import get_rule, register_rule, registered_rules
 from sim.engines.resolve import Resolved, resolve
-from sim.model.scenario import Scenario, load_scenario
+from sim.model.scenario import load_scenario
+from sim.model.schema import Scenario
 from sim.engines.simulate import EnsembleResult, simulate
 from sim.ui.api import RunResult, run
 

@@ -115,13 +115,19 @@ def test_discover_refuses_with_one_line_and_writes_nothing(tmp_path, capsys, mon
 
 
 def test_report_section_when_is_the_risk_high(tmp_path):
-    from sim.ui.report import discovery_section
+    from sim.ui.report import Section, discovery_section
 
     results = fake_sweep(tmp_path / "planted")
-    lines = discovery_section(results, tmp_path / "page", "planted", 0.1)
+    section = Section("planted.toml", 1, [])
+    lines = discovery_section(results, tmp_path / "page", "planted", 0.1, section)
     text = "\n".join(lines)
     assert lines[0] == "### When is the risk high?"
     assert "| 1 | a from 1.2" in text and "; b up to 0.4" in text
     assert "![planted discovery](figures/planted_discovery.png)" in text
-    assert (tmp_path / "page" / "figures" / "planted_discovery.png").exists()
-    assert "No point has it above 0.5" in "\n".join(discovery_section(results, tmp_path / "page", "planted", 0.5))
+    target = tmp_path / "page" / "figures" / "planted_discovery.png"
+    assert list(section.figures) == [target] and not target.exists()  # written once every section is checked
+    target.parent.mkdir(parents=True)
+    section.figures[target](target)
+    assert target.exists()
+    assert "No point has it above 0.5" in "\n".join(discovery_section(results, tmp_path / "page", "planted", 0.5,
+                                                                       Section("planted.toml", 1, [])))

@@ -11,7 +11,8 @@ import pytest
 from conftest import ROOT
 from sim.model.compile import compile_scenario
 from sim.core.errors import InputError
-from sim.data.hindcast import compare, format_comparison, load_hindcast, predict_year
+from sim.data.hindcast import load_hindcast
+from sim.data.predictive import compare_to_record, format_comparison, predict_year
 from sim.data.record import read_record
 from sim.model.scenario import load_scenario
 
@@ -226,7 +227,7 @@ def test_comparison_marks_each_observed_count_inside_or_outside_its_band(hindcas
         # 2016: 20 provocation days (10 inside); every run has 5 days, all inside, and no clash
         2016: predict_year(5 * ones, 5 * ones, 0 * ones),
     }
-    rows = compare(record, predictions)
+    rows = compare_to_record(record, predictions)
     assert [r.year for r in rows] == [2014, 2016]
     c = rows[0].checks
     assert c["provocation_days"].observed == 16 and c["provocation_days"].inside
@@ -240,7 +241,7 @@ def test_comparison_marks_each_observed_count_inside_or_outside_its_band(hindcas
     table = format_comparison(rows)
     assert "2014" in table and "20* " in table and "inside the band: provocation days 1/2" in table
     with pytest.raises(ValueError, match="not in the record"):
-        compare(record, {2030: predictions[2014]})
+        compare_to_record(record, {2030: predictions[2014]})
 
 
 def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp_path, capsys):

@@ -5,7 +5,6 @@ cannot hide a circle or an upward arrow from this test.
 """
 
 import ast
-from pathlib import Path
 
 from conftest import ROOT
 
@@ -42,21 +41,21 @@ def test_every_module_sits_in_a_layer():
     assert not stray, f"modules outside the layers {LAYERS}: {stray}"
 
 
-def test_imports_point_down_only():
-    upward = [f"{m} -> {d}" for m, deps in import_graph().items() for d in deps
-              if layer(m) is not None and layer(d) is not None and layer(d) > layer(m)]
-    assert not upward, "imports that point up a layer:\n" + "\n".join(sorted(upward))
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    """``a -> b`` for every import of a module in a layer above the importer's."""
+    return sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                  if layer(m) is not None and layer(d) is not None and layer(d) > layer(m))
 
 
-def test_no_module_imports_itself_through_others():
-    graph = import_graph()
-    circles, state = [], {}
+def circles(graph: dict[str, set[str]]) -> list[str]:
+    """Every cycle a depth-first walk meets, as ``a -> b -> a``."""
+    found, state = [], {}
 
     def visit(m, path):
         state[m] = "open"
-        for d in sorted(graph[m]):
+        for d in sorted(graph.get(m, ())):
             if state.get(d) == "open":
-                circles.append(" -> ".join(path[path.index(d):] + [d]))
+                found.append(" -> ".join(path[path.index(d):] + [d]))
             elif d not in state:
                 visit(d, path + [d])
         state[m] = "done"
@@ -64,11 +63,42 @@ def test_no_module_imports_itself_through_others():
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
-    assert not circles, "import circles:\n" + "\n".join(circles)
+    return found
+
+
+def test_imports_point_down_only():
+    found = upward(import_graph())
+    assert not found, "imports that point up a layer:\n" + "\n".join(found)
+
+
+def test_no_module_imports_itself_through_others():
+    found = circles(import_graph())
+    assert not found, "import circles:\n" + "\n".join(found)
 
 
 def test_the_test_finds_what_it_guards():
-    """A module importing one above it, and two importing each other, are caught (a test of the test)."""
+    """The checks catch what they guard, on a graph made to hold an upward import and a circle."""
     graph = {"sim.model.a": {"sim.ui.b"}, "sim.ui.b": {"sim.model.a"}}
-    assert any(layer(d) > layer(m) for m, deps in graph.items() for d in deps)
-    assert Path(__file__).name == "test_layers.py"
+    assert upward(graph) == ["sim.model.a -> sim.ui.b"]
+    assert circles(graph) == ["sim.model.a -> sim.ui.b -> sim.model.a"]
+
+
+MODULE_LINES, FUNCTION_LINES = 400, 60
+REASON = "Longer than"  # a module's docstring, or a function's, that says why it is longer: "Longer than ...: why"
+
+
+def test_no_module_or_function_is_long_without_a_reason():
+    """Small pieces: no module over 400 lines and no function over 60, unless its docstring says why."""
+    long = []
+    for path in (ROOT / "sim").rglob("*.py"):
+        source = path.read_text()
+        tree = ast.parse(source)
+        name = path.relative_to(ROOT)
+        if len(source.splitlines()) > MODULE_LINES and REASON not in (ast.get_docstring(tree) or ""):
+            long.append(f"{name}: {len(source.splitlines())} lines")
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = node.end_lineno - node.lineno + 1
+                if size > FUNCTION_LINES and REASON not in (ast.get_docstring(node) or ""):
+                    long.append(f"{name}:{node.lineno} {node.name}: {size} lines")
+    assert not long, "too long, with no reason given:\n" + "\n".join(sorted(long))

@@ -10,7 +10,7 @@ from scipy.stats import norm
 from scipy.stats import t as student
 
 from conftest import SCENARIOS, compiled, two_actor_raw
-from sim.analysis import rare
+from sim.analysis import rare, splitting
 from sim.ui.cli import main
 from sim.model.compile import compile_scenario
 from sim.engines.draws import Stream
@@ -168,7 +168,7 @@ def test_same_numbers_for_any_workers_or_batching(monkeypatch):
     sc = compiled(chain_raw(**RARE_CHAIN))
     a = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=7, workers=1)
     b = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=7, workers=2)
-    monkeypatch.setattr(rare, "BATCH_ROWS", 30)  # one repetition per batch
+    monkeypatch.setattr(splitting, "BATCH_ROWS", 30)  # one repetition per batch
     c = rare.estimate_rare(sc, "war", replicas=30, repetitions=4, seed=7, workers=1)
     for other in (b, c):
         assert np.array_equal(a.estimates, other.estimates)

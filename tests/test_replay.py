@@ -1,11 +1,12 @@
 """`escsim replay`: every change of rung, crises and wars by actor, transitions only, and results directories."""
 
 import csv
+import datetime as dt
 import json
 
 import pytest
 
-from conftest import compiled, fixed_draws, two_actor_raw
+from conftest import ROOT, compiled, fixed_draws, two_actor_raw
 from sim.ui.cli import main
 from sim.model.compile import compile_scenario
 from sim.engines.draws import root_from
@@ -162,3 +163,27 @@ def test_replay_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
     (tmp_path / "points.csv").write_text("point\n0\n")
     assert main(["replay", str(tmp_path), "--run", "0"]) == 2
     assert "sweep" in capsys.readouterr().err
+
+
+def test_a_miscalculation_is_shown_beside_its_twin_and_the_day_they_parted(tmp_path, capsys):
+    """Replaying a miscalculation prints the perfect-perception twin's path from the day the two runs
+    parted: the first day an actor acted or decided differently (the twin had no crisis)."""
+    from sim.io.replay import parted_day, replay_model
+
+    out = tmp_path / "r"
+    assert main(["run", str(ROOT / "scenarios" / "korea_baseline.toml"), "--runs", "640", "--out", str(out),
+                 "--no-plot", "--workers", "1"]) == 0
+    rows = list(csv.DictReader((out / "runs.csv").read_text().splitlines()))
+    k = next(int(r["run"]) for r in rows if r["miscalculation"] == "1")
+    capsys.readouterr()
+    assert main(["replay", str(out), "--run", str(k)]) == 0
+    printed = capsys.readouterr().out
+    model, twin, _ = replay_model(out, k)
+    model.run(), twin.run()
+    t = parted_day(model, twin)
+    assert t is not None and t <= int(rows[k]["first_crisis_step"])  # they part no later than the crisis
+    assert f"follows the same path until {model.compiled.start + dt.timedelta(days=t)} (day {t}), where they part" \
+        in printed
+    same = EscalationModel(model.compiled, rng=3)
+    same.run()
+    assert parted_day(same, same) is None

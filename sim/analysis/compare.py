@@ -209,35 +209,9 @@ def compare(targets: list[str | Path], sets: list[str] | None = None, *, runs: i
     targets = [Path(t) for t in targets]
     if len(targets) < 2:
         raise InputError("compare needs at least two scenarios or results directories (the first is the baseline)")
-    overrides = set_overrides(sets, len(targets))
-    settings = []
-    for label, path, over in zip(_labels(len(targets)), targets, overrides):
-        if _is_results(path):
-            if over:
-                raise InputError(f"--set: {path} is a results directory, whose runs are done; --set changes "
-                                 "scenario files only (give N:KEY=VALUE for a scenario file's position)")
-            man, compiled = _read_results(path)
-            settings.append(Setting(label, path, compiled, {}, results=True, identity=_manifest_identity(man, path)))
-        elif not path.exists():
-            raise InputError(f"{path}: no such scenario file or results directory")
-        else:
-            settings.append(Setting(label, path, None, over))
-    done = [s for s in settings if s.results]
-    if done:
-        ident = done[0].identity
-        _refuse_arguments(done[0].source, ident, runs, seed, engine, posterior)
-        root = root_from(ident)
-        kwargs = dict(seed=root, runs=ident["runs"], engine=ident["engine"],
-                      posterior=ident["posterior"]["file"] if ident["posterior"] else None)
-    else:
-        kwargs = dict(seed=0 if seed is None else seed, runs=runs, engine=engine or "ensemble",
-                      posterior=posterior or "scenario")
-    for s in settings:
-        if not s.results:
-            s.resolved = resolve(s.source, overrides=s.overrides, origin=lambda key: f"--set {key}", **kwargs)
-            s.compiled, s.identity = s.resolved.compiled, s.resolved.identity()
-            if kwargs["runs"] is None:  # the first scenario's default runs hold for every target
-                kwargs["runs"] = s.resolved.runs
+    settings = [_setting(label, path, over) for label, path, over
+                in zip(_labels(len(targets)), targets, set_overrides(sets, len(targets)))]
+    _resolve_files(settings, runs, seed, engine, posterior)
     _same_actors(settings)
     _same_draws(settings)
     ident = settings[0].identity
@@ -262,6 +236,39 @@ def compare(targets: list[str | Path], sets: list[str] | None = None, *, runs: i
     paired = [{o: paired_estimate(s.flags[o], base[o], runs_per_draw=per_draw) for o in outputs}
               for s in settings[1:]]
     return Comparison(settings, n_runs, root_from(ident), ident["engine"], outputs, estimates, paired)
+
+
+def _setting(label: str, path: Path, overrides: dict) -> Setting:
+    """One target, checked: a results directory (its manifest read, no --set) or a scenario file."""
+    if _is_results(path):
+        if overrides:
+            raise InputError(f"--set: {path} is a results directory, whose runs are done; --set changes "
+                             "scenario files only (give N:KEY=VALUE for a scenario file's position)")
+        man, compiled = _read_results(path)
+        return Setting(label, path, compiled, {}, results=True, identity=_manifest_identity(man, path))
+    if not path.exists():
+        raise InputError(f"{path}: no such scenario file or results directory")
+    return Setting(label, path, None, overrides)
+
+
+def _resolve_files(settings: list[Setting], runs, seed, engine, posterior) -> None:
+    """Resolve every scenario file's runs: with the first results directory's seed, runs, engine and
+    posterior when there is one (differing arguments refused), else with the arguments'."""
+    done = [s for s in settings if s.results]
+    if done:
+        ident = done[0].identity
+        _refuse_arguments(done[0].source, ident, runs, seed, engine, posterior)
+        kwargs = dict(seed=root_from(ident), runs=ident["runs"], engine=ident["engine"],
+                      posterior=ident["posterior"]["file"] if ident["posterior"] else None)
+    else:
+        kwargs = dict(seed=0 if seed is None else seed, runs=runs, engine=engine or "ensemble",
+                      posterior=posterior or "scenario")
+    for s in settings:
+        if not s.results:
+            s.resolved = resolve(s.source, overrides=s.overrides, origin=lambda key: f"--set {key}", **kwargs)
+            s.compiled, s.identity = s.resolved.compiled, s.resolved.identity()
+            if kwargs["runs"] is None:  # the first scenario's default runs hold for every target
+                kwargs["runs"] = s.resolved.runs
 
 
 def _manifest_identity(man: dict, path: Path) -> dict:

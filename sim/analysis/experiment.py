@@ -22,7 +22,8 @@ from sim.model.compile import CompiledScenario, compile_scenario
 from sim.engines.draws import Stream, describe_seed, make_root
 from sim.core.errors import InputError, problem
 from sim.engines.resolve import Resolved, resolve
-from sim.model.scenario import Scenario, ScenarioFile, StrictTable, read_input_file
+from sim.model.scenario import ScenarioFile, read_input_file
+from sim.model.schema import Scenario, StrictTable
 
 SAMPLERS = ("grid", "lhs", "sobol", "oat", "saltelli")
 OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_crisis_perfect_perception", "p_crisis_after_misreading",

@@ -31,7 +31,7 @@ from sim.analysis.experiment import Experiment, ExperimentFile, salib_problem
 from sim.engines.parallel import map_as_completed
 from sim.core.files import atomic_write, versions
 from sim.io.summary import summarise_totals
-from sim.model.outcomes import DrawCounts
+from sim.model.outcomes import LABELS, DrawCounts
 
 ADAPTIVE_STEP = 4 * BLOCK_SIZE  # runs added per round when stopping early on a target half-width
 
@@ -288,3 +288,31 @@ def is_number(text) -> bool:
     except (TypeError, ValueError):
         return False
     return str(text) not in ("True", "False")
+
+
+def format_points(exp: Experiment, results: Path, limit: int = 40) -> str:
+    """A sweep's table as `escsim sweep` prints it: each point's parameters and probabilities (percent)
+    with their 95% intervals, at most ``limit`` points (the rest are in points.csv), and what the
+    parameters and intervals were."""
+    s = load_sweep(results)
+    draws = exp.resolution.draws
+    what = (f"runs draw from {draws.posterior.path} ({draws.runs_per_draw} runs a draw, the same draws at every "
+            "point)" if draws else "the scenario's point values")
+    header = [*s.columns, *(LABELS[o] for o in s.outputs)]
+
+    def cell(row, o):
+        if row.get(f"{o}_low") in (None, ""):
+            return f"{100 * float(row[o]):.2f}%"
+        return f"{100 * float(row[o]):.2f}% [{100 * float(row[o + '_low']):.2f}, {100 * float(row[o + '_high']):.2f}]"
+
+    body = [[str(r[c]) for c in s.columns] + [cell(r, o) for o in s.outputs] for r in s.rows[:limit]]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
+    lines = [f"{s.name}: {len(s.rows)} points x {exp.runs:,} runs; parameters: {what}",
+             "  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    if len(s.rows) > limit:
+        lines.append(f"... and {len(s.rows) - limit} more points in {results / 'points.csv'}")
+    kind = s.rows[0].get("interval", "Wilson")
+    lines.append(f"95% intervals: {kind}" + (", the draw as the unit (docs/model.md section 13)"
+                                             if "posterior" in kind else ""))
+    return "\n".join(lines)

@@ -52,10 +52,11 @@ from sim.data import abc
 from sim.model.compile import compile_scenario
 from sim.engines.draws import Stream, child, make_root
 from sim.core.errors import InputError, problem
-from sim.data.hindcast import Hindcast, load_hindcast
+from sim.data.hindcast import Hindcast, load_hindcast, simulate_years
 from sim.engines.parameters import check_keys
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior  # noqa: F401 (re-exported)
-from sim.model.scenario import StrictTable, read_input_file
+from sim.model.scenario import read_input_file
+from sim.model.schema import StrictTable
 
 STATISTICS = ("mean_provocation_days", "variance_provocation_days", "log_rate_ratio", "clash_years", "clashes",
               "max_provocation_days")
@@ -187,7 +188,6 @@ def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed
                         ) -> np.ndarray:
     """One simulated history per parameter vector: (R, 6) statistics, R the length of the values.
     ``seed`` is a whole number (the hindcast's stream of it) or a root (a table batch's)."""
-    from sim.data.hindcast import simulate_years
 
     R = len(next(iter(values.values())))
     years = simulate_years(cal.hindcast, R, seed, workers, parameters=values, compiled=cal.years)
@@ -274,8 +274,22 @@ def calibrate(path: str | Path | Calibration, *, samples: int | None = None, wor
     if k >= len(table.theta):
         raise InputError(f"--samples {k}: needs fewer than the table's {len(table.theta):,} histories "
                          "(calibration.table)")
-    chosen = [STATISTICS.index(s) for s in meta.statistics]
     observed = observed_statistics(cal.hindcast) if observed is None else np.asarray(observed, dtype=float)
+    chosen, scale, scaled = _scaled_table(cal, table)
+    adjust = meta.adjustment == "linear"
+    fit = abc.posterior(table.theta, scaled, distance_scale(observed)[chosen] / scale, cal.box, k, adjust)
+    fitted = time.perf_counter()
+    check = ranks = None
+    if coverage:
+        check, ranks = _coverage_check(cal, table, chosen, scale, scaled, k, seed, workers, log)
+    return _report(cal, table, observed, fit, scale, k, seed, check, ranks, started, fitted, coverage)
+
+
+def _scaled_table(cal: Calibration, table: Table):
+    """The statistics the distance compares (their columns), the scale of each (MAD over the table),
+    and the table's statistics in those units; a statistic the same in every history is refused."""
+    meta = cal.meta
+    chosen = [STATISTICS.index(s) for s in meta.statistics]
     transformed = distance_scale(table.statistics)[:, chosen]
     try:
         scale = abc.statistic_scale(transformed)
@@ -283,21 +297,25 @@ def calibrate(path: str | Path | Calibration, *, samples: int | None = None, wor
         raise InputError(f"{cal.path}: calibration.statistics: "
                          f"{', '.join(meta.statistics[i] for i in np.flatnonzero(transformed.std(0) == 0))} "
                          "is the same in every simulated history; it cannot tell parameters apart") from None
-    scaled = transformed / scale
-    adjust = meta.adjustment == "linear"
-    box = cal.box
-    fit = abc.posterior(table.theta, scaled, distance_scale(observed)[chosen] / scale, box, k, adjust)
-    fitted = time.perf_counter()
-    check = ranks = None
-    if coverage:
-        truths, data, data_seed = coverage_data(cal, meta.coverage, seed, workers)
-        simulated = time.perf_counter()
-        if log:
-            log(f"coverage: {meta.coverage:,} data sets simulated at prior draws, {simulated - fitted:.0f} s")
-        ranks = abc.coverage_ranks(table.theta, scaled, truths, distance_scale(data)[:, chosen] / scale, box, k,
-                                   adjust, log=log)
-        check = abc.coverage_summary(ranks, cal.keys)
-        check |= {"data_seed": data_seed, "seconds": time.perf_counter() - fitted}
+    return chosen, scale, transformed / scale
+
+
+def _coverage_check(cal: Calibration, table: Table, chosen, scale, scaled, k: int, seed: int, workers, log):
+    """The coverage check's summary and ranks (M, d): each data set's posterior from the table."""
+    started = time.perf_counter()
+    truths, data, data_seed = coverage_data(cal, cal.meta.coverage, seed, workers)
+    if log:
+        log(f"coverage: {cal.meta.coverage:,} data sets simulated at prior draws, {time.perf_counter() - started:.0f} s")
+    ranks = abc.coverage_ranks(table.theta, scaled, truths, distance_scale(data)[:, chosen] / scale, cal.box, k,
+                               cal.meta.adjustment == "linear", log=log)
+    check = abc.coverage_summary(ranks, cal.keys)
+    return check | {"data_seed": data_seed, "seconds": time.perf_counter() - started}, ranks
+
+
+def _report(cal: Calibration, table: Table, observed, fit, scale, k: int, seed: int, check, ranks, started: float,
+            fitted: float, coverage: bool) -> dict:
+    """The calibration's report: what :func:`calibrate` returns (see it)."""
+    meta = cal.meta
     method = {"name": METHOD, "table": len(table.theta), "samples": k, "acceptance": k / len(table.theta),
               "kernel": "epanechnikov", "adjustment": meta.adjustment, "bandwidth": fit.bandwidth,
               "distance": "Euclidean on distance_scale(statistics), each over its MAD x 1.4826 in the table",

@@ -5,8 +5,8 @@ files of :mod:`sim.data.record`, how the windows file's participant codes map to
 and the drill parameters (rung, scale, ambiguity, transparency) of each exercise kind.
 :func:`load_hindcast` checks the file with pydantic (unknown keys, types and ranges give the project's
 one-line errors), reads the record, and builds and validates every year's scenario, so a bad file fails
-before anything runs. :func:`predict_year` turns one simulated year's per-run counts into predictive
-medians and 90% bands, and :func:`compare` holds those against the record year by year.
+before anything runs. :func:`simulate_years` runs every year, one history a run across the years, and
+:func:`hindcast_report` holds them against the record (:mod:`sim.data.predictive`).
 
 Decisions:
 
@@ -24,12 +24,7 @@ Decisions:
   a table under ``[kinds]``; the shipped values are the template's drills (see the file's comments).
 - **Errors** in a year scenario are reported against the hindcast file, with the data row or settings
   key that set the value (``drills.key_resolve.rung (set in ... kinds.CPX, ... line 2)``).
-- **Predictive statistics**: over runs, the median and the central band (5% and 95% quantiles for a
-  90% band) by the inverted empirical distribution (``numpy.quantile(method="inverted_cdf")``), so
-  each is a count some run had and P(count < low) <= 5%, P(count > high) <= 5%. An observed count
-  lies inside when low <= observed <= high. P(at least one clash) is the share of runs with at least
-  one crisis onset, with its Wilson 95% interval; the record's counterpart of a crisis onset is a
-  core clash (:mod:`sim.data.record`).
+- **Predictive statistics and the comparison** with the record: :mod:`sim.data.predictive`.
 """
 
 from __future__ import annotations
@@ -48,18 +43,15 @@ import numpy as np
 from pydantic import Field
 
 from sim.core.errors import InputError, problem
+from sim.core.files import versions
+from sim.engines.draws import Stream, as_root, child
+from sim.engines.ensemble import run_ensembles
+from sim.engines.resolve import resolve
+from sim.model.compile import compile_scenario
 from sim.data.record import NOT_HELD, Exercise, Record, read_record
-from sim.model.scenario import Scenario, ScenarioFile, StrictTable, read_input_file, validate_scenario
-from sim.core.stats import wilson_interval
-
-# The statistics a simulated year is summarised by, and the record's count each is held against.
-STATISTICS = {
-    "provocation_days": "provocation_days",
-    "provocation_days_in_windows": "provocation_days_in_windows",
-    "provocation_days_outside_windows": "provocation_days_outside_windows",
-    "crisis_onsets": "core_clashes",
-}
-
+from sim.model.scenario import ScenarioFile, read_input_file, validate_scenario
+from sim.model.schema import Scenario, StrictTable
+from sim.data.predictive import STATISTICS, Check, YearRuns, compare_to_record, period_statistics, predict
 
 class DrillKind(StrictTable):
     """Drill parameters of one exercise kind (the meanings of the scenario keys ``drills.NAME.*``)."""
@@ -216,138 +208,7 @@ def _drill_name(e: Exercise, taken: Mapping[str, object]) -> str:
     return name
 
 
-# ---------------------------------------------------------------- predictive statistics and comparison
-
-
-@dataclass(frozen=True)
-class Band:
-    """Median and central band of a count over runs; ``contains`` is the band's test of an observation."""
-
-    median: float
-    low: float
-    high: float
-
-    def contains(self, observed: float) -> bool:
-        return self.low <= observed <= self.high
-
-
-@dataclass(frozen=True)
-class YearPrediction:
-    """One simulated year summarised over its R runs (see :func:`predict_year`)."""
-
-    runs: int
-    band: float                       # the central share the bands hold (0.9)
-    stats: Mapping[str, Band]         # keys: STATISTICS
-    p_clash: float                    # share of runs with at least one crisis onset
-    p_clash_low: float                # its Wilson 95% interval
-    p_clash_high: float
-
-
-def predict_year(provocation_days, provocation_days_in_windows, crisis_onsets, band: float = 0.9) -> YearPrediction:
-    """Predictive statistics of one year from per-run counts.
-
-    provocation_days, provocation_days_in_windows, crisis_onsets: arrays (R,) of non-negative whole
-    numbers, entry k from run k: the actor's provocation days in the year, those inside the year's drill
-    windows (<= the first), and crisis onsets. Returns the median and central ``band`` (0 < band < 1)
-    of each, and of the provocation days outside windows (their difference), and P(at least one clash).
-    """
-    if not 0.0 < band < 1.0:
-        raise ValueError(f"band must lie strictly between 0 and 1; got {band}")
-    named = {"provocation_days": provocation_days, "provocation_days_in_windows": provocation_days_in_windows,
-             "crisis_onsets": crisis_onsets}
-    arrays = {}
-    for key, values in named.items():
-        a = np.asarray(values)
-        if a.ndim != 1 or a.size == 0:
-            raise ValueError(f"{key} must be a non-empty array of shape (R,); got shape {a.shape}")
-        if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)) \
-                or not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a != np.round(a)):
-            raise ValueError(f"{key} must hold non-negative whole numbers (counts per run)")
-        arrays[key] = a.astype(np.int64)
-    sizes = {k: a.size for k, a in arrays.items()}
-    if len(set(sizes.values())) != 1:
-        raise ValueError(f"the arrays must have one entry per run, the same R; got {sizes}")
-    if np.any(arrays["provocation_days_in_windows"] > arrays["provocation_days"]):
-        raise ValueError("provocation_days_in_windows exceeds provocation_days in some run")
-    arrays["provocation_days_outside_windows"] = arrays["provocation_days"] - arrays["provocation_days_in_windows"]
-
-    tail = (1.0 - band) / 2.0
-    stats = {}
-    for key in STATISTICS:
-        lo, med, hi = np.quantile(arrays[key], [tail, 0.5, 1.0 - tail], method="inverted_cdf")
-        stats[key] = Band(median=float(med), low=float(lo), high=float(hi))
-    runs = arrays["crisis_onsets"].size
-    p, p_lo, p_hi = wilson_interval(int(np.count_nonzero(arrays["crisis_onsets"])), runs)
-    return YearPrediction(runs=runs, band=band, stats=stats, p_clash=float(p), p_clash_low=float(p_lo),
-                          p_clash_high=float(p_hi))
-
-
-@dataclass(frozen=True)
-class Check:
-    """One statistic of one year: the record's count against the simulated band."""
-
-    observed: int
-    median: float
-    low: float
-    high: float
-    inside: bool
-
-
-@dataclass(frozen=True)
-class YearComparison:
-    """A year of the record against its prediction: one :class:`Check` per statistic, and the clash."""
-
-    year: int
-    checks: Mapping[str, Check]   # keys: STATISTICS (crisis_onsets is checked against core clashes)
-    had_clash: bool
-    p_clash: float
-
-
-def compare(record: Record, predictions: Mapping[int, YearPrediction]) -> list[YearComparison]:
-    """Each predicted year of the record: is each observed count inside its simulated band? In year order."""
-    missing = sorted(set(predictions) - set(record.years))
-    if missing:
-        raise ValueError(f"years {missing} are not in the record ({record.years[0]}-{record.years[-1]})")
-    out = []
-    for year in sorted(predictions):
-        obs, pred = record[year], predictions[year]
-        checks = {}
-        for key, observed_attr in STATISTICS.items():
-            b, observed = pred.stats[key], getattr(obs, observed_attr)
-            checks[key] = Check(observed=observed, median=b.median, low=b.low, high=b.high, inside=b.contains(observed))
-        out.append(YearComparison(year=year, checks=checks, had_clash=obs.had_clash, p_clash=pred.p_clash))
-    return out
-
-
-def format_comparison(rows: list[YearComparison]) -> str:
-    """The comparison as a text table: per year and statistic 'observed median [low, high]', '*' when outside."""
-    short = {"provocation_days": "provocation days", "provocation_days_in_windows": "in windows",
-             "provocation_days_outside_windows": "outside", "crisis_onsets": "clashes"}
-    lines = [f"{'year':>4}  " + "  ".join(f"{short[k]:>20}" for k in STATISTICS) + "  P(clash)  clash"]
-    for r in rows:
-        cells = []
-        for key in STATISTICS:
-            c = r.checks[key]
-            mark = " " if c.inside else "*"
-            cells.append(f"{c.observed:>3}{mark} {c.median:>4g} [{c.low:g}, {c.high:g}]".rjust(20))
-        lines.append(f"{r.year:>4}  " + "  ".join(cells) + f"  {r.p_clash:>8.3f}  {'yes' if r.had_clash else 'no'}")
-    n = len(rows)
-    lines.append("inside the band: " + ", ".join(
-        f"{short[k]} {sum(r.checks[k].inside for r in rows)}/{n}" for k in STATISTICS))
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- simulating the years
-
-
-@dataclass(frozen=True)
-class YearRuns:
-    """One simulated year: per-run counts (R,) of the hindcast's actor and of crisis onsets."""
-
-    provocation_days: np.ndarray
-    provocation_days_in_windows: np.ndarray
-    crisis_onsets: np.ndarray
-    window_days: int  # days of the year inside an exercise window (the record's definition)
 
 
 def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
@@ -363,9 +224,6 @@ def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
     batch: one block a year) keep every core busy. ``compiled`` (year -> CompiledScenario) saves
     compiling the years again.
     """
-    from sim.model.compile import compile_scenario
-    from sim.engines.draws import Stream, as_root, child
-    from sim.engines.ensemble import run_ensembles
 
     years = compiled or {year: compile_scenario(scenario) for year, scenario in hc.scenarios.items()}
     root = as_root(seed, Stream.HINDCAST)
@@ -385,56 +243,9 @@ def resolve_histories(hc: Hindcast, runs: int, seed=0, posterior="scenario"):
     ``"none"`` for point values), drawn on the stream ``root + (POSTERIOR,)`` of the hindcast's root
     (``seed`` when it is a root, else the seed's HINDCAST root). History k takes run k's values in
     every year, so a history is one world, as the record is."""
-    from sim.engines.draws import Stream, as_root
-    from sim.engines.resolve import resolve
-    from sim.model.scenario import ScenarioFile
 
     return resolve(ScenarioFile.read(hc.template), posterior=posterior, seed=as_root(seed, Stream.HINDCAST),
                    runs=runs, runs_per_draw=1)
-
-
-def predict(years: Mapping[int, YearRuns], band: float = 0.9) -> dict[int, YearPrediction]:
-    """:func:`predict_year` of every simulated year."""
-    return {y: predict_year(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, band)
-            for y, r in years.items()}
-
-
-PERIOD_STATISTICS = ("clash_years", "clashes", "rate_ratio_in_windows", "provocation_days", "max_provocation_days")
-
-
-def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9) -> dict[str, Check]:
-    """The whole period's statistics, observed and simulated (run k of every year as one history).
-
-    clash_years: years with at least one clash; clashes: their total; rate_ratio_in_windows: the
-    provocation-day rate inside exercise windows over the rate outside, pooled over the years;
-    provocation_days: the period's total; max_provocation_days: the most in any one year. Bands are
-    central ``band`` quantiles over histories.
-    """
-    ys = sorted(years)
-    onsets = np.stack([years[y].crisis_onsets for y in ys])  # (Y, R)
-    prov = np.stack([years[y].provocation_days for y in ys])
-    inside = np.stack([years[y].provocation_days_in_windows for y in ys])
-    days_in = sum(years[y].window_days for y in ys)
-    days_all = sum(record[y].days for y in ys)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (inside.sum(0) / days_in) / ((prov - inside).sum(0) / (days_all - days_in))
-    simulated = {"clash_years": (onsets > 0).sum(0), "clashes": onsets.sum(0), "rate_ratio_in_windows": ratio,
-                 "provocation_days": prov.sum(0), "max_provocation_days": prov.max(0)}
-    obs_in = sum(record[y].provocation_days_in_windows for y in ys)
-    obs_all = sum(record[y].provocation_days for y in ys)
-    obs_days_in = sum(record[y].window_days for y in ys)
-    observed = {"clash_years": sum(record[y].had_clash for y in ys), "clashes": sum(record[y].core_clashes for y in ys),
-                "rate_ratio_in_windows": (obs_in / obs_days_in) / ((obs_all - obs_in) / (days_all - obs_days_in)),
-                "provocation_days": obs_all,
-                "max_provocation_days": max(record[y].provocation_days for y in ys)}
-    tail = (1.0 - band) / 2.0
-    out = {}
-    for key in PERIOD_STATISTICS:
-        x = simulated[key][np.isfinite(simulated[key])]
-        lo, med, hi = np.quantile(x, [tail, 0.5, 1.0 - tail], method="inverted_cdf")
-        out[key] = Check(observed=observed[key], median=float(med), low=float(lo), high=float(hi),
-                         inside=bool(lo <= observed[key] <= hi))
-    return out
 
 
 def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, seed: int,
@@ -443,10 +254,8 @@ def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, s
     import csv
     import io
 
-    from sim.engines.draws import Stream
-    from sim.core.files import versions
 
-    comparison = compare(hc.record, predict(years, band))
+    comparison = compare_to_record(hc.record, predict(years, band))
     period = period_statistics(hc.record, years, band)
 
     def check(c: Check) -> dict:

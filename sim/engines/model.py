@@ -15,7 +15,8 @@ from sim.model.compile import CompiledScenario, compile_scenario
 from sim.engines.draws import BLOCK_SIZE, RunDraws, Seed
 from sim.model.outcomes import OutcomeTracker
 from sim.engines.parameters import PER_ACTOR, PER_DRILL_DAY, with_run_parameters
-from sim.model.scenario import Scenario, load_scenario
+from sim.model.scenario import load_scenario
+from sim.model.schema import Scenario
 
 
 def as_compiled(scenario: CompiledScenario | Scenario | str | Path) -> CompiledScenario:

@@ -32,7 +32,8 @@ from sim.engines.draws import Seed, as_root, describe_seed
 from sim.core.errors import InputError
 from sim.engines.parameters import DRILL_KEYS, check_keys
 from sim.engines.posterior import Posterior, posterior_for
-from sim.model.scenario import Scenario, ScenarioFile
+from sim.model.scenario import ScenarioFile
+from sim.model.schema import Scenario
 
 DEFAULT_RUNS = {"ensemble": 10_000, "mesa": 200}
 """Runs at the scenario's point values, by engine, unless ``runs`` says otherwise."""

@@ -47,6 +47,11 @@ def replay_events(model, misperceptions: bool = False) -> list[str]:
     With ``misperceptions`` (the interactive page's log), also each misreading of an adversary's
     action, and every day is its own line, so that each misreading is listed once per day it happened.
     """
+    return _day_lines(model.compiled, _event_days(model, misperceptions), collapse=not misperceptions)
+
+
+def _event_days(model, misperceptions: bool = False) -> list[str]:
+    """Each day's events as one text ("" for a day with none)."""
     sc, h = model.compiled, model.history
     days = []
     for t in range(model.t):
@@ -54,7 +59,31 @@ def replay_events(model, misperceptions: bool = False) -> list[str]:
         events += [e for i in range(sc.n_actors) for e in _actor_events(sc, h, t, i)]
         events += [e for i in range(sc.n_actors) if (e := _crisis_event(sc, h, t, i))]
         days.append("; ".join(events))
-    return _day_lines(sc, days, collapse=not misperceptions)
+    return days
+
+
+def parted_day(model, twin) -> int | None:
+    """The first day on which a run and its perfect-perception twin (the same draws) differ: in an
+    actor's realised action or in the posture it decided for the next day. None if they never do."""
+    h, g = model.history, twin.history
+    for t in range(min(model.t, twin.t)):
+        if not (np.array_equal(h["realised"][t], g["realised"][t]) and np.array_equal(h["level"][t + 1], g["level"][t + 1])):
+            return t
+    return None
+
+
+def twin_lines(model, twin) -> list[str]:
+    """The perfect-perception twin beside the run: the day the two parted, and what the twin did from
+    then on (the same day-by-day lines as :func:`replay_events`)."""
+    t = parted_day(model, twin)
+    if t is None:
+        return ["its perfect-perception twin (the same draws, every reading exact) follows the same path every day"]
+    day = model.compiled.start + dt.timedelta(days=t)
+    days = _event_days(twin)
+    days[:t] = [""] * t
+    return ([f"its perfect-perception twin (the same draws, every reading exact) follows the same path until "
+             f"{day} (day {t}), where they part; the twin from then on:"] +
+            ["  " + line for line in _day_lines(twin.compiled, days)])
 
 
 def _misreadings(sc, h, t: int) -> list[str]:

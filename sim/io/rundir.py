@@ -24,7 +24,7 @@ from sim.engines.simulate import EnsembleResult
 from sim.io.summary import curves_csv, draw_counts, parameters_record, summarise
 from sim.model.compile import CompiledScenario
 from sim.model.outcomes import OutcomeTracker
-from sim.model.scenario import Scenario
+from sim.model.schema import Scenario
 
 
 def manifest(result: EnsembleResult, scenario: Scenario, command: list[str] | None = None) -> dict:

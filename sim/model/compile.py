@@ -13,7 +13,7 @@ from itertools import combinations
 import numpy as np
 
 from sim.model.rules import get_rule
-from sim.model.scenario import Scenario
+from sim.model.schema import Scenario
 
 DEFAULT_ACCIDENT_ABOVE_3 = 0.005  # daily chance an action at rung >= 3 comes out one rung higher
 
@@ -97,33 +97,87 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
     """Arrays for the engines from a validated scenario (see :class:`CompiledScenario`)."""
     ids = list(sc.actors)
     idx = {a: i for i, a in enumerate(ids)}
-    n, K, T = len(ids), sc.K, sc.scenario.horizon
+    K, T = sc.K, sc.scenario.horizon
     actors = list(sc.actors.values())
-
     cap = np.array([a.capability for a in actors], dtype=float)
-    A = np.zeros((n, n))
-    bias = np.zeros((n, n))
-    for i, a in enumerate(actors):
+    A_star, bias = _threat_weights(sc, idx)
+    log_ratio = opposing_log_ratio(A_star, cap)
+    drill_rung, drill_scale, drill_amb, periods = _drills(sc, idx)
+    pairs, backchannel, relief = _channels(sc, idx)
+
+    def per_actor(get, dtype=float):
+        return np.array([get(a) for a in actors], dtype=dtype)
+
+    return CompiledScenario(
+        name=sc.scenario.name,
+        actor_ids=tuple(ids),
+        actor_names=tuple(a.name or aid for aid, a in sc.actors.items()),
+        rung_names=tuple(sc.ladder.rungs),
+        start=sc.scenario.start,
+        horizon=T,
+        crisis_rung=sc.ladder.crisis_rung,
+        war_rung=sc.ladder.war_rung,
+        lever_rung=sc.ladder.lever_rung,
+        window=sc.model.window,
+        accident=np.array(sc.ladder.accident if sc.ladder.accident is not None
+                          else [0.0 if k < 3 else DEFAULT_ACCIDENT_ABOVE_3 for k in range(K + 1)]),
+        capability=cap,
+        baseline=per_actor(lambda a: a.baseline, np.int64),
+        ceiling=per_actor(lambda a: K if a.ceiling is None else a.ceiling, np.int64),
+        noise=per_actor(lambda a: a.noise),
+        decay=per_actor(lambda a: a.decay),
+        grievance=per_actor(lambda a: a.grievance),
+        deterrence=np.exp(-per_actor(lambda a: a.deterrence) * log_ratio),
+        opposing_log_ratio=log_ratio,
+        base_rate=per_actor(lambda a: a.provocation.base_rate),
+        kappa=per_actor(lambda a: a.provocation.kappa),
+        spiral_cap=per_actor(lambda a: np.inf if a.provocation.spiral_cap is None else a.provocation.spiral_cap),
+        regime_dispersion=per_actor(lambda a: a.provocation.regime_dispersion),
+        provocation_rung=per_actor(lambda a: min(3, K) if a.provocation.rung is None else a.provocation.rung,
+                                   np.int64),
+        contact_rate=per_actor(lambda a: a.provocation.contact_rate),
+        in_kind=per_actor(lambda a: a.in_kind),
+        threat_weight=A_star,
+        weight=A_star * (cap[None, :] / cap[:, None]) ** sc.model.gamma,
+        engaged=(A_star >= sc.model.engage) & (A_star > 0),  # never oneself, never a non-adversary
+        bias=bias,
+        hotline_eta=_hotlines(sc, idx),
+        drill_rung=drill_rung,
+        drill_scale=drill_scale,
+        drill_ambiguity=drill_amb,
+        summit_relief=relief,
+        pairs=pairs,
+        backchannel=backchannel,
+        rule_names=tuple(a.rule.name for a in actors),
+        rule_params=tuple({**get_rule(a.rule.name).defaults, **a.rule.params()} for a in actors),
+        drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
+    )
+
+
+def _threat_weights(sc: Scenario, idx: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A* (N, N), the adversary weights with the alliances' one hop (MODEL.md section 2), and bias (N, N)."""
+    n = len(idx)
+    A, bias = np.zeros((n, n)), np.zeros((n, n))
+    for i, a in enumerate(sc.actors.values()):
         for other, wgt in a.threatened_by.items():
             A[i, idx[other]] = wgt
         for other, b in a.bias.items():
             bias[i, idx[other]] = b
-
     A_star = alliance_threat_weights(A, [([idx[m] for m in al.members], al.cohesion)
                                          for al in sc.alliances.values() if al.enabled])
-    gamma = sc.model.gamma
-    w = (cap[None, :] / cap[:, None]) ** gamma
-    lam = np.array([a.deterrence for a in actors])
-    log_ratio = opposing_log_ratio(A_star, cap)
-    deterrence = np.exp(-lam * log_ratio)
+    return A_star, bias
 
-    accident = np.array(sc.ladder.accident if sc.ladder.accident is not None
-                        else [0.0 if k < 3 else DEFAULT_ACCIDENT_ABOVE_3 for k in range(K + 1)])
 
-    def day_range(window):
-        a, b = window
-        return (a - sc.scenario.start).days, (b - sc.scenario.start).days + 1
+def _day_range(sc: Scenario, window) -> tuple[int, int]:
+    """A [start, end] window of dates as [start, stop) steps."""
+    a, b = window
+    return (a - sc.scenario.start).days, (b - sc.scenario.start).days + 1
 
+
+def _drills(sc: Scenario, idx: dict):
+    """Per day and actor, the drill's rung (-1: none), scale (1 when none) and ambiguity left by its
+    transparency, (T, N) each; and the drill periods (name, first step, stop step, approximate)."""
+    T, n = sc.scenario.horizon, len(idx)
     drill_rung = np.full((T, n), -1, dtype=np.int64)
     drill_scale = np.zeros((T, n))
     drill_amb = np.zeros((T, n))
@@ -132,16 +186,21 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         if not d.enabled:
             continue
         cols = [idx[p] for p in d.participants]
-        for t0, t1 in (w for win in d.windows for w in _repeats(day_range(win), d.repeat_every_days, T)):
+        for t0, t1 in (w for win in d.windows for w in _repeats(_day_range(sc, win), d.repeat_every_days, T)):
             periods.append((name, t0, t1, d.approximate))
             sl = (slice(t0, t1), cols)
             drill_rung[sl] = np.maximum(drill_rung[sl], d.rung)
             # Two drills on one day: each quantity takes the larger (the more alarming reading).
             drill_scale[sl] = np.maximum(drill_scale[sl], d.scale)
             drill_amb[sl] = np.maximum(drill_amb[sl], d.ambiguity * (1.0 - d.transparency))
-
     drill_scale[drill_rung < 0] = 1.0  # no drill: an actor's actions weigh as themselves
+    return drill_rung, drill_scale, drill_amb, periods
 
+
+def _channels(sc: Scenario, idx: dict):
+    """The actor pairs (P, 2), each pair's daily backchannel success (T, P), with a summit's channel in
+    place of the standing one while it runs, and each actor's summit relief (T, N)."""
+    T, n = sc.scenario.horizon, len(idx)
     pairs = np.array(list(combinations(range(n), 2)), dtype=np.int64).reshape(-1, 2)
     pair_index = {(int(i), int(j)): p for p, (i, j) in enumerate(pairs)}
 
@@ -161,61 +220,21 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         p = pair_of(s.participants)
         cols = [idx[x] for x in s.participants]
         for win in s.windows:
-            t0, t1 = day_range(win)
+            t0, t1 = _day_range(sc, win)
             backchannel[t0:t1, p] = s.backchannel  # while a summit runs, its channel replaces the pair's
             relief[t0:t1, cols] = np.maximum(relief[t0:t1, cols], s.relief)
+    return pairs, backchannel, relief
 
+
+def _hotlines(sc: Scenario, idx: dict) -> np.ndarray:
+    """eta (N, N): the share of perception noise each hotline removes between its ends."""
+    n = len(idx)
     eta = np.zeros((n, n))
     for h in sc.hotlines.values():
         if h.enabled:
             i, j = idx[h.between[0]], idx[h.between[1]]
             eta[i, j] = eta[j, i] = max(eta[i, j], h.eta)
-
-    out = CompiledScenario(
-        name=sc.scenario.name,
-        actor_ids=tuple(ids),
-        actor_names=tuple(a.name or aid for aid, a in sc.actors.items()),
-        rung_names=tuple(sc.ladder.rungs),
-        start=sc.scenario.start,
-        horizon=T,
-        crisis_rung=sc.ladder.crisis_rung,
-        war_rung=sc.ladder.war_rung,
-        lever_rung=sc.ladder.lever_rung,
-        window=sc.model.window,
-        accident=accident,
-        capability=cap,
-        baseline=np.array([a.baseline for a in actors], dtype=np.int64),
-        ceiling=np.array([K if a.ceiling is None else a.ceiling for a in actors], dtype=np.int64),
-        noise=np.array([a.noise for a in actors], dtype=float),
-        decay=np.array([a.decay for a in actors], dtype=float),
-        grievance=np.array([a.grievance for a in actors], dtype=float),
-        deterrence=deterrence,
-        opposing_log_ratio=log_ratio,
-        base_rate=np.array([a.provocation.base_rate for a in actors], dtype=float),
-        kappa=np.array([a.provocation.kappa for a in actors], dtype=float),
-        spiral_cap=np.array([np.inf if a.provocation.spiral_cap is None else a.provocation.spiral_cap
-                             for a in actors], dtype=float),
-        regime_dispersion=np.array([a.provocation.regime_dispersion for a in actors], dtype=float),
-        provocation_rung=np.array([min(3, K) if a.provocation.rung is None else a.provocation.rung for a in actors],
-                                   dtype=np.int64),
-        contact_rate=np.array([a.provocation.contact_rate for a in actors], dtype=float),
-        in_kind=np.array([a.in_kind for a in actors], dtype=float),
-        threat_weight=A_star,
-        weight=A_star * w,
-        engaged=(A_star >= sc.model.engage) & (A_star > 0),  # never oneself, never a non-adversary
-        bias=bias,
-        hotline_eta=eta,
-        drill_rung=drill_rung,
-        drill_scale=drill_scale,
-        drill_ambiguity=drill_amb,
-        summit_relief=relief,
-        pairs=pairs,
-        backchannel=backchannel,
-        rule_names=tuple(a.rule.name for a in actors),
-        rule_params=tuple({**get_rule(a.rule.name).defaults, **a.rule.params()} for a in actors),
-        drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
-    )
-    return out
+    return eta
 
 
 def _repeats(days: tuple[int, int], every: int | None, horizon: int):

@@ -1,175 +1,24 @@
-"""Scenario files: the TOML schema, loading with `extends` and overrides, and errors naming file and key.
+"""Scenario files: TOML loading, `extends`, overrides, and validation against the schema, with errors naming file and key.
 
-A scenario is validated in two passes: pydantic checks keys, types and ranges of each value; then
-:func:`_check_references` checks what pydantic cannot see alone (actors named in drills, alliances and
-rules exist, rule parameters belong to the rule, dates fall inside the scenario's span). Any problem
-raises :class:`sim.core.errors.InputError` whose lines read ``FILE: KEY: message; allowed``.
+:class:`ScenarioFile` is the one path from a TOML file to a validated :class:`~sim.model.schema.Scenario`:
+read and merged once (``extends`` resolved, each key's origin kept for messages), then built with
+overrides (dotted key paths) and validated (:func:`validate_scenario`).
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import os
-import re
 import tomllib
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sim.core.errors import InputError, problem
-from sim.model.rules import get_rule, registered_rules
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Rung = Annotated[int, Field(ge=0)]
-Date = Annotated[dt.date, Field(strict=False)]
-Window = Annotated[tuple[Date, Date], Field(strict=False)]  # TOML arrays are lists
-
-DEFAULT_RUNGS = (
-    "normal relations",
-    "hostile rhetoric",
-    "show of force",
-    "provocation",
-    "limited clash",
-    "major war",
-    "nuclear use",
-)
-
-
-class StrictTable(BaseModel):
-    """A table of an input file: unknown keys are errors, numbers are strict, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Meta(StrictTable):
-    name: str
-    description: str = ""
-    start: Date = dt.date(2024, 1, 1)
-    horizon: Annotated[int, Field(ge=1, le=100_000)] = 365
-    posterior: str | None = None  # a posterior sample (escsim calibrate) each run draws its parameters from
-    runs_per_draw: Annotated[int, Field(ge=2)] = 64  # runs that share one posterior draw
-
-
-class Ladder(StrictTable):
-    rungs: Annotated[list[str], Field(min_length=2)] = list(DEFAULT_RUNGS)
-    crisis_rung: Rung = 4
-    war_rung: Rung = 5
-    lever_rung: Rung = 3
-    accident: list[Probability] | None = None  # per rung; default 0 below rung 3
-
-
-class ModelParams(StrictTable):
-    gamma: NonNegative = 0.25
-    engage: Probability = 0.5
-    window: Annotated[int, Field(ge=1)] = 30
-
-
-class Provocation(StrictTable):
-    base_rate: NonNegative = 0.0
-    kappa: NonNegative = 0.0
-    regime_dispersion: NonNegative = 0.0  # variance of the run's Gamma(mean 1) multiplier on base_rate
-    rung: Rung | None = None  # default: rung 3 (provocation), or the top rung of a shorter ladder
-    contact_rate: NonNegative = 0.0  # daily hazard of a contact incident (fire at a contact line) at zero threat
-    # the most threat can multiply both hazards (exp(kappa th) saturates here); None: no cap, as MODEL.md
-    spiral_cap: Annotated[float, Field(ge=1.0)] | None = None
-
-
-class RuleSpec(BaseModel):
-    # extra="allow": the rule's own parameters; checked against the registry in _check_references.
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
-    name: str = "graduated"
-
-    def params(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
-
-
-class Actor(StrictTable):
-    name: str | None = None
-    capability: Annotated[float, Field(gt=0.0)]
-    baseline: Rung = 0
-    ceiling: Rung | None = None
-    noise: NonNegative = 0.2
-    decay: Probability = 0.95
-    grievance: NonNegative = 0.0
-    deterrence: NonNegative = 0.3
-    bias: dict[str, float] = {}
-    threatened_by: dict[str, Probability] = {}
-    rule: RuleSpec = RuleSpec()
-    provocation: Provocation = Provocation()
-    in_kind: Probability = 0.0  # chance of answering an engaged adversary's contact incident the same day
-
-
-class Alliance(StrictTable):
-    members: Annotated[list[str], Field(min_length=2)]
-    cohesion: Probability = 0.5
-    enabled: bool = True
-
-
-class Drill(StrictTable):
-    participants: Annotated[list[str], Field(min_length=1)]
-    windows: list[Window]
-    rung: Rung = 2
-    scale: NonNegative = 1.0
-    ambiguity: NonNegative = 0.0
-    transparency: Probability = 0.0
-    approximate: bool = False
-    enabled: bool = True
-    repeat_every_days: Annotated[int, Field(ge=1)] | None = None  # repeat each window until the horizon
-
-
-class Summit(StrictTable):
-    participants: Annotated[list[str], Field(min_length=2, max_length=2)]
-    windows: list[Window]
-    backchannel: Probability = 0.5
-    relief: Probability = 0.05
-    enabled: bool = True
-
-
-class Backchannel(StrictTable):
-    between: Annotated[list[str], Field(min_length=2, max_length=2)]
-    success: Probability = 0.1
-    enabled: bool = True
-
-
-class Hotline(StrictTable):
-    between: Annotated[list[str], Field(min_length=2, max_length=2)]
-    eta: Probability = 0.5
-    enabled: bool = True
-
-
-class Scenario(StrictTable):
-    """A validated scenario, `extends` resolved. Build it with :func:`load_scenario`."""
-
-    extends: str | None = None
-    scenario: Meta
-    ladder: Ladder = Ladder()
-    model: ModelParams = ModelParams()
-    actors: Annotated[dict[str, Actor], Field(min_length=1)]
-    alliances: dict[str, Alliance] = {}
-    drills: dict[str, Drill] = {}
-    summits: dict[str, Summit] = {}
-    backchannels: dict[str, Backchannel] = {}
-    hotlines: dict[str, Hotline] = {}
-    source: str = Field(default="<memory>", exclude=True)
-
-    @property
-    def K(self) -> int:
-        return len(self.ladder.rungs) - 1
-
-    @property
-    def end(self) -> dt.date:
-        """The last simulated day (inclusive)."""
-        return self.scenario.start + dt.timedelta(days=self.scenario.horizon - 1)
-
-
-# ---------------------------------------------------------------- loading
+from sim.model.schema import RuleSpec, Scenario, _where, check_references, format_pydantic_error
 
 _COLLECTIONS = ("alliances", "drills", "summits", "backchannels", "hotlines")
 
@@ -246,7 +95,7 @@ def validate_scenario(raw: dict, file: str = "<memory>", origins: dict | None = 
     except ValidationError as exc:
         raise InputError([format_pydantic_error(e, file, origins) for e in exc.errors()]) from None
     sc = sc.model_copy(update={"source": file})
-    problems = _check_references(sc)
+    problems = check_references(sc)
     if problems:
         raise InputError([problem(file, _where(k, origins, file), m) for k, m in problems])
     return sc
@@ -340,149 +189,5 @@ def set_key_path(raw: dict, dotted: str, value: Any, file: str) -> None:
     node[parts[-1]] = value  # unknown leaf keys are caught by the schema (extra='forbid')
 
 
-def _where(key: str, origins: dict, file: str) -> str:
-    """The key path, with the file that set it when that came from a base scenario or an override."""
-    parts = tuple(p for p in re.split(r"\.|\[\d+\]", key) if p)
-    for n in range(len(parts), 0, -1):
-        if parts[:n] in origins:
-            src = origins[parts[:n]]
-            return key if src == file else f"{key} (set in {src})"
-    return key
 
 
-# ---------------------------------------------------------------- pydantic error messages
-
-
-def _loc_to_key(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def format_pydantic_error(err: dict, file: str, origins: dict, schema: type[BaseModel] | None = None) -> str:
-    """One pydantic error as a problem line; ``schema`` is the root model (default: Scenario)."""
-    loc = tuple(err["loc"])
-    key = _loc_to_key(loc)
-    kind = err["type"]
-    got = err.get("input")
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(schema or Scenario, loc[:-1])
-        msg = f"unknown key; allowed here: {', '.join(allowed)}"
-    elif kind == "missing":
-        msg = "required key is missing"
-    else:
-        msg = err["msg"]
-        if kind.startswith("date") and isinstance(got, str):
-            msg += " (write dates as TOML dates, e.g. 2024-03-04, or ISO strings)"
-        if not isinstance(got, (dict, list)):
-            msg += f"; got {got!r}"
-    return problem(file, _where(key, origins, file), msg)
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the schema table at ``loc`` (dict keys and list indices stepped over)."""
-    ann: Any = model
-    for part in loc:
-        ann = _unwrap(ann)
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            field = ann.model_fields.get(part)
-            if field is None:
-                return []
-            ann = field.annotation
-        elif typing.get_origin(ann) is dict:
-            ann = typing.get_args(ann)[1]
-        elif typing.get_origin(ann) in (list, tuple):
-            ann = typing.get_args(ann)[0]
-    ann = _unwrap(ann)
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return [n for n, f in ann.model_fields.items() if not f.exclude]
-    return []
-
-
-def _unwrap(ann: Any) -> Any:
-    """Strip Annotated[...] and Optional[...] down to the table type."""
-    while True:
-        origin = typing.get_origin(ann)
-        if origin is Annotated:
-            ann = typing.get_args(ann)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(ann) if a is not type(None)]
-            ann = args[0]
-        else:
-            return ann
-
-
-# ---------------------------------------------------------------- cross-references
-
-
-def _check_references(sc: Scenario) -> list[tuple[str, str]]:
-    """Problems pydantic cannot see field by field: (key path, message) pairs."""
-    out: list[tuple[str, str]] = []
-    actors = list(sc.actors)
-    K = sc.K
-    known = f"actors in this scenario: {', '.join(actors)}"
-
-    def need_actor(key: str, name: str) -> None:
-        if name not in sc.actors:
-            out.append((key, f"unknown actor {name!r}; {known}"))
-
-    def need_rung(key: str, value: int) -> None:
-        if value > K:
-            out.append((key, f"rung {value} is above the ladder's top rung {K} (rungs 0..{K})"))
-
-    lad = sc.ladder
-    for key in ("crisis_rung", "war_rung", "lever_rung"):
-        need_rung(f"ladder.{key}", getattr(lad, key))
-    if lad.war_rung < lad.crisis_rung:
-        out.append(("ladder.war_rung", f"must be >= crisis_rung ({lad.crisis_rung}); got {lad.war_rung}"))
-    if lad.accident is not None and len(lad.accident) != K + 1:
-        out.append(("ladder.accident", f"needs one probability per rung ({K + 1}); got {len(lad.accident)}"))
-
-    span = f"the scenario runs {sc.scenario.start} to {sc.end} (start + horizon - 1)"
-    for aid, a in sc.actors.items():
-        pre = f"actors.{aid}"
-        need_rung(f"{pre}.baseline", a.baseline)
-        if a.ceiling is not None:
-            need_rung(f"{pre}.ceiling", a.ceiling)
-            if a.ceiling < a.baseline:
-                out.append((f"{pre}.ceiling", f"must be >= baseline ({a.baseline}); got {a.ceiling}"))
-        if a.provocation.rung is not None:
-            need_rung(f"{pre}.provocation.rung", a.provocation.rung)
-        for other in a.bias:
-            need_actor(f"{pre}.bias.{other}", other)
-        for other in a.threatened_by:
-            need_actor(f"{pre}.threatened_by.{other}", other)
-            if other == aid:
-                out.append((f"{pre}.threatened_by.{other}", "an actor cannot threaten itself"))
-        try:
-            rule = get_rule(a.rule.name)
-        except KeyError:
-            out.append((f"{pre}.rule.name", f"unknown rule {a.rule.name!r}; registered rules: "
-                        f"{', '.join(registered_rules())}"))
-            continue
-        for pname, value in a.rule.params().items():
-            if pname not in rule.defaults:
-                allowed = ", ".join(["name", *rule.defaults]) or "name"
-                out.append((f"{pre}.rule.{pname}", f"not a parameter of rule {rule.name!r}; allowed: {allowed}"))
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                out.append((f"{pre}.rule.{pname}", f"must be a number; got {value!r}"))
-
-    for kind, table, field in (("alliances", sc.alliances, "members"), ("drills", sc.drills, "participants"),
-                               ("summits", sc.summits, "participants"), ("backchannels", sc.backchannels, "between"),
-                               ("hotlines", sc.hotlines, "between")):
-        for name, item in table.items():
-            members = getattr(item, field)
-            for i, m in enumerate(members):
-                need_actor(f"{kind}.{name}.{field}[{i}]", m)
-            if len(set(members)) != len(members):
-                out.append((f"{kind}.{name}.{field}", f"names an actor twice: {members}"))
-            for i, (a, b) in enumerate(getattr(item, "windows", [])):
-                key = f"{kind}.{name}.windows[{i}]"
-                if b < a:
-                    out.append((key, f"ends ({b}) before it starts ({a}); write [start, end]"))
-                elif item.enabled and (a < sc.scenario.start or b > sc.end):  # a switched-off entry never runs
-                    out.append((key, f"{a}..{b} falls outside the scenario: {span}"))
-    for name, d in sc.drills.items():
-        need_rung(f"drills.{name}.rung", d.rung)
-    return out

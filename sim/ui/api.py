@@ -9,18 +9,25 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.analysis.rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare, estimate_rare, resolve_rare, summarise_rare
 from sim.core.errors import InputError
-from sim.core.files import replace_dir
+from sim.core.files import atomic_write, replace_dir
 from sim.engines.draws import Seed
 from sim.engines.resolve import Resolved, resolve
 from sim.engines.simulate import EnsembleResult, simulate_resolved
 from sim.io.rundir import check_run_dir, default_out, keeps_runs_table, write_results
 from sim.io.summary import format_table, summarise
-from sim.ui.plots import run_figures
+from sim.data.calibrate import calibrate as fit_calibration
+from sim.data.calibrate import load_calibration
+from sim.data.hindcast import Hindcast, hindcast_report, load_hindcast, resolve_histories, simulate_years
+from sim.data.predictive import format_comparison, format_period
+from sim.engines.posterior import Posterior, posterior_summary, write_posterior
+from sim.ui.plots import plot_coverage, plot_hindcast, run_figures, save_figure
 
 
 @dataclass
@@ -120,3 +127,117 @@ def _rare_targets(resolved: Resolved, rare, replicas, repetitions, score) -> lis
                          DEFAULT_REPETITIONS if repetitions is None else repetitions)
     return list({t.name: t for t in targets}.values())  # "war" and "5" are one target
 
+
+# ---------------------------------------------------------------- the record: hindcast and calibration
+
+
+@dataclass
+class HindcastResult:
+    """`escsim hindcast`'s result: the simulated years against the record (:func:`hindcast`)."""
+
+    hindcast: Hindcast
+    resolved: Resolved
+    report: dict  # sim.data.hindcast.hindcast_report's
+    runs: int
+    seed: int
+
+    def table(self) -> str:
+        """What `escsim hindcast` prints."""
+        return "\n".join([f"{self.hindcast.name}: {self.runs:,} histories, seed {self.seed}; parameters: "
+                          f"{self.resolved.describe()}", format_comparison(self.report["comparison"]),
+                          format_period(self.report["period"])])
+
+    def save(self, out: str | Path | None = None, *, figures: bool = True) -> Path:
+        """Write ``hindcast.json``, ``hindcast.csv`` and the figure, replacing ``out`` whole (default
+        ``results/NAME``, or ``results/NAME__posterior=none`` at the template's point values)."""
+        point_values = self.resolved.draws is None and self.resolved.scenario.scenario.posterior is not None
+        out = Path(out) if out is not None else Path("results") / (
+            self.hindcast.name + ("__posterior=none" if point_values else ""))
+
+        def fill(directory: Path) -> None:
+            atomic_write(directory / "hindcast.json", json.dumps(self.report["json"], indent=2) + "\n")
+            atomic_write(directory / "hindcast.csv", self.report["csv"])
+            if figures:
+                fig = plot_hindcast(self.report["comparison"], self.report["period"], title=self.hindcast.name)
+                for suffix in ("png", "svg"):
+                    save_figure(fig, directory / f"hindcast.{suffix}")
+
+        replace_dir(out, fill)
+        return out
+
+
+def hindcast(file: str | Path, *, runs: int = 4096, seed: int = 0, posterior="scenario", workers: int | None = None,
+             command: list[str] | None = None, progress: bool = False) -> HindcastResult:
+    """Simulate every year of the record under its own exercise calendar, each history at one draw of
+    the template's posterior (``posterior="none"``: its point values), and hold it against the record."""
+    hc = load_hindcast(file)  # every year's scenario is validated before anything runs
+    resolved = resolve_histories(hc, runs, seed, posterior)
+    years = simulate_years(hc, runs, seed, workers=workers, progress=progress, parameters=resolved.parameters)
+    report = hindcast_report(hc, years, runs=runs, seed=seed, command=command, parameters=resolved.describe())
+    return HindcastResult(hc, resolved, report, runs, seed)
+
+
+@dataclass
+class CalibrationResult:
+    """`escsim calibrate`'s result: the posterior, its coverage check and predictive check, written."""
+
+    report: dict
+    check: dict  # the predictive check's hindcast_report
+    files: list[Path]
+
+    def text(self) -> str:
+        """What `escsim calibrate` prints."""
+        r, m, cov = self.report, self.report["method"], self.report["coverage"]
+        lines = [f"{r['calibration']}: reference table of {m['table']:,} histories, posterior of the "
+                 f"{m['samples']:,} nearest the record ({m['acceptance']:.2%}, {m['adjustment']} adjustment), "
+                 f"effective sample size {r['effective_sample_size']:.0f}; {r['simulations']:,} simulated histories "
+                 f"and a check of {r['check']['runs']:,} in {r['seconds']:.0f} s"]
+        lines += [f"  {key:48} median {s['median']:.4g}  90% [{s['q05']:.4g}, {s['q95']:.4g}]"
+                  for key, s in posterior_summary(r["samples"], r["weights"], r["keys"]).items()]
+        bands = ", ".join(f"{float(lv):.0%} [{e['band'][0]}, {e['band'][1]}]" for lv, e in cov["levels"].items())
+        lines.append(f"coverage over {cov['data_sets']:,} data sets simulated from the prior (counts inside the "
+                     f"central intervals; {cov['confidence']:.0%} family-wise bands {bands}): "
+                     f"{'calibrated' if cov['passed'] else 'NOT CALIBRATED'}")
+        lines += [f"  {key:48} " + "  ".join(f"{float(lv):.0%}: {e['covered'][key]:>5}"
+                                             f"{'' if e['inside_band'][key] else ' OUTSIDE'}"
+                                             for lv, e in cov["levels"].items()) for key in r["keys"]]
+        years = len(self.check["comparison"])
+        lines.append("posterior predictive, years inside the 90% band: " +
+                     ", ".join(f"{k} {v}/{years}" for k, v in r["check"]["years_inside"].items()))
+        lines.append(format_period(self.check["period"], indent="  "))
+        lines.append(f"posterior and check: {', '.join(map(str, self.files))}")
+        return "\n".join(lines)
+
+
+def calibrate(file: str | Path, *, samples: int | None = None, workers: int | None = None,
+              out: str | Path | None = None, command: list[str] | None = None, log=None) -> CalibrationResult:
+    """Fit the calibration file's priors to the record (:func:`sim.data.calibrate.calibrate`), run the
+    posterior predictive check (the hindcast, each history at one posterior draw), and write the
+    posterior (CSV and JSON) and both figures to ``out`` (default: beside the file). ``log(text)``
+    reports progress."""
+    cal = load_calibration(file)  # the file, its hindcast and every year, before any run
+    out = Path(out) if out is not None else Path(file).parent
+    if not out.is_dir():
+        raise InputError(f"--out {out}: no such directory")
+    if samples is not None and samples >= cal.meta.table:
+        raise InputError(f"--samples {samples}: needs fewer than the table's {cal.meta.table:,} histories "
+                         f"(calibration.table in {file})")
+    report = fit_calibration(cal, samples=samples, workers=workers, log=log)
+    report.pop("coverage_ranks")
+    started = time.perf_counter()
+    runs, seed = cal.meta.check_runs, report["seed"]
+    histories = resolve_histories(cal.hindcast, runs, seed, Posterior(report["keys"], report["samples"],
+                                                                       report["weights"], {}))
+    years = simulate_years(cal.hindcast, runs, seed, workers=workers, parameters=histories.parameters)
+    check = hindcast_report(cal.hindcast, years, runs=runs, seed=seed)
+    report["check"] = {"runs": runs, "years_inside": check["json"]["inside"], "period": check["json"]["period"]}
+    report["timing"]["check"] = time.perf_counter() - started
+    report["seconds"] += report["timing"]["check"]
+    name = report["calibration"]
+    figures = {out / f"{name}_check.png": plot_hindcast(check["comparison"], check["period"],
+                                                          title=f"{cal.hindcast.name}, posterior predictive"),
+               out / f"{name}_coverage.png": plot_coverage(report["coverage"], report["keys"], title=name)}
+    files = list(write_posterior(report, out, command=command))
+    for path, fig in figures.items():
+        save_figure(fig, path)
+    return CalibrationResult(report, check, files + list(figures))

@@ -27,7 +27,8 @@ from sim.engines.parameters import at_values
 from sim.ui.plots import OKABE_ITO
 from sim.engines.resolve import resolve
 from sim.io.replay import replay_events
-from sim.model.scenario import Scenario, ScenarioFile
+from sim.model.scenario import ScenarioFile
+from sim.model.schema import Scenario
 from sim.ui.api import run
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"

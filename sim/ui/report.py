@@ -2,7 +2,10 @@
 
 The page is generated, never written by hand: `escsim report` reads each experiment's results
 directory (the table, the manifest, the Sobol indices), copies its default figure next to the page,
-and writes the headline numbers with their 95% intervals.
+and writes the headline numbers with their 95% intervals. It updates the sections of the experiments
+it is given and keeps the page's others (each section carries a marker naming its experiment file
+and its runs per point), and it refuses to replace a section, or its figure, with a run of fewer
+runs per point than the page shows: a quick look never overwrites a shipped figure.
 """
 
 from __future__ import annotations
@@ -10,16 +13,42 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from sim.analysis.discover import available, discover
+from sim.analysis.experiment import Experiment, load_experiment
 from sim.core.errors import InputError
-from sim.analysis.experiment import load_experiment
-from sim.model.outcomes import LABELS
-from sim.ui.plots import sweep_figures
 from sim.core.files import atomic_write
+from sim.model.outcomes import LABELS
+from sim.ui.plots import discovery_figures, sweep_figures
+
+MARKER = re.compile(r"<!-- experiment: (?P<file>\S+) runs=(?P<runs>\d+) -->")
+PREAMBLE = ("Every number is a probability over its scenario's horizon (stated in each section) with its 95% "
+            "interval. Where the scenario names a posterior, every point's runs draw the calibrated parameters "
+            "from it (the same draws at every point) and the interval is over those draws: Monte Carlo error and "
+            "the uncertainty of the calibrated parameters together (docs/model.md section 13); at point values it "
+            "is Wilson's. The assumptions the record does not pin down are what the sampling experiments vary. "
+            "The scenarios say which of their values are calibrated to data and which are assumptions.")
+
+
+@dataclass
+class Section:
+    """One experiment's part of the page: its file, runs per point, markdown, and the figures to write
+    (target path -> a function that writes it), written only once every section has been checked."""
+
+    file: str
+    runs: int
+    lines: list[str]
+    figures: dict[Path, Callable[[Path], object]] = field(default_factory=dict)
+
+    def text(self) -> str:
+        return "\n".join([f"<!-- experiment: {self.file} runs={self.runs} -->", *self.lines]).rstrip() + "\n"
 
 
 def _pct(row: dict, name: str) -> str:
@@ -60,11 +89,9 @@ def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> li
     return lines + [""]
 
 
-def discovery_section(results: Path, page_dir: Path, name: str, above: float) -> list[str]:
-    """"When is the risk high?": the PRIM boxes of a sampling sweep where P(miscalculation) > ``above``."""
-    from sim.analysis.discover import available, discover
-    from sim.ui.plots import discovery_figures
-
+def discovery_section(results: Path, page_dir: Path, name: str, above: float, section: Section) -> list[str]:
+    """"When is the risk high?": the PRIM boxes of a sampling sweep where P(miscalculation) > ``above``
+    (their figure added to ``section``'s)."""
     lines = ["### When is the risk high?", "",
              f"Scenario discovery (PRIM) over the points: the ranges of the parameters inside which "
              f"P(miscalculation) is above {above:g}.", ""]
@@ -77,7 +104,7 @@ def discovery_section(results: Path, page_dir: Path, name: str, above: float) ->
         why = exc.problems[0].split(": ", 1)[-1]
         return lines + [why[:1].upper() + why[1:] + ".", ""]
     target = page_dir / "figures" / f"{name}_discovery.png"
-    discovery_figures(found, target)
+    section.figures[target] = lambda path: discovery_figures(found, path)
     body = []
     for k, b in enumerate(found.boxes, 1):
         ranges = "; ".join(f"{c} {_limits(v, found.ranges[c])}" for c, v in b.limits.items()) or "no restriction"
@@ -96,16 +123,15 @@ def _limits(v, whole) -> str:
         f"{v[0]:.3g} to {v[1]:.3g}"
 
 
-def experiment_section(path: Path, results: Path, page_dir: Path, above: float = 0.05) -> list[str]:
-    """The markdown of one experiment, its figure copied into ``page_dir/figures``; a sampling sweep
-    also gets "when is the risk high?" (P(miscalculation) above ``above``)."""
+def _finished_sweep(path: Path, results: Path) -> tuple[Experiment, list[dict]]:
+    """The experiment as its sweep ran it, and its table; refused unless the sweep is complete and of
+    this version of the file."""
     table = results / "points.csv"
     if not table.exists():
         raise InputError(f"{results}: no points.csv; run: escsim sweep {path} --out {results}")
     manifest = json.loads((results / "manifest.json").read_text())
     # A sweep run with --runs has its own runs per point: plan the experiment with those to compare.
     exp = load_experiment(path, runs=manifest.get("runs_per_point"))
-    meta = exp.meta
     if manifest.get("fingerprint") != exp.fingerprint:
         raise InputError(f"{results}: holds results of another version of {path} (the file or its scenario "
                          "changed since the sweep ran); run the sweep again")
@@ -114,33 +140,27 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
     if len(rows) != len(exp.points):
         raise InputError(f"{results}: {len(rows)} of {len(exp.points)} points done; finish with: "
                          f"escsim sweep {path} --out {results}")
-    columns = [p.column for p in exp.parameters]
-    figure = sweep_figures([results], formats=("png",))[0]
-    (page_dir / "figures").mkdir(parents=True, exist_ok=True)
-    target = page_dir / "figures" / f"{meta.name}.png"
-    shutil.copyfile(figure, target)
-    here = os.path.relpath  # commands are run from the working directory (the project root)
-    lines = [f"## {meta.name}", "", f"**Question.** {meta.question or meta.description}", "",
-             f"**Command.** `escsim sweep {here(path)} --out {here(results)}` "
-             f"({len(rows)} points x {exp.runs:,} runs of {exp.base.scenario.horizon} days from "
-             f"{exp.base.scenario.start}, sampler `{meta.sampler}`, seed {meta.seed}"
-             f"{', common random numbers' if meta.common_random_numbers else ''}), then "
-             f"`escsim plot {here(results)}`.", "", f"![{meta.name}]({os.path.relpath(target, page_dir)})", ""]
-    outputs = [o for o in meta.outputs if o in rows[0]]
+    return exp, rows
+
+
+def _design_lines(exp: Experiment, rows: list[dict], outputs: list[str], results: Path) -> list[str]:
+    """The numbers the design calls for: Sobol indices, the spread over sampled points, or every point
+    with its paired difference from the first."""
+    meta, columns = exp.meta, [p.column for p in exp.parameters]
+    lines = []
     if meta.sampler == "saltelli":
         sens = json.loads((results / "sensitivity.json").read_text())["indices"]
         for out in outputs:
-            lines.append(f"Sobol indices of {LABELS.get(out, out)} (95% intervals):")
-            lines.append("")
+            lines += [f"Sobol indices of {LABELS.get(out, out)} (95% intervals):", ""]
             lines += _table(["parameter", "first order S1", "total ST"], [
                 [name, f"{v['S1']:.3f} ± {v['S1_conf']:.3f}", f"{v['ST']:.3f} ± {v['ST_conf']:.3f}"]
                 for name, v in sens[out].items()])
             lines.append("")
-    elif meta.sampler in ("lhs", "sobol"):
-        lines.append("Parameter uncertainty: the spread of each probability over the sampled points, "
-                     "beside the typical 95% half-width of one point (its runs' error, and the posterior's where they "
-                     "draw from one):")
-        lines.append("")
+        return lines
+    if meta.sampler in ("lhs", "sobol"):
+        lines += ["Parameter uncertainty: the spread of each probability over the sampled points, beside the "
+                  "typical 95% half-width of one point (its runs' error, and the posterior's where they draw from "
+                  "one):", ""]
         body = []
         for out in outputs:
             est = np.array([float(r[out]) for r in rows])
@@ -148,40 +168,75 @@ def experiment_section(path: Path, results: Path, page_dir: Path, above: float =
             q = np.percentile(est, [5, 50, 95])
             body.append([LABELS.get(out, out), f"{100 * q[1]:.2f}%", f"{100 * q[0]:.2f}% - {100 * q[2]:.2f}%",
                          f"± {100 * half:.2f}%"])
-        lines += _table(["probability", "median", "5% - 95% over the points", "95% half-width (one point)"], body)
-        lines.append("")
-    else:
-        header = columns + [LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
-        lines += _table(header, [[r[c] for c in columns] + [_pct(r, o) for o in outputs] + [r["runs"]] for r in rows])
-        lines.append("")
-        lines += paired_table(rows, columns, outputs)
+        return lines + _table(["probability", "median", "5% - 95% over the points", "95% half-width (one point)"],
+                              body) + [""]
+    header = columns + [LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
+    lines += _table(header, [[r[c] for c in columns] + [_pct(r, o) for o in outputs] + [r["runs"]] for r in rows])
+    return lines + [""] + paired_table(rows, columns, outputs)
+
+
+def experiment_section(path: Path, results: Path, page_dir: Path, above: float = 0.05) -> Section:
+    """One experiment's section of the page, its figures not yet written (see :func:`write_report`); a
+    sampling sweep also gets "when is the risk high?" (P(miscalculation) above ``above``)."""
+    exp, rows = _finished_sweep(path, results)
+    meta = exp.meta
+    here = os.path.relpath  # commands are run from the working directory (the project root)
+    target = page_dir / "figures" / f"{meta.name}.png"
+    section = Section(here(path), exp.runs, [])
+    section.figures[target] = lambda dest: shutil.copyfile(sweep_figures([results], formats=("png",))[0], dest)
+    section.lines = [
+        f"## {meta.name}", "", f"**Question.** {meta.question or meta.description}", "",
+        f"**Command.** `escsim sweep {here(path)} --out {here(results)}` ({len(rows)} points x {exp.runs:,} runs of "
+        f"{exp.base.scenario.horizon} days from {exp.base.scenario.start}, sampler `{meta.sampler}`, seed "
+        f"{meta.seed}{', common random numbers' if meta.common_random_numbers else ''}), then "
+        f"`escsim plot {here(results)}`.", "", f"![{meta.name}]({os.path.relpath(target, page_dir)})", ""]
+    outputs = [o for o in meta.outputs if o in rows[0]]
+    section.lines += _design_lines(exp, rows, outputs, results)
     if meta.sampler in ("lhs", "sobol", "saltelli") and "p_miscalculation" in outputs:
-        lines += discovery_section(results, page_dir, meta.name, above)
-    return lines
+        section.lines += discovery_section(results, page_dir, meta.name, above, section)
+    return section
+
+
+def page_sections(text: str) -> dict[str, Section]:
+    """The sections of a page this module wrote, by experiment name (their markers say file and runs)."""
+    out = {}
+    for part in re.split(r"(?=^<!-- experiment: )", text, flags=re.M)[1:]:
+        m = MARKER.match(part)
+        heading = re.search(r"^## (\S+)", part, flags=re.M)
+        if m and heading:
+            out[heading.group(1)] = Section(m["file"], int(m["runs"]), part.rstrip().split("\n")[1:])
+    return out
 
 
 def write_report(experiments: list[Path], results_root: Path, out: Path, above: float = 0.05) -> Path:
-    """Write the page for ``experiments`` (results under ``results_root/NAME``) to ``out``; ``above`` is the
-    P(miscalculation) the "when is the risk high?" sections look for."""
+    """Update the page ``out`` with the sections of ``experiments`` (results under ``results_root/NAME``):
+    the page's other sections stay, in their order, and new ones follow. A section (and its figures)
+    is not replaced by a sweep of fewer runs per point than the page shows: refused, with the command
+    that writes a page of its own. ``above`` is the P(miscalculation) "when is the risk high?" looks for."""
     out = Path(out)
     page_dir = out.parent
-    command = " ".join(["escsim report", *(os.path.relpath(p) for p in experiments)])
+    sections = page_sections(out.read_text()) if out.exists() else {}
+    new = {}
+    for path in experiments:
+        name = load_experiment(path).meta.name
+        section = experiment_section(Path(path), results_root / name, page_dir, above)
+        shown = sections.get(name)
+        if shown is not None and section.runs < shown.runs:
+            raise InputError(f"{results_root / name}: {section.runs:,} runs per point, and {out} shows {name} from "
+                             f"{shown.runs:,}: a smaller run does not replace it; give --out for a page of your own")
+        new[name] = section
+    for section in new.values():
+        (page_dir / "figures").mkdir(parents=True, exist_ok=True)
+        for target, write in section.figures.items():
+            write(target)
+    sections |= new
+    command = " ".join(["escsim report", *(s.file for s in sections.values())])
     if Path(results_root) != Path("results"):
         command += f" --results {os.path.relpath(results_root)}"
     if above != 0.05:
         command += f" --above {above:g}"
-    lines = ["# Experiments", "",
-             "Generated from the results of the sweeps below by the command that follows; do not edit by "
-             "hand. Each section lists the command that makes its results; run them, then this one:", "",
-             f"    {command}", "",
-             "Every number is a probability over its scenario's horizon (stated in each section) with its 95% "
-             "interval. Where the scenario names a posterior, every point's runs draw the calibrated parameters "
-             "from it (the same draws at every point) and the interval is over those draws: Monte Carlo error and "
-             "the uncertainty of the calibrated parameters together (docs/model.md section 13); at point values it "
-             "is Wilson's. The assumptions the record does not pin down are what the sampling experiments vary. "
-             "The scenarios say which of their values are calibrated to data and which are assumptions.", ""]
-    for path in experiments:
-        name = load_experiment(path).meta.name
-        lines += experiment_section(Path(path), results_root / name, page_dir, above)
-    atomic_write(out, "\n".join(lines) + "\n")
+    head = ["# Experiments", "", "Generated from the results of the sweeps below by the command that follows; do not "
+            "edit by hand. Each section lists the command that makes its results; run them, then this one:", "",
+            f"    {command}", "", PREAMBLE, ""]
+    atomic_write(out, "\n".join(head) + "\n" + "\n".join(s.text() for s in sections.values()))
     return out

@@ -14,8 +14,8 @@ from sim.ui.plots.common import OKABE_ITO, check_out, finish, new_figure, save_a
 def plot_hindcast(comparison, period: dict | None = None, title: str = "", path: str | Path | None = None):
     """Observed counts per year against the simulated median and band, one panel per statistic.
 
-    ``comparison`` is :func:`sim.data.hindcast.compare`'s list (one entry a year); ``period`` the
-    :func:`sim.data.hindcast.period_statistics` checks, named in the title. In each panel the first line
+    ``comparison`` is :func:`sim.data.predictive.compare_to_record`'s list (one entry a year); ``period`` the
+    :func:`sim.data.predictive.period_statistics` checks, named in the title. In each panel the first line
     is the simulated median with its band (an errorbar container) and the markers are the record
     (filled: inside the band; open: outside).
     """
