@@ -186,6 +186,7 @@ def _save_artifact(path: Path) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # 40 s of a real browser: CI runs it with the slow set, on one Python
 def test_page_in_a_real_browser(served_page, tmp_path):
     if REQUIRE_BROWSER:
         import playwright.sync_api as playwright

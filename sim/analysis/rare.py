@@ -50,6 +50,7 @@ from sim.engines.parallel import chunks, default_workers, map_in_order
 from sim.engines.parameters import at_values
 from sim.core.errors import InputError
 from sim.engines.resolve import Resolved, resolve
+from sim.core.stats import mean_interval
 
 DEFAULT_REPLICAS = 200
 DEFAULT_REPETITIONS = 20
@@ -204,8 +205,6 @@ def summarise_rare(res: RareResult, confidence: float = 0.95) -> dict:
     """The AMS estimate as JSON: mean of the repetitions with a Student t interval, its relative error,
     the work, what crude Monte Carlo would need for the same relative error, and how the paths at the
     target looked (shares weighted by the AMS weights)."""
-    from scipy.stats import t as student
-
     sc, T = res.scenario, res.scenario.horizon
     out = {"target": res.target.name, "rung": res.target.rung, "rung_name": sc.rung_names[res.target.rung],
            "method": METHOD, "parameters": _parameters_text(res), "score": res.score,
@@ -215,15 +214,15 @@ def summarise_rare(res: RareResult, confidence: float = 0.95) -> dict:
         return {**out, "estimate": res.decided, "ci_low": res.decided, "ci_high": res.decided,
                 "std_error": 0.0, "relative_error": 0.0, "model_steps": 0, "reason": res.reason}
     est = res.estimates
-    R, mean = len(est), float(est.mean())
+    R = len(est)
+    mean, low, high = mean_interval(est, confidence)
     se = float(est.std(ddof=1) / math.sqrt(R)) if R > 1 else float("nan")
-    half = float(student.ppf(0.5 + confidence / 2, R - 1) * se) if R > 1 else float("nan")
     steps = int(sum(r.steps for r in res.repetitions))
     rel = se / mean if mean > 0 else float("nan")
     crude_runs = (1 - mean) / (mean * rel**2) if mean > 0 and rel > 0 else float("nan")
     out.update({
-        "estimate": mean, "ci_low": max(0.0, mean - half), "ci_high": mean + half, "confidence": confidence,
-        "interval": f"Student t on the mean of {R} independent repetitions",
+        "estimate": mean, "ci_low": low, "ci_high": high, "confidence": confidence,
+        "interval": f"skewness-corrected Student t (Hall 1992) on the mean of {R} independent repetitions",
         "std_error": se, "relative_error": rel,
         "model_steps": steps, "model_steps_per_repetition": steps / R,
         "crude_mc_runs_equivalent": crude_runs, "crude_mc_steps_equivalent": crude_runs * T,

@@ -88,6 +88,20 @@ def _skew_corrected_t(est, var, skew, D: int, confidence: float):
     return est - g_inverse(q) * se, est - g_inverse(-q) * se
 
 
+def mean_interval(values, confidence: float = 0.95):
+    """The mean of independent, possibly skewed values (rare-outcome repetitions' estimates: mostly
+    small, a few large) with Hall's skewness-corrected t interval (:func:`_skew_corrected_t`), floored
+    at 0. A plain t interval on such values misses high: on the rare-event chain of tests/test_rare.py
+    (skewness 1-4.6 over 60 repetitions) one of eight seeds' 99% t intervals missed the exact value,
+    none of the corrected ones. Returns (mean, low, high); NaN limits from fewer than 2 values."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else np.nan, np.nan, np.nan
+    mean, var, skew, D, _ = _draw_variance(x, np.ones(len(x)))
+    low, high = _skew_corrected_t(mean, var, skew, D, confidence)
+    return float(mean), max(0.0, float(low)), float(high)
+
+
 def over_draws(successes, sizes, confidence: float = 0.95):
     """A probability over runs that share posterior draws, with an interval over the draws, elementwise.
 
