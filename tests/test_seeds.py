@@ -105,7 +105,7 @@ def test_a_root_cannot_be_made_into_another_root():
 
 def test_every_year_of_a_history_draws_its_own_stream(monkeypatch):
     """simulate_years gives each year a stream of its own, from an int seed and from a calibration root."""
-    import sim.engines.ensemble
+    import sim.data.hindcast
     from sim.data.hindcast import load_hindcast, simulate_years
     from conftest import ROOT
 
@@ -116,7 +116,7 @@ def test_every_year_of_a_history_draws_its_own_stream(monkeypatch):
         seen.append([_state(as_root(seed)) for _, _, seed, _ in jobs])
         raise RuntimeError("captured")
 
-    monkeypatch.setattr(sim.engines.ensemble, "run_ensembles", capture)
+    monkeypatch.setattr(sim.data.hindcast, "run_ensembles", capture)
     for seed in (0, make_root(0, Stream.CALIBRATION, 0), make_root(0, Stream.CALIBRATION, 1)):
         try:
             simulate_years(hc, 8, seed)
