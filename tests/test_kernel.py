@@ -8,7 +8,7 @@ import pytest
 from conftest import SCENARIOS, compiled, two_actor_raw
 from sim.model import kernel
 from sim.model import loops
-from sim.model.compile import alliance_threat_weights, deterrence_factor
+from sim.model.compile import alliance_threat_weights, deterrence, opposing_log_ratio
 from sim.engines.draws import RunDraws
 from sim.engines.model import EscalationModel
 
@@ -157,11 +157,11 @@ def test_alliance_shares_threat_one_hop_and_deterrence_factor():
     assert star[2, 0] == pytest.approx(0.6) and star[1, 0] == 1.0 and star[2, 1] == 0.0
     assert alliance_threat_weights(A_, [([1, 2], 0.0)])[2, 0] == 0.0
     cap = A([10.0, 20.0, 40.0])
-    D = deterrence_factor(star, cap, A([0.5, 0.5, 0.5]))
+    D = deterrence(A([0.5, 0.5, 0.5]), opposing_log_ratio(star, cap))
     # C_0 = A*_10 c_1 + A*_20 c_2 = 20 + 24 = 44 -> D_0 = (44 / 10) ** -0.5
     assert D[0] == pytest.approx((44 / 10) ** -0.5)
     assert D[2] == 1.0  # nobody engaged against 2 is stronger: no deterrence
-    assert np.all(deterrence_factor(star, cap, A([0.0, 0.0, 0.0])) == 1.0)
+    assert np.all(deterrence(A([0.0, 0.0, 0.0]), opposing_log_ratio(star, cap)) == 1.0)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

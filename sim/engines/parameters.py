@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from sim.model.compile import CompiledScenario
+from sim.model.compile import CompiledScenario, deterrence
 from sim.core.errors import InputError
 
 ACTOR_FIELDS = {
@@ -111,7 +111,7 @@ def with_run_parameters(sc: CompiledScenario, values: Mapping[str, np.ndarray]) 
                 changes[f"drill_{field}"] = v
             elif field == "deterrence":  # lambda in, the factor D out, as compile_scenario computes it
                 arr = changes.setdefault(field, np.tile(sc.deterrence, (R, 1)))
-                arr[:, i] = np.exp(-v * sc.opposing_log_ratio[i])
+                arr[:, i] = deterrence(v, sc.opposing_log_ratio[i])
             else:
                 arr = changes.setdefault(field, np.tile(getattr(sc, field), (R, 1)))
                 arr[:, i] = v

@@ -127,7 +127,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         noise=per_actor(lambda a: a.noise),
         decay=per_actor(lambda a: a.decay),
         grievance=per_actor(lambda a: a.grievance),
-        deterrence=np.exp(-per_actor(lambda a: a.deterrence) * log_ratio),
+        deterrence=deterrence(per_actor(lambda a: a.deterrence), log_ratio),
         opposing_log_ratio=log_ratio,
         base_rate=per_actor(lambda a: a.provocation.base_rate),
         kappa=per_actor(lambda a: a.provocation.kappa),
@@ -272,7 +272,8 @@ def opposing_log_ratio(A_star: np.ndarray, capability: np.ndarray) -> np.ndarray
     return np.maximum(0.0, np.log(ratio, out=np.zeros_like(ratio), where=ratio > 0))
 
 
-def deterrence_factor(A_star: np.ndarray, capability: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """D_i = exp(-lambda_i max(0, ln(C_i / c_i))) (MODEL.md section 2). Shape (N,); D_i = 1 when nobody
-    is engaged against i."""
-    return np.exp(-lam * opposing_log_ratio(A_star, capability))
+def deterrence(lam, log_ratio):
+    """D_i = exp(-lambda_i max(0, ln(C_i / c_i))) (MODEL.md section 2) from lambda and
+    :func:`opposing_log_ratio`, elementwise (per actor, or per run and actor); 1 where nobody
+    engaged against i is stronger. The one copy of the formula: compiling and per-run values use it."""
+    return np.exp(-lam * log_ratio)
