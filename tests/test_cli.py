@@ -55,6 +55,18 @@ def test_python_dash_m_sim_is_the_same_command(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr and "scenario.name" in done.stderr
 
 
+def test_the_escsim_command_is_the_clis_main():
+    """pyproject's console script names a function that exists: the `escsim` the README runs."""
+    import importlib
+    import tomllib
+
+    from sim.ui.cli import main as cli_main
+
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["escsim"]
+    module, _, name = target.partition(":")
+    assert getattr(importlib.import_module(module), name) is cli_main
+
+
 def test_replay_prints_the_run_and_writes_its_path(tmp_path, capsys):
     from sim.engines.ensemble import run_batch
 
