@@ -268,7 +268,7 @@ def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp
     assert doc["period"]["clashes"]["observed"] == 8 and doc["period"]["clash_years"]["observed"] == 4
     assert (out / "hindcast.png").read_bytes()[:4] == b"\x89PNG"
     printed = capsys.readouterr().out
-    assert "inside the band" in printed and "calibration/korea_posterior.csv (64 draws x 1 runs)" in printed
+    assert "inside the band" in printed and "calibration/korea_posterior.csv (64 draws x 1 run)" in printed
     assert doc["parameters"].startswith("drawn from") and "korea_posterior.csv" in doc["parameters"]
 
 

@@ -120,7 +120,8 @@ class Resolved:
         """One line: the parameters (the posterior with its draws, or point values), overrides and seed."""
         if self.draws:
             d = self.draws
-            what = f"drawn from {d.posterior.path or 'a posterior'} ({d.count} draws x {d.runs_per_draw} runs)"
+            what = (f"drawn from {d.posterior.path or 'a posterior'} ({d.count} draw{'s' * (d.count != 1)} x "
+                    f"{d.runs_per_draw} run{'s' * (d.runs_per_draw != 1)})")
             if d.fixed:
                 what += f"; fixed by overrides in every run: {', '.join(d.fixed)}"
         else:

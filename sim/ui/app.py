@@ -192,7 +192,7 @@ def KeyNumbers(model):
                   runs_table="no").summary
         set_ensemble({**res["p_miscalculation"], "parameters": res["parameters"]["text"]})
 
-    solara.Markdown(f"Parameters: {model.resolved.describe().replace('(1 draws x 1 runs)', '(this run: one draw)')}.")
+    solara.Markdown(f"Parameters: {model.resolved.describe().replace('(1 draw x 1 run)', '(this run: one draw)')}.")
     solara.Button(f"Run an ensemble of {ENSEMBLE_RUNS:,} runs", on_click=run_ensemble)
     if ensemble is not None:
         interval = (f"95% interval {ensemble['ci_low']:.4f} to {ensemble['ci_high']:.4f}, {ensemble['interval']}"
