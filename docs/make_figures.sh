@@ -14,7 +14,7 @@ escsim sweep experiments/cohesion.toml --out results/cohesion
 escsim sweep experiments/cohesion_asian_nato.toml --out results/cohesion_asian_nato
 escsim plot results/cohesion results/cohesion_asian_nato --out docs/figures/response.png
 escsim sweep experiments/drill_scale.toml --out results/drill_scale
-escsim plot results/drill_scale --risk 0.05 --out docs/figures/risk_map.png
+escsim plot results/drill_scale --risk 0.15 --out docs/figures/risk_map.png
 escsim sweep experiments/sensitivity.toml --out results/sensitivity
 escsim plot results/sensitivity --out docs/figures/sensitivity.png
 # The hindcast and coverage figures are escsim calibrate's (calibration/korea.toml, about 4 minutes).

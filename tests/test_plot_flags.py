@@ -125,7 +125,7 @@ def drawn_kind(fig) -> str:
     title = texts(fig)
     for kind, mark in (("curves", "Escalation curves"), ("paths", "Realised rung"), ("response", "response to"),
                        ("effects", "each change against"), ("scatter", "sampled points"),
-                       ("sensitivity", "sensitivity of"), ("map", " runs per cell")):
+                       ("sensitivity", "Sobol indices of"), ("map", " runs per cell")):
         if mark in title:
             return kind
     return "?"

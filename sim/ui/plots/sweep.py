@@ -194,7 +194,7 @@ def plot_sensitivity(sensitivity: dict, output: str = "p_miscalculation", path: 
                   fontsize=8)
     ax.set_ylabel("Sobol index (share of output variance)")
     ax.legend(fontsize=8)
-    ax.set_title(f"{title or ''} sensitivity of {LABELS.get(output, output)}\n"
+    ax.set_title(f"{title + ': ' if title else ''}Sobol indices of {LABELS.get(output, output)}\n"
                  f"SALib Sobol indices on {sensitivity['base_samples']} base samples; bars: 95% intervals".strip(),
                  fontsize=10)
     return finish(fig, path)
