@@ -3,7 +3,7 @@
     python benchmarks/bench_rare.py            # the small model at 1e-3, 1e-4, 1e-6, then korea_baseline war
     python benchmarks/bench_rare.py --quick    # fewer repetitions and repeats, no korea_baseline part
 
-Part 1, the small model of tests/test_rare.py (two actors, no noise, no threat memory, accidents at
+Part 1, the small model of tests/analysis/test_rare.py (two actors, no noise, no threat memory, accidents at
 rungs 3 and above), whose exact probabilities are known: for targets near 1e-3, 1e-4 and 1e-6 it
 times crude Monte Carlo (the ensemble engine) and AMS, each `--repeat` times, and prints the medians
 of the timings, the relative error of one AMS repetition, and the work-normalised variance gain

@@ -22,7 +22,7 @@
 #
 # It is a [jupytext](https://jupytext.readthedocs.io) notebook in the percent format: open it in
 # Jupyter with jupytext installed (or in VS Code, which runs `# %%` cells), or run it as a script,
-# `python docs/analyst_walkthrough.py`. The test suite runs it (`tests/test_walkthrough.py`, with
+# `python docs/analyst_walkthrough.py`. The test suite runs it (`tests/ui/test_walkthrough.py`, with
 # `ESCSIM_WALKTHROUGH_QUICK=1`: fewer runs and points, the same steps), so it never goes stale.
 # The last step needs the discover extra: `pip install -e '.[discover]'`.
 

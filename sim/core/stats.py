@@ -91,7 +91,7 @@ def _skew_corrected_t(est, var, skew, D: int, confidence: float):
 def mean_interval(values, confidence: float = 0.95):
     """The mean of independent, possibly skewed values (rare-outcome repetitions' estimates: mostly
     small, a few large) with Hall's skewness-corrected t interval (:func:`_skew_corrected_t`), floored
-    at 0. A plain t interval on such values misses high: on the rare-event chain of tests/test_rare.py
+    at 0. A plain t interval on such values misses high: on the rare-event chain of tests/analysis/test_rare.py
     (skewness 1-4.6 over 60 repetitions) one of eight seeds' 99% t intervals missed the exact value,
     none of the corrected ones. Returns (mean, low, high); NaN limits from fewer than 2 values."""
     x = np.asarray(values, dtype=float)
@@ -112,7 +112,7 @@ def over_draws(successes, sizes, confidence: float = 0.95):
     the effective sample size n / deff (deff = the cluster variance over the binomial one, at least 1;
     Korn and Graubard 1998) with Student's t quantile, for probabilities near 0 or 1 (where every
     draw may show none, and the t interval collapses). It covers the posterior-integrated probability:
-    Monte Carlo error and the parameters' spread together (tests/test_intervals.py measures its
+    Monte Carlo error and the parameters' spread together (tests/core/test_intervals.py measures its
     coverage). Fewer than :data:`MIN_DRAWS` draws give NaN limits.
     Returns (estimate, low, high, design effect) arrays.
     """
@@ -144,7 +144,7 @@ def difference_over_draws(diff_sums, sizes, confidence: float = 0.95, counts=Non
     ``counts`` = (runs with the outcome only here, only at the baseline, in both), it is the envelope
     of that and Newcombe's paired interval at the effective sample size (the counts over the design
     effect, :func:`_paired_deff`). The t interval alone covers too little when few runs differ (0.86-0.89
-    in tests/test_intervals.py's sparse worlds: a handful of discordant runs say little about their
+    in tests/core/test_intervals.py's sparse worlds: a handful of discordant runs say little about their
     spread); the score interval alone too little when the draws' differences are dense and skewed.
     No run differing gives a difference of exactly 0, with [0, 0] from the t interval alone and
     Newcombe's symmetric interval around 0 with ``counts`` (no discordant run among n does not prove

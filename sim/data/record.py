@@ -18,7 +18,7 @@ Decisions:
 - **Provocation day**: a distinct date with at least one row of type "Missile Provocation" (the source
   types satellite launches so; several launches on one day count once). Nuclear tests and "Other
   Provocation" rows (engine tests, exchanges of fire) are not provocation days. This reproduces
-  ``data/nk_missile_event_days_2011_2021.csv`` year by year (``tests/test_record.py``), so the hindcast
+  ``data/nk_missile_event_days_2011_2021.csv`` year by year (``tests/data/test_record.py``), so the hindcast
   and the calibration (``calibration/korea.toml``) count the same thing: the model's provocation (rung 3).
 - **Exercise window**: the days of any row of the windows file for the year, both dates inclusive,
   clipped to the year; a year's rows are joined, so a day inside two overlapping exercises (Key

@@ -5,7 +5,7 @@ ensemble per vector, one ensemble gives run k the k-th vector. The compiled arra
 parameters gain a run axis: per-actor arrays (N,) become (R, N), drill arrays (T, N) become (T, R, N),
 rule parameters become (R,) arrays; the kernel indexes every one of them the same way either way, so
 run k computes exactly what a scenario compiled with the k-th values computes, operation for
-operation (``tests/test_parameters.py`` replays runs in the Mesa engine to show it).
+operation (``tests/engines/test_parameters.py`` replays runs in the Mesa engine to show it).
 
 Keys are dotted key paths of the scenario, as overrides and sweeps use them. Supported:
 

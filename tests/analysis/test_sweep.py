@@ -150,7 +150,7 @@ def test_points_draw_the_scenarios_posterior_but_keep_the_values_they_sweep(tmp_
     assert rows(tmp_path / "none/points.csv")[1]["p_crisis"] != table[1]["p_crisis"]
 
 
-@pytest.mark.slow  # tests/test_signals.py kills and resumes a real sweep in the fast set too
+@pytest.mark.slow  # tests/engines/test_signals.py kills and resumes a real sweep in the fast set too
 def test_resume_after_a_real_kill_finishes_only_the_missing_points(tmp_path):
     path = write_experiment(tmp_path, COHESION + "range = [0.0, 1.0]\nsteps = 9\n", runs=2048)
     out = tmp_path / "killed"

@@ -5,6 +5,7 @@ cannot hide a circle or an upward arrow from this test.
 """
 
 import ast
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -102,3 +103,17 @@ def test_no_module_or_function_is_long_without_a_reason():
                 if size > FUNCTION_LINES and REASON not in (ast.get_docstring(node) or ""):
                     long.append(f"{name}:{node.lineno} {node.name}: {size} lines")
     assert not long, "too long, with no reason given:\n" + "\n".join(sorted(long))
+
+
+CROSS_CUTTING = "invariants"  # tests that guard the whole model (merging, units, seeds, classics, layers)
+
+
+def test_tests_mirror_the_layout():
+    """Each test sits in the folder of the layer it tests, or with the cross-cutting ones: a test file
+    left at the top, or in a folder no layer has, is one a newcomer cannot find."""
+    tests = Path(__file__).resolve().parents[1]
+    stray = [p.relative_to(tests).as_posix() for p in tests.rglob("test_*.py")
+             if p.parent.name not in (*LAYERS, CROSS_CUTTING) or p.parent.parent != tests]
+    assert stray == []
+    assert {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))} <= {
+        *LAYERS, CROSS_CUTTING}

@@ -319,7 +319,7 @@ def test_python_run_is_escsim_run(tmp_path):
     assert py["parameters"]["posterior"] == cli["parameters"]["posterior"]
 
 
-@pytest.mark.slow  # 22 ensembles; the seed discipline it checks is also guarded by tests/test_seeds.py
+@pytest.mark.slow  # 22 ensembles; the seed discipline it checks is also guarded by tests/invariants/test_seeds.py
 def test_years_draw_from_streams_of_their_own_and_repeat(tmp_path):
     from sim.data.hindcast import simulate_years
 
