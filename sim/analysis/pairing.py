@@ -93,10 +93,11 @@ def sweep_baseline(exp) -> int | None:
 
 
 def paired_columns(output: str, p: dict) -> dict:
-    """The points.csv columns of one output's paired difference from the baseline point."""
+    """The points.csv columns of one output's paired difference from the baseline point, and what its
+    interval is (``diff_interval``, one column for every output: they share their runs and draws)."""
     return {f"{output}_diff": p["difference"], f"{output}_diff_low": p["diff_low"],
             f"{output}_diff_high": p["diff_high"], f"{output}_only_here": p["only_here"],
-            f"{output}_only_baseline": p["only_baseline"]}
+            f"{output}_only_baseline": p["only_baseline"], "diff_interval": p["interval"]}
 
 
 class SweepPairing:

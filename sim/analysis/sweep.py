@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
+from sim.io.notes import flat_notes
 from sim.model.compile import CompiledScenario
 from sim.engines.draws import BLOCK_SIZE, stream_label
 from sim.engines.ensemble import run_ensemble
@@ -315,4 +316,5 @@ def format_points(exp: Experiment, results: Path, limit: int = 40) -> str:
     kind = s.rows[0].get("interval", "Wilson")
     lines.append(f"95% intervals: {kind}" + (", the draw as the unit (docs/model.md section 13)"
                                              if "posterior" in kind else ""))
+    lines += [f"note: {n}" for n in flat_notes(s.rows, s.columns, s.outputs)]
     return "\n".join(lines)

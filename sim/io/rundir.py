@@ -121,6 +121,15 @@ def keeps_runs_table(runs_table: str, runs: int) -> bool:
     return runs_table == "yes" or (runs_table == "auto" and runs <= RUNS_TABLE_LIMIT)
 
 
+def totals_arrays(result: EnsembleResult, by_draw=None) -> dict[str, np.ndarray]:
+    """What totals.npz holds, and what a run's figures are drawn from: the totals' arrays, the sample
+    paths, and with runs that share posterior draws the draws' sizes and first-passage histograms."""
+    by_draw = draw_counts(result) if by_draw is None else by_draw
+    extra = {} if by_draw is None else {"draw_sizes": by_draw.sizes, "draw_first_passage": by_draw.first_passage}
+    return {"sample_actions": result.sample_actions, **extra,
+            **{f.name: np.asarray(getattr(result.totals, f.name)) for f in fields(result.totals)}}
+
+
 def write_results(result: EnsembleResult, scenario: Scenario, out: Path, command: list[str] | None = None,
                   runs_table: bool = True, summary: dict | None = None) -> dict[str, Path]:
     """Write summary.json, totals.npz, escalation_curves.csv, manifest.json, (if kept and
@@ -135,9 +144,7 @@ def write_results(result: EnsembleResult, scenario: Scenario, out: Path, command
     atomic_write(paths["summary"], json.dumps(summary or summarise(result), indent=2) + "\n")
     by_draw = draw_counts(result)
     buf = io.BytesIO()
-    extra = {} if by_draw is None else {"draw_sizes": by_draw.sizes, "draw_first_passage": by_draw.first_passage}
-    np.savez_compressed(buf, sample_actions=result.sample_actions, **extra,
-                        **{f.name: np.asarray(getattr(result.totals, f.name)) for f in fields(result.totals)})
+    np.savez_compressed(buf, **totals_arrays(result, by_draw))
     atomic_write(paths["totals"], buf.getvalue())
     paths["curves"] = out / "escalation_curves.csv"
     atomic_write(paths["curves"], curves_csv(result.scenario, result.totals, by_draw))

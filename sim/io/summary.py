@@ -17,6 +17,7 @@ import numpy as np
 from sim.core.stats import MIN_DRAWS, escalation_curves, estimate, spread_over_draws
 from sim.engines.draws import Seed, describe_seed
 from sim.engines.simulate import EnsembleResult
+from sim.io.notes import summary_notes
 from sim.model.compile import CompiledScenario
 from sim.model.outcomes import DrawCounts, Totals
 
@@ -104,6 +105,7 @@ def summarise_totals(sc: CompiledScenario, tot: Totals, *, seed: Seed, engine: s
     lag = tot.misreading_lag
     out["misreading_lag_days_mean"] = (float((np.arange(len(lag)) * lag).sum() / lag.sum())
                                            if lag.sum() else None)
+    out["notes"] = summary_notes(out)
     return out
 
 
@@ -139,6 +141,7 @@ def format_table(summary: dict) -> str:
     if spread:
         lines.append("5-95% over draws: the spread of the draws' own estimates, how far the answer moves with the "
                      "parameters (plus each draw's Monte Carlo noise)")
+    lines += [f"note: {n}" for n in summary_notes(summary)]
     # Rare targets (escsim run --rare): the AMS estimate, labelled with the method, its t interval over
     # repetitions, its relative error and work, and how the paths to the target looked.
     for i, r in enumerate(summary.get("rare", {}).values()):

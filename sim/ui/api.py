@@ -20,14 +20,14 @@ from sim.core.files import atomic_write, replace_dir
 from sim.engines.draws import Seed
 from sim.engines.resolve import Resolved, resolve
 from sim.engines.simulate import EnsembleResult, simulate_resolved
-from sim.io.rundir import check_run_dir, default_out, keeps_runs_table, write_results
+from sim.io.rundir import check_run_dir, default_out, keeps_runs_table, totals_arrays, write_results
 from sim.io.summary import format_table, summarise
 from sim.data.calibrate import calibrate as fit_calibration
 from sim.data.calibrate import load_calibration
 from sim.data.hindcast import Hindcast, hindcast_report, load_hindcast, resolve_histories, simulate_years
 from sim.data.predictive import format_comparison, format_period
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior
-from sim.ui.plots import plot_coverage, plot_hindcast, run_figures, save_figure
+from sim.ui.plots import RUN_FIGURES, draw_run, plot_coverage, plot_hindcast, run_figures, save_figure
 
 
 @dataclass
@@ -47,6 +47,14 @@ class RunResult:
 
     def __str__(self) -> str:
         return self.table()
+
+    def plot(self, kind: str = "curves"):
+        """The run's figure, as `escsim plot` draws it from the saved directory: ``"curves"`` (escalation
+        curves with their bands) or ``"paths"`` (each actor's rung over time). A matplotlib Figure, not
+        saved (``save_figure(fig, path)`` saves one)."""
+        if kind not in RUN_FIGURES:
+            raise InputError(f"kind {kind!r}: a run has figures {', '.join(RUN_FIGURES)}")
+        return draw_run(kind, self.ensemble.scenario, totals_arrays(self.ensemble))
 
     def save(self, out: str | Path | None = None, *, runs_table: str = "auto", figures: bool = True,
              command: list[str] | None = None) -> Path:

@@ -25,6 +25,7 @@ from sim.analysis.discover import available, discover
 from sim.analysis.experiment import Experiment, load_experiment
 from sim.core.errors import InputError
 from sim.core.files import atomic_write
+from sim.io.notes import flat_notes
 from sim.model.outcomes import LABELS
 from sim.ui.plots import discovery_figures, sweep_figures
 
@@ -86,7 +87,7 @@ def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> li
              "0 is an effect, whether or not the intervals above overlap.", ""]
     header = columns + [f"change in {LABELS.get(o, o)}" for o in outputs]
     lines += _table(header, [[r[c] for c in columns] + [_diff(r, o) for o in outputs] for r in rows[1:]])
-    return lines + [""]
+    return lines + [""] + [f"*Flat by design.* {n}" for n in flat_notes(rows, columns, outputs)] + [""]
 
 
 def discovery_section(results: Path, page_dir: Path, name: str, above: float, section: Section) -> list[str]:

@@ -327,7 +327,7 @@ def test_effects_figure_draws_paired_differences_with_zero_marked():
                      "p_miscalculation_only_baseline": 2 * k})
     fig = plot_effects(rows, ["hotlines"], ["p_miscalculation"])
     top, bottom = fig.axes[:2]
-    assert np.allclose(top.lines[0].get_xdata(), [0.03, 0.028])  # the probabilities, as before
+    assert np.allclose(top.lines[0].get_xdata(), [3.0, 2.8])  # the probabilities, in percent
     zero, diffs = bottom.lines[:2]
     assert np.allclose(zero.get_xdata(), 0.0)  # zero marked
     assert np.allclose(diffs.get_xdata(), [0.0, -0.2]) and np.array_equal(diffs.get_ydata(), [1, 0])  # points

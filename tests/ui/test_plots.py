@@ -154,7 +154,7 @@ def test_effects_plot_labels_each_point_by_its_change():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["first point (baseline)", "hotlines = True",
                                                             "transparency = 0.9"]
     xs = ax.lines[0].get_xdata()
-    assert np.allclose(xs, [0.03, 0.028, 0.012])
+    assert np.allclose(xs, [3.0, 2.8, 1.2])  # in percent, as the differences below are in points
     assert np.array_equal(ax.lines[0].get_ydata(), [2, 1, 0])  # first point on top
 
 

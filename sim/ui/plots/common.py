@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -15,6 +16,14 @@ from sim.model.compile import CompiledScenario
 
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
+"""Line styles in order: curves that coincide (rungs that are always reached together, two scenarios that
+agree) stay distinguishable whatever their colours (tests/ui/test_figures_fit.py)."""
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 FIGURE_KINDS = ("curves", "paths", "response", "effects", "scatter", "map", "sensitivity")
@@ -92,3 +101,29 @@ def date_axis(ax) -> None:
     ax.xaxis.set_major_locator(mdates.MonthLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b"))
     ax.set_xlabel("date (one step = one day)")
+
+
+def wrap_name(name: str, width: int = 26) -> str:
+    """A long parameter name broken into lines at its dots and underscores (kept at the ends of lines), so
+    an axis label never runs off a narrow panel."""
+    if len(name) <= width:
+        return name
+    lines, line = [], ""
+    for piece in re.findall(r"[^._]+[._]?|[._]", name):
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        line += piece
+    return "\n".join([*lines, line])
+
+
+def interval_note(rows: list[dict], what: str = "bars") -> str:
+    """What a sweep's interval columns are, from its rows' ``interval`` field (points.csv): Wilson's for
+    independent runs, or intervals over posterior draws; rows without it are Wilson's (older sweeps)."""
+    kinds = sorted({str(r.get("interval") or "Wilson") for r in rows})
+    if kinds == ["Wilson"]:
+        return f"{what}: Wilson 95% intervals"
+    if all(k.startswith("none") for k in kinds):
+        return f"no {what}: {kinds[0].removeprefix('none: ')}"
+    return f"{what}: 95% intervals " + "; ".join(kinds)
+

@@ -12,7 +12,7 @@ from sim.core.stats import escalation_curves
 from sim.io.rundir import read_manifest
 from sim.model.compile import CompiledScenario, compile_scenario
 from sim.model.scenario import validate_scenario
-from sim.ui.plots.common import (OKABE_ITO, check_out, date_axis, days_of, finish, new_figure, save_all,
+from sim.ui.plots.common import (LINESTYLES, OKABE_ITO, check_out, date_axis, days_of, finish, new_figure, save_all,
                                  shade_drills)
 
 
@@ -25,8 +25,8 @@ def plot_escalation_curves(scenario: CompiledScenario, first_passage: np.ndarray
 
     ``first_passage`` is the (K+1, T+1) histogram of :class:`sim.model.outcomes.Totals`; ``by_draw`` (the
     per-draw histograms (D, K+1, T+1), runs per draw (D,)) makes the bands intervals over posterior
-    draws (:func:`sim.core.stats.escalation_curves`; none with too few draws). Lines are in rung order; each
-    line's label names its rung.
+    draws (:func:`sim.core.stats.escalation_curves`; none with too few draws). Lines are in rung order, each
+    in its own style; each line's label names its rung and its value at the horizon.
     """
     p, lo, hi = escalation_curves(first_passage, runs, by_draw)
     days = days_of(scenario)
@@ -37,7 +37,10 @@ def plot_escalation_curves(scenario: CompiledScenario, first_passage: np.ndarray
         colour = OKABE_ITO[(k - min_rung) % len(OKABE_ITO)]
         if not np.isnan(lo[k]).all():
             ax.fill_between(days, lo[k], hi[k], color=colour, alpha=0.2, lw=0)
-        ax.plot(days, p[k], color=colour, lw=1.8, label=f">= {k}: {scenario.rung_names[k]}")
+        # rungs reached together (war and nuclear use, near 0) would hide one under the other: a style each,
+        # and the final value in the legend, so a curve flat on the axis still says what it is
+        ax.plot(days, p[k], color=colour, lw=1.8, ls=LINESTYLES[(k - min_rung) % len(LINESTYLES)],
+                label=f">= {k}: {scenario.rung_names[k]} ({100 * p[k][-1]:.3g}%)")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("P(highest rung reached so far >= k)")
     date_axis(ax)
@@ -107,7 +110,7 @@ def run_figures(results: Path, kinds=("curves", "paths"), out: Path | None = Non
     scenario, totals = _load_run(results)
     written = []
     for kind in kinds:
-        written += save_all(_draw_run(kind, scenario, totals), out, results / RUN_FIGURES[kind], formats)
+        written += save_all(draw_run(kind, scenario, totals), out, results / RUN_FIGURES[kind], formats)
     return written
 
 
@@ -117,7 +120,9 @@ def _load_run(results: Path):
     return compile_scenario(validate_scenario(man["scenario"], str(path))), np.load(results / "totals.npz")
 
 
-def _draw_run(kind: str, scenario: CompiledScenario, totals) -> Figure:
+def draw_run(kind: str, scenario: CompiledScenario, totals) -> Figure:
+    """The ``kind`` figure (curves or paths) of one run's arrays: totals.npz, or
+    :func:`sim.io.rundir.totals_arrays` of an ensemble in memory."""
     runs = int(totals["runs"])
     if kind == "curves":
         by_draw = (totals["draw_first_passage"], totals["draw_sizes"]) if "draw_sizes" in totals else None

@@ -12,7 +12,8 @@ from matplotlib.ticker import MaxNLocator
 from sim.analysis.sweep import SweepResults, load_sweep
 from sim.core.errors import InputError
 from sim.model.outcomes import LABELS
-from sim.ui.plots.common import OKABE_ITO, check_out, finish, new_figure, save_all
+from sim.ui.plots.common import (LINESTYLES, MARKERS, OKABE_ITO, check_out, finish, interval_note, new_figure,
+                                 save_all, wrap_name)
 
 
 SWEEP_FLAGS = {"response": ("x", "output"), "effects": ("output",), "scatter": ("output",),
@@ -53,17 +54,19 @@ def plot_response(tables: list[tuple[str, list[dict]]], x: str, outputs=("p_misc
             colour = OKABE_ITO[k % len(OKABE_ITO)]
             ax.fill_between(xs, _column(rows, f"{out}_low"), _column(rows, f"{out}_high"), color=colour,
                             alpha=0.2, lw=0)
-            ax.plot(xs, ys, "o-", color=colour, ms=3, lw=1.6, label=label)
+            ax.plot(xs, ys, marker=MARKERS[k % len(MARKERS)], ls=LINESTYLES[k % len(LINESTYLES)], color=colour,
+                    ms=3.5, lw=1.6, label=label)
             runs.update(int(r["runs"]) for r in rows)
-        ax.set_xlabel(x)
+        ax.set_xlabel(wrap_name(x))
         ax.set_ylabel(f"{LABELS.get(out, out)} over the horizon")
         ax.set_ylim(bottom=0)
         ax.set_title(LABELS.get(out, out), fontsize=10)
     if len(tables) > 1 or legend_title:
         axes[0, 0].legend(fontsize=8, title=legend_title, title_fontsize=8)
     shown = f"{min(runs):,}" if len(runs) == 1 else f"{min(runs):,}-{max(runs):,}"
+    every_row = [r for _, rows in tables for r in rows]
     fig.suptitle(f"{title or ', '.join(t[0] for t in tables)}: response to {x}\n{shown} runs per point; "
-                 "bands: Wilson 95% intervals", fontsize=10)
+                 f"{interval_note(every_row, 'bands')}", fontsize=10)
     return finish(fig, path)
 
 
@@ -74,8 +77,9 @@ def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculatio
     For one-at-a-time designs and switched levers (values that are not numbers). One panel per output;
     in each, point k is the k-th errorbar from the top. When the rows carry paired differences from the
     first point (``<output>_diff``, ``_diff_low``, ``_diff_high``: a sweep on common random numbers), a
-    second row of panels shows them, in percentage points with their paired 95% intervals and zero
-    marked: the effect of each change, without the Monte Carlo noise the runs share.
+    second row of panels shows them with their paired 95% intervals and zero marked: the effect of each
+    change, without the Monte Carlo noise the runs share. Everything is in percent (probabilities) and
+    percentage points (differences): one unit for the whole figure.
     """
     base = rows[0]
     labels = []
@@ -87,12 +91,12 @@ def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculatio
     axes = fig.subplots(2 if paired else 1, len(outputs), sharey=True, squeeze=False)
     ys = np.arange(len(rows))[::-1]
     for k, (ax, out) in enumerate(zip(axes[0], outputs)):
-        est = _column(rows, out)
-        err = _error_bars(rows, out, est)
-        ax.errorbar(est, ys, xerr=err, fmt="o", color=OKABE_ITO[k % len(OKABE_ITO)], capsize=3)
+        est = 100 * _column(rows, out)
+        ax.errorbar(est, ys, xerr=100 * _error_bars(rows, out, est / 100), fmt="o",
+                    color=OKABE_ITO[k % len(OKABE_ITO)], capsize=3)
         ax.axvline(est[0], color="0.5", lw=0.8, ls="--")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # small probabilities have long tick labels
-        ax.set_xlabel(f"{LABELS.get(out, out)} over the horizon")
+        ax.set_xlabel(f"{LABELS.get(out, out)} over the horizon, %")
         ax.set_title(LABELS.get(out, out), fontsize=10)
     if paired:
         for k, (ax, out) in enumerate(zip(axes[1], outputs)):
@@ -101,16 +105,25 @@ def plot_effects(rows: list[dict], columns: list[str], outputs=("p_miscalculatio
                                      100 * _column(rows, f"{out}_diff_high") - diff]), 0.0, None)
             ax.axvline(0.0, color="0.2", lw=1.0)
             ax.errorbar(diff, ys, xerr=err, fmt="D", ms=4, color=OKABE_ITO[k % len(OKABE_ITO)], capsize=3)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
             ax.set_xlabel(f"change in {LABELS.get(out, out)}, percentage points")
             ax.set_title(f"{LABELS.get(out, out)}: difference from the first point", fontsize=10)
         axes[1, 0].set_yticks(ys, labels, fontsize=8)
     axes[0, 0].set_yticks(ys, labels, fontsize=8)
     runs = {int(r["runs"]) for r in rows}
+    diffs = [{"interval": r.get("diff_interval") or _paired_kind(r)} for r in rows[1:]]
     fig.suptitle(f"{title or ''}: each change against the first point (dashed)\n"
-                 f"{min(runs):,} runs per point; bars: Wilson 95% intervals"
-                 + ("; below, differences (runs paired on the same random numbers): Newcombe paired 95% "
-                    "intervals, zero marked" if paired else ""), fontsize=10)
+                 f"{min(runs):,} runs per point; {interval_note(rows)}"
+                 + (f"\nbelow, differences on common random numbers; {interval_note(diffs)}; zero marked"
+                    if paired else ""), fontsize=10)
     return finish(fig, path)
+
+
+def _paired_kind(row: dict) -> str:
+    """A paired difference's interval in a sweep written before points.csv named it: over the posterior
+    draws when the point's runs share them, else run by run."""
+    kind = str(row.get("interval") or "")
+    return f"paired, {kind}" if "posterior draws" in kind else "paired, run by run (Newcombe)"
 
 
 def plot_scatter(rows: list[dict], columns: list[str], output: str = "p_miscalculation",
@@ -127,11 +140,11 @@ def plot_scatter(rows: list[dict], columns: list[str], output: str = "p_miscalcu
     for k, (ax, col) in enumerate(zip(axes[0], columns)):
         ax.errorbar(_column(rows, col), est, yerr=err, fmt="o", ms=3, color=OKABE_ITO[k % len(OKABE_ITO)],
                     capsize=2, lw=0.8)
-        ax.set_xlabel(col)
+        ax.set_xlabel(wrap_name(col, 22))
     axes[0, 0].set_ylabel(f"{LABELS.get(output, output)} over the horizon")
     runs = {int(r["runs"]) for r in rows}
     fig.suptitle(f"{title or ''}: {LABELS.get(output, output)} at {len(rows)} sampled points\n"
-                 f"{min(runs):,} runs per point; bars: Wilson 95% intervals", fontsize=10)
+                 f"{min(runs):,} runs per point; {interval_note(rows)}", fontsize=10)
     return finish(fig, path)
 
 
@@ -139,8 +152,10 @@ def plot_risk_map(rows: list[dict], x: str, y: str, output: str = "p_miscalculat
                   path: str | Path | None = None, title: str | None = None):
     """A heatmap of ``output`` over a grid of two parameters, with a contour at the ``risk`` level.
 
-    Returns the figure; its first image (a QuadMesh) holds the grid of estimates, rows = y values.
-    When the grid never crosses ``risk`` there is no contour, and the title says so.
+    One cell per grid value, of equal size and labelled by its value, so the axes hold the grid and no
+    more (cells centred on uneven values would run past the last one: 460 days for a grid ending at 365).
+    Returns the figure; its first image (a QuadMesh) holds the grid of estimates, rows = y values. When
+    the grid never crosses ``risk`` there is no contour, and the title says so.
     """
     xs = np.unique(_column(rows, x))
     ys = np.unique(_column(rows, y))
@@ -149,28 +164,24 @@ def plot_risk_map(rows: list[dict], x: str, y: str, output: str = "p_miscalculat
         grid[np.searchsorted(ys, float(r[y])), np.searchsorted(xs, float(r[x]))] = float(r[output])
     fig = new_figure((7, 5.5))
     ax = fig.subplots()
-    mesh = ax.pcolormesh(_edges(xs), _edges(ys), grid, cmap="cividis", shading="flat")
+    mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5, grid, cmap="cividis",
+                         shading="flat")
     fig.colorbar(mesh, ax=ax, label=f"{LABELS.get(output, output)} over the horizon")
     crossed = risk is not None and len(xs) > 1 and len(ys) > 1 and np.nanmin(grid) < risk < np.nanmax(grid)
     if crossed:
-        cs = ax.contour(xs, ys, grid, levels=[risk], colors="#D55E00", linewidths=2)
+        cs = ax.contour(np.arange(len(xs)), np.arange(len(ys)), grid, levels=[risk], colors="#D55E00",
+                        linewidths=2)
         ax.clabel(cs, fmt={risk: f"{risk:g}"}, fontsize=8)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xticks(np.arange(len(xs)), [f"{v:g}" for v in xs])
+    ax.set_yticks(np.arange(len(ys)), [f"{v:g}" for v in ys])
+    ax.set_xlabel(wrap_name(x, 40))
+    ax.set_ylabel(wrap_name(y, 30))
     runs = {int(r["runs"]) for r in rows}
     contour = ("" if risk is None else f"; orange contour: risk {risk:g}" if crossed
                else f"; risk {risk:g}: not crossed in this grid ({np.nanmin(grid):.3g} to {np.nanmax(grid):.3g})")
-    ax.set_title(f"{title or ''} {LABELS.get(output, output)} over {x} and {y}\n"
-                 f"{min(runs):,} runs per cell{contour}".strip(), fontsize=10)
+    ax.set_title(f"{title + ': ' if title else ''}{LABELS.get(output, output)} over {x} and {y}\n"
+                 f"{min(runs):,} runs per cell{contour}", fontsize=10)
     return finish(fig, path)
-
-
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres (midpoints; half a step beyond the ends)."""
-    if len(centres) == 1:
-        return np.array([centres[0] - 0.5, centres[0] + 0.5])
-    mid = (centres[1:] + centres[:-1]) / 2
-    return np.concatenate([[2 * centres[0] - mid[0]], mid, [2 * centres[-1] - mid[-1]]])
 
 
 def plot_sensitivity(sensitivity: dict, output: str = "p_miscalculation", path: str | Path | None = None,
@@ -190,12 +201,12 @@ def plot_sensitivity(sensitivity: dict, output: str = "p_miscalculation", path: 
         errs = np.array([idx[n][f"{key}_conf"] if idx[n][f"{key}_conf"] is not None else 0 for n in names])
         ax.bar(pos + (k - 0.5) * 0.38, vals, 0.38, yerr=errs, capsize=3, color=OKABE_ITO[k], label=label)
     ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xticks(pos, [n.split(".")[-1] if len(n) > 24 else n for n in names], rotation=20, ha="right",
-                  fontsize=8)
+    ax.set_xticks(pos, [wrap_name(n.split(".")[-1] if len(n) > 24 else n, 20) for n in names], rotation=20,
+                  ha="right", fontsize=8)
     ax.set_ylabel("Sobol index (share of output variance)")
     ax.legend(fontsize=8)
     ax.set_title(f"{title + ': ' if title else ''}Sobol indices of {LABELS.get(output, output)}\n"
-                 f"SALib Sobol indices on {sensitivity['base_samples']} base samples; bars: 95% intervals".strip(),
+                 f"SALib, {sensitivity['base_samples']} base samples; bars: 95% intervals".strip(),
                  fontsize=10)
     return finish(fig, path)
 
