@@ -34,12 +34,8 @@ from pathlib import Path
 import pandas as pd
 
 import sim
-from sim.analysis.compare import compare
-from sim.analysis.over import compare_over
 from sim.analysis.discover import available, discover
-from sim.analysis.experiment import load_experiment
-from sim.ui.plots import plot_discovery, plot_effects
-from sim.analysis.sweep import run_sweep
+from sim.ui.plots import plot_discovery, save_figure
 
 
 def project_root() -> Path:
@@ -80,8 +76,8 @@ print(result)
 # scenarios/korea_baseline.toml scenarios/asian_nato.toml`.)
 
 # %%
-nato = compare([SCENARIOS / "korea_baseline.toml", SCENARIOS / "asian_nato.toml"], runs=RUNS, seed=0)
-print(nato.table())
+nato = sim.compare([SCENARIOS / "korea_baseline.toml", SCENARIOS / "asian_nato.toml"], runs=RUNS, seed=0)
+print(nato)
 
 # %%
 p = nato.paired[0]["p_miscalculation"]
@@ -101,8 +97,8 @@ print(f"P(miscalculation) moves from {100 * p['baseline']:.2f}% to {100 * p['her
 
 # %%
 keys = ["alliances.us_rok.cohesion", "alliances.us_japan.cohesion"]
-what_if = compare([SCENARIOS / "korea_baseline.toml"] * 2,
-                  [f"1:{k}=0.6" for k in keys] + [f"2:{k}=0.95" for k in keys], runs=RUNS, seed=0)
+what_if = sim.compare([SCENARIOS / "korea_baseline.toml"] * 2,
+                      [f"1:{k}=0.6" for k in keys] + [f"2:{k}=0.95" for k in keys], runs=RUNS, seed=0)
 rows = []
 for out in what_if.outputs:
     q = what_if.paired[0][out]
@@ -121,15 +117,14 @@ pd.DataFrame(rows)
 # them with zero marked.
 
 # %%
-levers = load_experiment(ROOT / "experiments" / "levers.toml", runs=RUNS)
-run_sweep(levers, OUT / "levers")
-table = pd.read_csv(OUT / "levers" / "points.csv")
+levers = sim.sweep(ROOT / "experiments" / "levers.toml", runs=RUNS, out=OUT / "levers")  # escsim sweep
+table = pd.read_csv(levers.out / "points.csv")
 table[["hotlines", "transparency", "backchannels", "summits", "p_miscalculation", "p_miscalculation_diff",
        "p_miscalculation_diff_low", "p_miscalculation_diff_high"]]
 
 # %%
-fig = plot_effects(table.to_dict("records"), [p.column for p in levers.parameters],
-                   ["p_miscalculation", "p_crisis"], path=OUT / "levers_effects.png", title="levers")
+fig = levers.plot("effects")  # the figure escsim plot draws, in percent and percentage points
+save_figure(fig, OUT / "levers_effects.png")
 fig
 
 # %% [markdown]
@@ -137,16 +132,16 @@ fig
 #
 # `experiments/uncertainty.toml` draws the values the data cannot identify (exercise scale and
 # ambiguity, deterrence, cohesion, North Korea's perception noise, the spiral's strength) from a Latin
-# hypercube. `compare_over` runs every scenario at every draw, all on the draw's random numbers, and
+# hypercube. `sim.compare(..., over=...)` runs every scenario at every draw, all on the draw's random numbers, and
 # tells for each lever in how many of these plausible worlds it lowers P(miscalculation), and by how
 # much (`escsim compare A B C --over experiments/uncertainty.toml` on the command line). At every
 # point, the runs also take the calibrated posterior's draws for what the record does pin down.
 
 # %%
-robust = compare_over([SCENARIOS / "korea_baseline.toml", SCENARIOS / "lever_transparency.toml",
-                       SCENARIOS / "lever_hotline.toml"], ROOT / "experiments" / "uncertainty.toml",
-                      runs=RUNS, max_draws=3 if QUICK else None)
-print(robust.table())
+robust = sim.compare([SCENARIOS / "korea_baseline.toml", SCENARIOS / "lever_transparency.toml",
+                      SCENARIOS / "lever_hotline.toml"], over=ROOT / "experiments" / "uncertainty.toml",
+                     runs=RUNS, max_draws=3 if QUICK else None)
+print(robust)
 
 # %%
 draws = pd.DataFrame(robust.rows())
@@ -168,7 +163,7 @@ text = text.replace('"../scenarios/', f'"{SCENARIOS.as_posix()}/')  # the copy l
 if QUICK:
     text = text.replace("points = 32", "points = 12")
 (OUT / "uncertainty.toml").write_text(text)
-run_sweep(load_experiment(OUT / "uncertainty.toml", runs=RUNS), OUT / "uncertainty")
+sim.sweep(OUT / "uncertainty.toml", runs=RUNS, out=OUT / "uncertainty")
 if available():
     found = discover(OUT / "uncertainty", above=0.05)
     print(found.text())

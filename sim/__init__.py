@@ -8,7 +8,7 @@ from sim.engines.resolve import Resolved, resolve
 from sim.model.scenario import load_scenario
 from sim.model.schema import Scenario
 from sim.engines.simulate import EnsembleResult, simulate
-from sim.ui.api import RunResult, run
+from sim.ui.api import RunResult, SweepResult, compare, run, sweep
 
 __version__ = "0.1.0"
 
@@ -19,7 +19,9 @@ __all__ = [
     "InputError",
     "Resolved",
     "RunResult",
+    "SweepResult",
     "Scenario",
+    "compare",
     "compile_scenario",
     "get_rule",
     "load_scenario",
@@ -28,4 +30,5 @@ __all__ = [
     "resolve",
     "run",
     "simulate",
+    "sweep",
 ]

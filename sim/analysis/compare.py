@@ -78,6 +78,9 @@ class Comparison:
             "paired": {f"{s.label}-{self.settings[0].label}": p for s, p in zip(self.settings[1:], self.paired)},
         }
 
+    def __str__(self) -> str:
+        return self.table()
+
     def table(self) -> str:
         base = self.settings[0]
         lines = [f"{self.runs:,} runs of each, {self.engine} engine, {_stream_text(self.seed)}: run k of every "

@@ -57,6 +57,9 @@ class OverDraws:
                 "summary": {f"{s.label}-{self.settings[0].label}": v for s, v in zip(self.settings[1:], self.summary)},
                 "rows": self.rows()}
 
+    def __str__(self) -> str:
+        return self.table()
+
     def table(self) -> str:
         base = self.settings[0]
         n = len(self.draws)

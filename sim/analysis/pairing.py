@@ -10,11 +10,11 @@ common random numbers each point's difference from its baseline point (``points.
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 
 import numpy as np
 
+from sim.core.numbers import finite_or_none
 from sim.core.stats import MIN_DRAWS, difference_over_draws, paired_difference, paired_ratio, ratio_over_draws
 from sim.model.outcomes import outcome_flags
 
@@ -66,14 +66,9 @@ def paired_estimate(here: np.ndarray, base: np.ndarray, confidence: float = 0.95
         out["draws"] = len(sizes)
         interval = (f"paired, over {len(sizes)} posterior draws" if len(sizes) >= MIN_DRAWS else
                     f"none: {len(sizes)} posterior draws, fewer than {MIN_DRAWS}")
-    return out | {"difference": (only_here - only_base) / n, "diff_low": _finite(lo), "diff_high": _finite(hi),
-                  "ratio": _finite(r), "ratio_low": _finite(rlo), "ratio_high": _finite(rhi),
+    return out | {"difference": (only_here - only_base) / n, "diff_low": finite_or_none(lo), "diff_high": finite_or_none(hi),
+                  "ratio": finite_or_none(r), "ratio_low": finite_or_none(rlo), "ratio_high": finite_or_none(rhi),
                   "both": both, "only_here": only_here, "only_baseline": only_base, "runs": n, "interval": interval}
-
-
-def _finite(x) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 PAIRED_FILE = "paired_baseline.npz"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
+from sim.core.numbers import finite_or_none
 from sim.io.notes import flat_notes
 from sim.model.compile import CompiledScenario
 from sim.engines.draws import BLOCK_SIZE, stream_label
@@ -230,16 +230,11 @@ def sobol_indices(exp: Experiment, rows: list[dict]) -> dict:
         y = np.array([r[name] for r in rows], dtype=float)
         res = sobol.analyze(problem, y, calc_second_order=False, conf_level=0.95, seed=exp.meta.seed)
         out["indices"][name] = {
-            p: {"S1": _num(res["S1"][i]), "S1_conf": _num(res["S1_conf"][i]),
-                "ST": _num(res["ST"][i]), "ST_conf": _num(res["ST_conf"][i])}
+            p: {"S1": finite_or_none(res["S1"][i]), "S1_conf": finite_or_none(res["S1_conf"][i]),
+                "ST": finite_or_none(res["ST"][i]), "ST_conf": finite_or_none(res["ST_conf"][i])}
             for i, p in enumerate(problem["names"])
         }
     return out
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
 
 
 # ---------------------------------------------------------------- reading a sweep directory back

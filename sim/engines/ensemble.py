@@ -98,7 +98,7 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
             fill_step(rng, uniforms[rows], normals[rows])
         for k, (scen, level, threat, track) in enumerate(states):
             nxt, th, step = step_runs(scen, t, level, threat, draws, regime, tag=k == 0)
-            track.record(t, *(step[k][:valid] for k in ("realised", "misperceived", "mde", "source", "provoked",
+            track.tally(t, *(step[k][:valid] for k in ("realised", "misperceived", "mde", "source", "provoked",
                                                           "contact")))
             if k == 0:
                 if keep:

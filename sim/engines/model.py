@@ -149,7 +149,7 @@ class EscalationModel(mesa.Model):
         self.update_threat()
         self.decide()
         self.open_backchannels()
-        self.record()
+        self.tally_outcomes()
         self.agents.do("advance")
         self.now["level"], self.now["threat"] = self.now["next_level"], self.now["next_threat"]
         self.t += 1
@@ -213,7 +213,7 @@ class EscalationModel(mesa.Model):
         for agent, level in zip(self.state_agents, self.today["next_level"]):
             agent.next_level = level
 
-    def record(self) -> None:
+    def tally_outcomes(self) -> None:
         """Write today's paths and tags and fold them into the run's outcomes."""
         h, t, now = self.history, self.t, self.now
         for name, key in (("intended", "intended"), ("realised", "realised"), ("perceived", "perceived"),
@@ -222,7 +222,7 @@ class EscalationModel(mesa.Model):
             h[name][t] = now[key][0]
         h["level"][t + 1] = now["next_level"][0]
         h["threat"][t + 1] = now["next_threat"][0]
-        self.outcomes.record(t, now["realised"], now["misread"], now["mde"], now["source"], now["provoked"],
+        self.outcomes.tally(t, now["realised"], now["misread"], now["mde"], now["source"], now["provoked"],
                              now["contact"])
 
     def run(self) -> EscalationModel:

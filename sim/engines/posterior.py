@@ -12,7 +12,6 @@ import copy
 import csv
 import io
 import json
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.core.numbers import json_ready
 from sim.engines.draws import Stream, child
 from sim.core.errors import InputError
 from sim.engines.parameters import check_keys
@@ -139,16 +139,10 @@ def write_posterior(report: dict, directory: Path, command: list[str] | None = N
     doc["command"] = command if command is not None else sys.argv
     doc["versions"] = versions()
     atomic_write(csv_path, posterior_csv(report))
-    atomic_write(json_path, json.dumps(doc, indent=2, default=_json) + "\n")
+    atomic_write(json_path, json.dumps(json_ready(doc), indent=2) + "\n")
     return csv_path, json_path
 
 
-def _json(x):
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    raise TypeError(f"not JSON: {type(x)}")
 
 
 def posterior_for(scenario, path: str | Path) -> Posterior:

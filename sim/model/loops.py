@@ -279,7 +279,7 @@ def note_crises(t, realised, crisis_rung, first_crisis):
 
 
 @jit
-def record_into(t, exercise_day, crisis_rung, window, realised, misperceived, mde, mde_source, provoked, contact,
+def tally_into(t, exercise_day, crisis_rung, window, realised, misperceived, mde, mde_source, provoked, contact,
                 provocations, exercise_provocations, contacts, actor_max_rung, max_rung, first_passage,
                 crisis_onsets, in_crisis, first_crisis, first_mde, last_mde, misreading_crisis_step,
                 misreading_lag, misperceptions, misperception_pairs, mde_counts, occupancy):

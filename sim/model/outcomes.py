@@ -85,13 +85,13 @@ class OutcomeTracker:
         return cls(runs, sc.n_actors, sc.top_rung, sc.horizon, sc.crisis_rung, sc.war_rung, sc.window,
                    exercise_days=(sc.drill_rung >= 0).any(axis=1), crisis_only=crisis_only)
 
-    def record(self, t: int, realised, misperceived, mde, mde_source, provoked, contact=None) -> None:
+    def tally(self, t: int, realised, misperceived, mde, mde_source, provoked, contact=None) -> None:
         """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N),
         provoked (R, N) bool, contact (R, N) bool (contact incidents; None: none)."""
         if self.crisis_only:
             loops.note_crises(t, realised, self.crisis_rung, self.first_crisis)
             return
-        loops.record_into(t, self.exercise_days[t], self.crisis_rung, self.window, realised, misperceived, mde,
+        loops.tally_into(t, self.exercise_days[t], self.crisis_rung, self.window, realised, misperceived, mde,
                           mde_source, provoked, np.zeros(provoked.shape, dtype=bool) if contact is None else contact,
                           self.provocations, self.exercise_provocations, self.contacts, self.actor_max_rung,
                           self.max_rung, self.first_passage, self.crisis_onsets, self._in_crisis, self.first_crisis,

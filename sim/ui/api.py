@@ -5,15 +5,23 @@
 >>> print(result)                          # the table escsim run prints  # doctest: +SKIP
 >>> result.summary["p_miscalculation"]     # the numbers summary.json holds  # doctest: +SKIP
 >>> result.save("results/mine")            # the directory escsim run writes  # doctest: +SKIP
+>>> levers = sim.sweep("experiments/levers.toml", out="results/levers")  # doctest: +SKIP
+>>> print(levers); levers.plot()           # its table and its figure  # doctest: +SKIP
+>>> print(sim.compare(["scenarios/korea_baseline.toml"], {"drills.freedom_shield.transparency": 0.9}))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.analysis.compare import compare as compare_targets
+from sim.analysis.experiment import Experiment, load_experiment
+from sim.analysis.over import compare_over
+from sim.analysis.sweep import SweepReport, format_points, load_sweep, run_sweep
 from sim.analysis.rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare, estimate_rare, resolve_rare, summarise_rare
 from sim.core.errors import InputError
 from sim.core.files import atomic_write, replace_dir
@@ -27,7 +35,7 @@ from sim.data.calibrate import load_calibration
 from sim.data.hindcast import Hindcast, hindcast_report, load_hindcast, resolve_histories, simulate_years
 from sim.data.predictive import format_comparison, format_period
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior
-from sim.ui.plots import RUN_FIGURES, draw_run, plot_coverage, plot_hindcast, run_figures, save_figure
+from sim.ui.plots import RUN_FIGURES, draw_run, draw_sweep, sweep_figures, plot_coverage, plot_hindcast, run_figures, save_figure
 
 
 @dataclass
@@ -134,6 +142,85 @@ def _rare_targets(resolved: Resolved, rare, replicas, repetitions, score) -> lis
     targets = check_rare(resolved.compiled, list(rare), DEFAULT_REPLICAS if replicas is None else replicas,
                          DEFAULT_REPETITIONS if repetitions is None else repetitions)
     return list({t.name: t for t in targets}.values())  # "war" and "5" are one target
+
+
+# ---------------------------------------------------------------- sweeps and comparisons
+
+
+@dataclass
+class SweepResult:
+    """`escsim sweep`'s result: the experiment as planned, what the sweep did, and where it is; it prints
+    the table `escsim sweep` prints and draws the figure its design calls for."""
+
+    experiment: Experiment
+    report: SweepReport
+    out: Path
+    figures: list[Path] = field(default_factory=list)  # the figure files written, once every point is done
+
+    @property
+    def finished(self) -> bool:
+        return self.report.computed + self.report.reused == len(self.experiment.points)
+
+    @property
+    def rows(self) -> list[dict]:
+        """points.csv's rows: each point's parameters and probabilities with their intervals."""
+        return load_sweep(self.out).rows
+
+    def table(self) -> str:
+        return format_points(self.experiment, self.out) if self.finished else (
+            f"{self.report.computed + self.report.reused} of {len(self.experiment.points)} points done in {self.out}")
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def plot(self, kind: str | None = None, **request):
+        """The sweep's figure (``kind`` and ``request`` as `escsim plot`'s --kind, --x, --y, --output,
+        --risk), a matplotlib Figure, not saved."""
+        return draw_sweep([load_sweep(self.out)], kind, **request)
+
+
+def sweep(experiment, *, runs: int | None = None, out: str | Path | None = None, workers: int | None = None,
+          scheduler: str | None = None, figures: bool = True, progress: bool = False,
+          command: list[str] | None = None) -> SweepResult:
+    """Run an experiment file's sweep as ``escsim sweep`` does: every point planned and validated first,
+    then each point not already finished in ``out`` (default ``results/NAME``); an interrupted sweep
+    resumes there. ``runs`` overrides the runs per point; with ``figures`` the design's figure is written
+    beside the table once every point is done."""
+    exp = load_experiment(experiment, runs=runs)
+    out = Path(out) if out is not None else Path("results") / exp.meta.name
+    report = run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress, command=command)
+    result = SweepResult(exp, report, out)
+    if figures and result.finished:
+        result.figures = sweep_figures([out])
+    return result
+
+
+def compare(targets, overrides=None, *, over: str | Path | None = None, runs: int | None = None,
+            seed: Seed | None = None, posterior=None, workers: int | None = None, max_draws: int | None = None,
+            progress: bool = False):
+    """Paired differences as ``escsim compare`` gives them: ``targets`` (scenario files or results
+    directories) against each other, or one scenario against itself with ``overrides`` (dotted key ->
+    value for every target, or ``--set``'s ``[N:]KEY=VALUE`` strings, N for the N-th target); with ``over`` (an experiment file), each setting's difference in every posterior draw, where
+    the experiment decides the seed and the posterior (``max_draws``: only its first draws). The result
+    prints its table and has ``to_dict()``."""
+    sets = [_as_set(k, v) for k, v in overrides.items()] if isinstance(overrides, dict) else list(overrides or [])
+    if over is None:
+        if max_draws is not None:
+            raise InputError("max_draws: only with over (an experiment's draws)")
+        return compare_targets(list(targets), sets, runs=runs, seed=seed, workers=workers,
+                               posterior=posterior, progress=progress)
+    if seed is not None:
+        raise InputError("--seed: with --over the experiment decides it (its seed)")
+    if posterior is not None:
+        raise InputError("--posterior: with --over the experiment decides it (its scenario's posterior and its "
+                         "'posterior' setting)")
+    return compare_over(list(targets), over, sets, runs=runs, workers=workers, max_draws=max_draws,
+                        progress=progress)
+
+
+def _as_set(key: str, value) -> str:
+    """A Python value as ``--set`` writes it (a TOML value), so the API and the command share one parser."""
+    return f"{key}={value.isoformat() if isinstance(value, dt.date) else json.dumps(value)}"
 
 
 # ---------------------------------------------------------------- the record: hindcast and calibration

@@ -89,22 +89,21 @@ def _run(args) -> int:
 
 def _sweep(args) -> int:
     from sim.analysis.experiment import load_experiment
-    from sim.analysis.sweep import format_points, run_sweep
+    from sim.ui import api
 
-    exp = load_experiment(args.experiment, runs=args.runs)  # plans and validates every point first
+    exp = load_experiment(args.experiment, runs=args.runs)  # plans and validates every point before the banner
     out = args.out or Path("results") / exp.meta.name
     print(f"{exp.meta.name}: {len(exp.points)} points ({exp.meta.sampler}) x {exp.runs:,} runs of "
           f"{exp.base.scenario.name}; results in {out}", flush=True)
-    report = run_sweep(exp, out, workers=args.workers, scheduler=args.scheduler, progress=sys.stderr.isatty(),
-                       command=["escsim", *sys.argv[1:]])
+    result = api.sweep(args.experiment, runs=args.runs, out=out, workers=args.workers, scheduler=args.scheduler,
+                       progress=sys.stderr.isatty(), command=["escsim", *sys.argv[1:]])
+    report = result.report
     print(f"computed {report.computed} points, {report.reused} were already done; table: {report.table}")
     if report.sensitivity:
         print(f"Sobol indices: {report.sensitivity}")
-    if report.computed + report.reused == len(exp.points):
-        from sim.ui.plots import sweep_figures
-
-        print(format_points(exp, out))
-        print("figures: " + ", ".join(str(p) for p in sweep_figures([out])))
+    if result.finished:
+        print(result.table())
+        print("figures: " + ", ".join(str(p) for p in result.figures))
     return 0
 
 
@@ -186,20 +185,10 @@ def _hindcast(args) -> int:
 
 
 def _compare(args) -> int:
-    from sim.analysis.compare import compare
-    from sim.analysis.over import compare_over
+    from sim.ui import api
 
-    if args.over is not None:
-        if args.seed is not None:
-            raise InputError("--seed: with --over the experiment decides it (its seed)")
-        if args.posterior is not None:
-            raise InputError("--posterior: with --over the experiment decides it (its scenario's posterior and its "
-                             "'posterior' setting)")
-        result = compare_over(args.targets, args.over, args.set, runs=args.runs, workers=args.workers,
-                              progress=sys.stderr.isatty())
-    else:
-        result = compare(args.targets, args.set, runs=args.runs, seed=args.seed, workers=args.workers,
-                         posterior=args.posterior, progress=sys.stderr.isatty())
+    result = api.compare(args.targets, args.set, over=args.over, runs=args.runs, seed=args.seed,
+                         posterior=args.posterior, workers=args.workers, progress=sys.stderr.isatty())
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
     return 0
 

@@ -227,7 +227,7 @@ def test_a_crisis_only_tracker_finds_the_crises_a_full_one_finds(data):
     quiet = np.zeros((R, N), dtype=bool)
     for t in range(T):
         for tracker in trackers:
-            tracker.record(t, actions[t], np.zeros((R, N, N), dtype=bool), quiet, np.full((R, N), -1), quiet, quiet)
+            tracker.tally(t, actions[t], np.zeros((R, N, N), dtype=bool), quiet, np.full((R, N), -1), quiet, quiet)
     full, light = trackers
     assert np.array_equal(full.crisis, light.crisis) and np.array_equal(full.first_crisis, light.first_crisis)
     assert np.array_equal(full.crisis, (actions >= 4).any(axis=(0, 2)))

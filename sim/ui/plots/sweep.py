@@ -242,9 +242,13 @@ def sweep_figures(results: list[Path], kind: str | None = None, out: Path | None
     sweeps = [load_sweep(d) for d in results]
     check_out(out)
     kind = kind or default_kind(sweeps)
-    request = check_sweep_request(sweeps, kind, x, y, output, risk)
-    fig = _SWEEP_DRAW[kind](sweeps, **request)
-    return save_all(fig, out, sweeps[0].path / kind, formats)
+    return save_all(draw_sweep(sweeps, kind, x=x, y=y, output=output, risk=risk), out, sweeps[0].path / kind, formats)
+
+
+def draw_sweep(sweeps: list[SweepResults], kind: str | None = None, *, x=None, y=None, output=None, risk=None) -> Figure:
+    """The ``kind`` figure (default: the design's) of loaded sweeps, checked first, not saved."""
+    kind = kind or default_kind(sweeps)
+    return _SWEEP_DRAW[kind](sweeps, **check_sweep_request(sweeps, kind, x, y, output, risk))
 
 
 def check_sweep_request(sweeps: list[SweepResults], kind: str, x=None, y=None, output=None, risk=None) -> dict:
