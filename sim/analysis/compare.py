@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.io.notes import top_rung_note
 from sim.analysis.pairing import paired_estimate
 from sim.core.errors import InputError
 from sim.core.stats import estimate
@@ -103,6 +104,8 @@ class Comparison:
         lines += ["", "runs differing: runs with the outcome only in the setting / only in the baseline; "
                   "every other run ended the same way in both",
                   _paired_note(kind)]
+        if "p_nuclear_use" in self.outputs:
+            lines.append(f"note: {top_rung_note(self.settings[0].compiled.rung_names[-1])}")
         return "\n".join(lines)
 
     def _draws(self) -> bool:

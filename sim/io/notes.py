@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 ALWAYS = 0.95  # a share of runs at or above this reads as "every run"
 TOP_GIVEN_WAR = 0.8  # runs with a war that reach the top rung, at or above which the top rung is explained
-FEWEST_WARS = 10  # below this many wars the share of them that go further says too little to explain
+FEWEST_WARS = 10  # below this many wars the share of them that go further says too little to quote
 
 WHY_FLAT = {
     "cohesion": ("alliances share threat as max(A_ij, cohesion x A_kj), so cohesion acts only once cohesion "
@@ -30,13 +30,20 @@ def summary_notes(summary: dict) -> list[str]:
                      "perception noise nearly every run has some step up that a perfect reader would not have "
                      "taken, so the headline is the twin test, P(miscalculation) (docs/model.md section 6)")
     war, top = summary.get("p_war"), summary.get("p_nuclear_use")
-    if war and top and war["successes"] >= FEWEST_WARS and top["successes"] >= TOP_GIVEN_WAR * war["successes"]:
-        name = list(summary.get("max_rung_distribution", {"top rung": 0}))[-1]
-        notes.append(f"{top['successes']} of {war['successes']} runs with a war reach {name}: an assumption, not a "
-                     "finding; the rules climb a rung a day while they read hostility above their trigger, up to "
-                     "each actor's ceiling (default: the top rung), and no record informs the top rungs "
-                     "(docs/model.md section 6)")
+    if top:
+        name = list(summary.get("max_rung_distribution", {"the top rung": 0}))[-1]
+        counted = bool(war) and war["successes"] >= FEWEST_WARS and top["successes"] >= TOP_GIVEN_WAR * war["successes"]
+        notes.append(top_rung_note(name, (war["successes"], top["successes"]) if counted else None))
     return notes
+
+
+def top_rung_note(name: str, wars_reached: tuple[int, int] | None = None) -> str:
+    """Why P(top rung) is an assumption, wherever it is printed; with (runs with a war, of them runs
+    reaching the top rung), how many wars went all the way."""
+    count = f"{wars_reached[1]} of {wars_reached[0]} runs with a war reach {name}; " if wars_reached else ""
+    return (f"{count}P({name}) is an assumption, not a finding: the rules climb a rung a day while they read "
+            "hostility above their trigger, up to each actor's ceiling (default: the top rung), and no record "
+            "informs the top rungs (docs/model.md section 6)")
 
 
 def flat_notes(rows: Sequence[dict], columns: Sequence[str], outputs: Sequence[str]) -> list[str]:

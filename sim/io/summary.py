@@ -17,7 +17,7 @@ import numpy as np
 from sim.core.stats import MIN_DRAWS, escalation_curves, estimate, spread_over_draws
 from sim.engines.draws import Seed, describe_seed
 from sim.engines.simulate import EnsembleResult
-from sim.io.notes import summary_notes
+from sim.io.notes import summary_notes, top_rung_note
 from sim.model.compile import CompiledScenario
 from sim.model.outcomes import DrawCounts, Totals
 
@@ -158,6 +158,8 @@ def format_table(summary: dict) -> str:
                      f"replicas, score {r['score']})")
         if r.get("reason"):
             lines.append(f"  {r['reason']}")
+        if r["rung_name"] == top:
+            lines.append(f"  note: {top_rung_note(top)}")
         if r.get("model_steps") and r.get("crude_mc_runs_equivalent"):
             lines.append(f"  {r['model_steps']:.3g} model steps; crude Monte Carlo needs about "
                          f"{r['crude_mc_runs_equivalent']:.3g} runs ({r['crude_mc_steps_equivalent']:.3g} steps) for "

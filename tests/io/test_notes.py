@@ -26,6 +26,7 @@ def test_a_note_appears_exactly_when_its_surprise_does(runs, share, wars, top):
     assert any("misperception-driven" in n for n in notes) == (mde / runs >= ALWAYS)
     assert any(f"{reached} of {wars} runs with a war reach nuclear use" in n for n in notes) == (
         wars >= FEWEST_WARS and reached >= TOP_GIVEN_WAR * wars)
+    assert any("P(nuclear use) is an assumption, not a finding" in n for n in notes)  # whatever the counts
     assert all("docs/model.md section" in n for n in notes)
 
 
@@ -53,7 +54,10 @@ def test_no_flat_note_when_any_run_differs_or_the_reason_is_unknown():
 
 
 def test_the_run_table_explains_the_tag_that_fires_in_every_run():
-    result = sim.run(SCENARIOS / "korea_baseline.toml", runs=640, seed=1, workers=1)
+    result = sim.run(SCENARIOS / "korea_baseline.toml", runs=640, seed=1, workers=1, rare=["nuclear"],
+                     replicas=20, repetitions=2)
     assert result.summary["p_misperception_driven_escalation"]["estimate"] >= ALWAYS
     assert result.summary["notes"] == summary_notes(result.summary)
-    assert "note: P(misperception-driven escalation) is 100% of runs by construction" in result.table()
+    table = result.table()
+    assert "note: P(misperception-driven escalation) is 100% of runs by construction" in table
+    assert table.count("P(nuclear use) is an assumption") == 2  # the crude row's note and the AMS row's
