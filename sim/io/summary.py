@@ -141,6 +141,10 @@ def format_table(summary: dict) -> str:
     if spread:
         lines.append("5-95% over draws: the spread of the draws' own estimates, how far the answer moves with the "
                      "parameters (plus each draw's Monte Carlo noise)")
+    elif (summary.get("parameters", {}).get("posterior") or {}).get("draws"):
+        draws = summary["parameters"]["posterior"]["draws"]
+        lines.append(f"5-95% over draws: not shown, {draws} posterior draw{'s are' if draws != 1 else ' is'} too few "
+                     f"for a spread ({MIN_DRAWS} or more)")
     lines += [f"note: {n}" for n in summary_notes(summary)]
     # Rare targets (escsim run --rare): the AMS estimate, labelled with the method, its t interval over
     # repetitions, its relative error and work, and how the paths to the target looked.

@@ -66,6 +66,7 @@ def test_too_few_draws_give_no_interval(tmp_path, capsys):
                  "--workers", "1"]) == 0
     printed = capsys.readouterr().out
     assert "no interval: 5 posterior draws, fewer than 10" in printed and "[" not in printed.split("\n")[3]
+    assert "5-95% over draws: not shown, 5 posterior draws are too few" in printed  # the column's absence, said
     summary = json.loads((out / "summary.json").read_text())
     for key in ("p_miscalculation", "p_crisis", "p_war"):
         assert summary[key]["ci_low"] is None and summary[key]["ci_high"] is None
