@@ -8,7 +8,7 @@ from sim.engines.resolve import Resolved, resolve
 from sim.model.scenario import load_scenario
 from sim.model.schema import Scenario
 from sim.engines.simulate import EnsembleResult, simulate
-from sim.ui.api import RunResult, SweepResult, compare, run, sweep
+from sim.ui.api import RunResult, SweepResult, compare, levers, run, sweep
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,7 @@ __all__ = [
     "compare",
     "compile_scenario",
     "get_rule",
+    "levers",
     "load_scenario",
     "register_rule",
     "registered_rules",

@@ -25,7 +25,8 @@ from sim.engines.resolve import Resolved, resolve
 from sim.model.scenario import ScenarioFile, read_input_file
 from sim.model.schema import Scenario, StrictTable
 
-SAMPLERS = ("grid", "lhs", "sobol", "oat", "saltelli")
+SAMPLERS = ("grid", "lhs", "sobol", "oat", "pairs", "saltelli")
+BASELINE_SAMPLERS = ("oat", "pairs")  # the samplers whose points are changes from a baseline point
 OUTPUTS = ("p_miscalculation", "p_crisis", "p_war", "p_crisis_perfect_perception", "p_crisis_after_misreading",
            "p_misperception_driven_escalation")
 MAX_POINTS = 100_000
@@ -226,8 +227,8 @@ def _check_parameters(spec: ExperimentFile, file: str) -> None:
                                "range = [low, high] (values lists go with the grid and oat samplers)"))
         if not continuous and p.range is not None and p.steps is None:
             out.append(problem(file, f"{key}.steps", f"sampler {meta.sampler!r} needs steps (>= 2) to grid a range"))
-        if p.baseline is not None and meta.sampler != "oat":
-            out.append(problem(file, f"{key}.baseline", "only the oat sampler uses a baseline"))
+        if p.baseline is not None and meta.sampler not in BASELINE_SAMPLERS:
+            out.append(problem(file, f"{key}.baseline", "only the oat and pairs samplers use a baseline"))
     if len(set(columns)) != len(columns):
         out.append(problem(file, "parameters", f"two parameters share a column name: {columns}; set name ="))
     keys = [k for p in params for k in p.keys]
@@ -263,6 +264,8 @@ def design(spec: ExperimentFile) -> list[dict[str, Value]]:
         return [dict(zip([p.column for p in params], combo)) for combo in itertools.product(*(p.levels() for p in params))]
     if meta.sampler == "oat":
         return _one_at_a_time(params)
+    if meta.sampler == "pairs":
+        return _alone_and_in_pairs(params)
     if meta.sampler == "lhs":
         unit = qmc.LatinHypercube(d=d, rng=np.random.default_rng(meta.seed)).random(meta.points)
     elif meta.sampler == "sobol":
@@ -282,16 +285,29 @@ def salib_problem(params: list[Parameter]) -> dict:
     return {"num_vars": len(params), "names": [p.column for p in params], "bounds": [list(p.range) for p in params]}
 
 
+def _baseline(params: list[Parameter]) -> dict[str, Value]:
+    """Each parameter's baseline: its own, or its middle level."""
+    return {p.column: p.baseline if p.baseline is not None else p.levels()[len(p.levels()) // 2] for p in params}
+
+
 def _one_at_a_time(params: list[Parameter]) -> list[dict[str, Value]]:
     """The baseline point, then each parameter through its levels with the others at baseline."""
-    base = {}
-    for p in params:
-        levels = p.levels()
-        b = p.baseline if p.baseline is not None else levels[len(levels) // 2]
-        base[p.column] = b
+    base = _baseline(params)
     points = [dict(base)]
     for p in params:
         for v in p.levels():
             if v != base[p.column]:
                 points.append({**base, p.column: v})
+    return points
+
+
+def _alone_and_in_pairs(params: list[Parameter]) -> list[dict[str, Value]]:
+    """The one-at-a-time points, then every two parameters changed together, at every combination of
+    their levels other than the baseline: a posture is a combination of levers, and two levers can add
+    up, overlap or undo each other."""
+    base = _baseline(params)
+    points = _one_at_a_time(params)
+    for p, q in itertools.combinations(params, 2):
+        for v, w in itertools.product(*([x for x in r.levels() if x != base[r.column]] for r in (p, q))):
+            points.append({**base, p.column: v, q.column: w})
     return points

@@ -64,6 +64,9 @@ def paired_estimate(here: np.ndarray, base: np.ndarray, confidence: float = 0.95
         d, lo, hi = difference_over_draws(h - b, sizes, confidence, counts=(only_here, only_base, both))
         r, rlo, rhi = ratio_over_draws(h, b, sizes, confidence, counts=(only_here, only_base, both))
         out["draws"] = len(sizes)
+        # in how many draws the setting had fewer (more) runs with the outcome than the baseline: how often
+        # it helps over the parameters' uncertainty (each draw's count carries its own Monte Carlo noise)
+        out["draws_lower"], out["draws_higher"] = float(np.mean(h < b)), float(np.mean(h > b))
         interval = (f"paired, over {len(sizes)} posterior draws" if len(sizes) >= MIN_DRAWS else
                     f"none: {len(sizes)} posterior draws, fewer than {MIN_DRAWS}")
     return out | {"difference": (only_here - only_base) / n, "diff_low": finite_or_none(lo), "diff_high": finite_or_none(hi),
@@ -74,7 +77,7 @@ def paired_estimate(here: np.ndarray, base: np.ndarray, confidence: float = 0.95
 PAIRED_FILE = "paired_baseline.npz"
 
 
-PAIRED_SAMPLERS = ("grid", "oat")
+PAIRED_SAMPLERS = ("grid", "oat", "pairs")
 
 
 def sweep_baseline(exp) -> int | None:
@@ -92,7 +95,8 @@ def paired_columns(output: str, p: dict) -> dict:
     interval is (``diff_interval``, one column for every output: they share their runs and draws)."""
     return {f"{output}_diff": p["difference"], f"{output}_diff_low": p["diff_low"],
             f"{output}_diff_high": p["diff_high"], f"{output}_only_here": p["only_here"],
-            f"{output}_only_baseline": p["only_baseline"], "diff_interval": p["interval"]}
+            f"{output}_only_baseline": p["only_baseline"], "diff_interval": p["interval"],
+            **{f"{output}_{k}": p[k] for k in ("draws_lower", "draws_higher") if k in p}}
 
 
 class SweepPairing:

@@ -146,8 +146,14 @@ def format_table(summary: dict) -> str:
         lines.append(f"5-95% over draws: not shown, {draws} posterior draw{'s are' if draws != 1 else ' is'} too few "
                      f"for a spread ({MIN_DRAWS} or more)")
     lines += [f"note: {n}" for n in summary_notes(summary)]
-    # Rare targets (escsim run --rare): the AMS estimate, labelled with the method, its t interval over
-    # repetitions, its relative error and work, and how the paths to the target looked.
+    lines += _rare_lines(summary, top)
+    return "\n".join(lines)
+
+
+def _rare_lines(summary: dict, top: str) -> list[str]:
+    """Rare targets (escsim run --rare): the AMS estimate, labelled with the method, its t interval over
+    repetitions, its relative error and work, and how the paths to the target looked."""
+    lines = []
     for i, r in enumerate(summary.get("rare", {}).values()):
         if i == 0:
             at = f", {r['parameters']}"
@@ -174,7 +180,7 @@ def format_table(summary: dict) -> str:
             lines.append(f"  paths at the target ({paths['paths']} replicas, AMS-weighted): "
                          f"{paths['began_with_mde']:.0%} began with a misperception-driven escalation; "
                          f"first to climb: " + ", ".join(f"{a} {s:.0%}" for a, s in first if s > 0))
-    return "\n".join(lines)
+    return lines
 
 
 def _interval_note(kind: str) -> str:

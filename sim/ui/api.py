@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sim.analysis.compare import compare as compare_targets
 from sim.analysis.experiment import Experiment, load_experiment
+from sim.analysis.levers import LeverRanking, check_lever_experiment, rank_levers, write_ranking
 from sim.analysis.over import compare_over
 from sim.analysis.sweep import SweepReport, format_points, load_sweep, run_sweep
 from sim.analysis.rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare, estimate_rare, resolve_rare, summarise_rare
@@ -221,6 +222,20 @@ def compare(targets, overrides=None, *, over: str | Path | None = None, runs: in
 def _as_set(key: str, value) -> str:
     """A Python value as ``--set`` writes it (a TOML value), so the API and the command share one parser."""
     return f"{key}={value.isoformat() if isinstance(value, dt.date) else json.dumps(value)}"
+
+
+def levers(experiment, *, runs: int | None = None, out: str | Path | None = None, workers: int | None = None,
+           scheduler: str | None = None, progress: bool = False, command: list[str] | None = None) -> LeverRanking:
+    """Rank a lever experiment's postures as ``escsim levers`` does: the experiment is checked to be a
+    lever design (sampler pairs or oat, common random numbers) before anything runs, swept as
+    :func:`sweep` sweeps it (resuming in ``out``), ranked (:func:`sim.analysis.levers.rank_levers`) and
+    written as ``levers.csv`` beside the sweep's table; the ranking's ``path`` is that file."""
+    check_lever_experiment(load_experiment(experiment, runs=runs))
+    result = sweep(experiment, runs=runs, out=out, workers=workers, scheduler=scheduler, progress=progress,
+                   command=command)
+    ranking = rank_levers(load_sweep(result.out), result.experiment.meta.outputs)
+    ranking.path = write_ranking(ranking, result.out)
+    return ranking
 
 
 # ---------------------------------------------------------------- the record: hindcast and calibration

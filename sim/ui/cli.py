@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         # A pool whose iterator was left by an exception (even an unexpected one) would otherwise
         # keep its workers computing, and Python's exit would wait for every queued task. Only a
         # command that imported the pool module can have one.
-        parallel = sys.modules.get(f"{__package__}.parallel")
+        parallel = sys.modules.get("sim.engines.parallel")  # by its full name: the cli moved, the pool did not
         if parallel is not None:
             parallel.end_pools()
         if in_main_thread:
@@ -190,6 +190,16 @@ def _compare(args) -> int:
     result = api.compare(args.targets, args.set, over=args.over, runs=args.runs, seed=args.seed,
                          posterior=args.posterior, workers=args.workers, progress=sys.stderr.isatty())
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
+    return 0
+
+
+def _levers(args) -> int:
+    from sim.ui import api
+
+    ranking = api.levers(args.experiment, runs=args.runs, out=args.out, workers=args.workers,
+                         scheduler=args.scheduler, progress=sys.stderr.isatty(), command=["escsim", *sys.argv[1:]])
+    print(ranking.table())
+    print(f"ranking: {ranking.path}")
     return 0
 
 

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replay(sub)
     _add_hindcast(sub)
     _add_compare(sub)
+    _add_levers(sub)
     _add_discover(sub)
     _add_validate(sub)
     return parser
@@ -90,6 +91,19 @@ def _add_sweep(sub) -> None:
     sw.add_argument("--runs", type=_positive_int, help="runs per point, overriding the file (a quick look)")
     sw.add_argument("--scheduler", metavar="ADDRESS",
                     help="run the points on this Dask scheduler (e.g. tcp://10.0.0.5:8786); needs the dask extra")
+
+
+def _add_levers(sub) -> None:
+    lv = sub.add_parser("levers", help="rank levers alone and in pairs by their effect, over the posterior",
+                        description="Run a lever experiment (sampler pairs or oat, common random numbers) as "
+                        "escsim sweep does, then print its postures sorted by the paired change in the first "
+                        "output, with 95%% intervals over the posterior draws and the share of draws in which "
+                        "each lowered it, and write them to levers.csv in the results directory.")
+    lv.add_argument("experiment", type=Path, help="experiment TOML file (sampler pairs or oat)")
+    lv.add_argument("--out", type=Path, help="results directory (default: results/EXPERIMENT_NAME)")
+    lv.add_argument("--workers", type=_positive_int, help="processes on this machine (default: all cores)")
+    lv.add_argument("--runs", type=_positive_int, help="runs per posture, overriding the file (a quick look)")
+    lv.add_argument("--scheduler", metavar="ADDRESS", help="run the postures on this Dask scheduler")
 
 
 def _add_plot(sub) -> None:

@@ -23,6 +23,8 @@ import numpy as np
 
 from sim.analysis.discover import available, discover
 from sim.analysis.experiment import Experiment, load_experiment
+from sim.analysis.levers import LeverRanking, rank_levers
+from sim.analysis.sweep import load_sweep
 from sim.core.errors import InputError
 from sim.core.files import atomic_write
 from sim.io.notes import flat_notes
@@ -88,6 +90,28 @@ def paired_table(rows: list[dict], columns: list[str], outputs: list[str]) -> li
     header = columns + [f"change in {LABELS.get(o, o)}" for o in outputs]
     lines += _table(header, [[r[c] for c in columns] + [_diff(r, o) for o in outputs] for r in rows[1:]])
     return lines + [""] + [f"*Flat by design.* {n}" for n in flat_notes(rows, columns, outputs)] + [""]
+
+
+def ranking_lines(ranking: LeverRanking) -> list[str]:
+    """A lever ranking (:mod:`sim.analysis.levers`) as the page shows it: each posture's paired change
+    from the baseline, sorted by the first output's, with the shares of draws it lowered / raised."""
+    head = ranking.outputs[0]
+    lines = [f"Every posture against the baseline (all levers off: {LABELS.get(head, head)} "
+             f"{100 * float(ranking.baseline[head]):.2f}%), run by run on the same random numbers and posterior "
+             f"draws, sorted by the change in {LABELS.get(head, head)}: the change in percentage points with its "
+             f"paired 95% interval ({ranking.interval}, the draw as the unit), and the shares of draws in which it "
+             "lowered / raised the outcome. The table is also `levers.csv` in the results directory.", ""]
+    header = ["posture"] + [f"change in {LABELS.get(o, o)} (draws -/+)" for o in ranking.outputs]
+    body = [[r["posture"]] + [f"{_ranking_cell(r, o)}" for o in ranking.outputs] for r in ranking.rows]
+    return lines + _table(header, body) + [""]
+
+
+def _ranking_cell(row: dict, o: str) -> str:
+    d, lo, hi = (row[f"{o}{s}"] for s in ("_diff", "_diff_low", "_diff_high"))
+    text = f"{100 * d:+.2f}" + (" (no interval)" if lo is None else f" [{100 * lo:+.2f}, {100 * hi:+.2f}]")
+    if row.get(f"{o}_draws_lower") is not None:
+        text += f" ({100 * row[f'{o}_draws_lower']:.0f}/{100 * row[f'{o}_draws_higher']:.0f}%)"
+    return text
 
 
 def discovery_section(results: Path, page_dir: Path, name: str, above: float, section: Section) -> list[str]:
@@ -171,6 +195,8 @@ def _design_lines(exp: Experiment, rows: list[dict], outputs: list[str], results
                          f"± {100 * half:.2f}%"])
         return lines + _table(["probability", "median", "5% - 95% over the points", "95% half-width (one point)"],
                               body) + [""]
+    if meta.sampler == "pairs":
+        return ranking_lines(rank_levers(load_sweep(results), outputs))
     header = columns + [LABELS.get(o, o) + " [95% CI]" for o in outputs] + ["runs"]
     lines += _table(header, [[r[c] for c in columns] + [_pct(r, o) for o in outputs] + [r["runs"]] for r in rows])
     return lines + [""] + paired_table(rows, columns, outputs)

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from sim.analysis.experiment import BASELINE_SAMPLERS
 from sim.analysis.sweep import SweepResults, load_sweep
 from sim.core.errors import InputError
 from sim.model.outcomes import LABELS
@@ -221,7 +222,7 @@ def default_kind(sweeps: list[SweepResults]) -> str:
         return "sensitivity"
     if s.sampler in ("lhs", "sobol"):
         return "scatter"
-    if s.sampler == "oat" or not numeric:
+    if s.sampler in BASELINE_SAMPLERS or not numeric:
         return "effects"
     if len(s.columns) == 2 and len(numeric) == 2:
         return "map"
@@ -274,7 +275,7 @@ def check_sweep_request(sweeps: list[SweepResults], kind: str, x=None, y=None, o
     return request
 
 
-_ALTERNATIVE = {"oat": "effects", "lhs": "scatter", "sobol": "scatter", "saltelli": "sensitivity or scatter"}
+_ALTERNATIVE = {"oat": "effects", "pairs": "effects", "lhs": "scatter", "sobol": "scatter", "saltelli": "sensitivity or scatter"}
 
 
 def _check_design(sweeps: list[SweepResults], kind: str) -> None:
@@ -289,7 +290,7 @@ def _check_design(sweeps: list[SweepResults], kind: str) -> None:
         if kind == "response" and len(s.columns) > 2:
             raise InputError(f"{where}; response needs a grid of one parameter, or two (one line per level "
                              "of the other): use --kind scatter or effects")
-        if kind == "effects" and s.sampler not in ("grid", "oat"):
+        if kind == "effects" and s.sampler not in ("grid", *BASELINE_SAMPLERS):
             raise InputError(f"{where}; effects labels each point by what it changes, and sampled points change "
                              f"everything: use --kind {_ALTERNATIVE[s.sampler]}")
         if kind == "scatter" and not all(s.numeric(c) for c in s.columns):
