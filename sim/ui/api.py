@@ -24,6 +24,7 @@ from sim.io.rundir import check_run_dir, default_out, keeps_runs_table, write_re
 from sim.io.summary import format_table, summarise
 from sim.data.calibrate import calibrate as fit_calibration
 from sim.data.calibrate import load_calibration
+from sim.data.importer import import_record  # noqa: F401 (escsim import-record's call)
 from sim.data.hindcast import Hindcast, hindcast_report, load_hindcast, resolve_histories, simulate_years
 from sim.data.predictive import format_comparison, format_period
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be set
     previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
     try:
-        return globals()[f"_{args.command}"](args)  # each subcommand NAME is handled by the function _NAME
+        return globals()[f"_{args.command.replace('-', '_')}"](args)  # subcommand NAME: the function _NAME (- as _)
     except InputError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -238,6 +238,14 @@ def _replay(args) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, replay_table(model))
         print(f"path written to {out}")
+    return 0
+
+
+def _import_record(args) -> int:
+    from sim.ui.api import import_record
+
+    written = import_record(args.events, args.out, clashes=args.clashes, years=args.years)
+    print("written: " + ", ".join(map(str, written)))
     return 0
 
 

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_discover(sub)
     _add_validate(sub)
+    _add_record_commands(sub)
     return parser
 
 
@@ -215,3 +216,14 @@ def _add_discover(sub) -> None:
 def _add_validate(sub) -> None:
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files")
+
+
+def _add_record_commands(sub) -> None:
+    """import-record, forecast and evaluate (issue 23): the record extended, and forecasts from it."""
+    imp = sub.add_parser("import-record", help="check a provocation event list (CSIS format) and a clash list and "
+                         "write them as the record's files")
+    imp.add_argument("events", type=Path, help="provocation events CSV (columns date, type, event, ...)")
+    imp.add_argument("--out", type=Path, required=True, help="directory to write the record's files into")
+    imp.add_argument("--clashes", type=Path, help="clash list CSV (columns date, event, class, ...) to import too")
+    imp.add_argument("--years", type=int, nargs=2, metavar=("FIRST", "LAST"),
+                     help="keep the rows of these years only (default: the years the events span)")
