@@ -150,3 +150,31 @@ def format_evaluation(ev: Evaluation, summary: dict) -> str:
             lines.append(f"  {name:12} {r['crps']:>6.2f} {r['log']:>6.2f} {r['interval']:>7.2f} {r['width']:>6.1f} "
                          f"{diff}  {r['pit_histogram']}")
     return "\n".join(lines)
+
+
+def evaluation_files(ev: Evaluation, summary: dict, command: list[str] | None = None) -> dict[str, str]:
+    """evaluation.json (settings, observed counts, summary, per-origin scores and the model's
+    forecasts) and evaluation.csv (one row per target, origin, forecaster)."""
+    import csv
+    import io
+    import json
+
+    from sim.core.files import versions
+
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(["target", "origin", "year", "observed", "forecaster", *SCORES, "pit"])
+    for target, by in ev.scores.items():
+        for i, T in enumerate(ev.origins):
+            for name, s in by.items():
+                w.writerow([target, T, T + 1, int(ev.observed[target][i]), name,
+                            *(f"{s[k][i]:.6g}" for k in (*SCORES, "pit"))])
+    doc = {"origins": list(ev.origins), "settings": ev.settings,
+           "observed": {t: v.tolist() for t, v in ev.observed.items()}, "summary": summary,
+           "model_forecasts": {str(fc.year): {"origin": fc.origin, **fc.counts(),
+                                              **{k: fc.summary[k] for k in ("p_crisis", "p_war", "p_miscalculation")}}
+                               for fc in ev.forecasts},
+           "conditioning": "each origin T: ABC posterior on the record's years up to T; the priors, the model and "
+                           "its statistics were chosen with the whole 2011-2021 record in view",
+           "command": command, "versions": versions()}
+    return {"evaluation.json": json.dumps(doc, indent=2) + "\n", "evaluation.csv": text.getvalue()}

@@ -188,3 +188,21 @@ def forecast_year(cal: Calibration, table: YearTable, origin: int, year: int, *,
     i = resolved.compiled.actor_ids.index(cal.hindcast.actor)
     return Forecast(origin, year, post, resolved, summarise(result), result.per_run[f"provocations_{i}"],
                     result.per_run["crisis_onsets"], time.perf_counter() - started)
+
+
+def format_forecast(fc: Forecast, hc: Hindcast) -> str:
+    """What `escsim forecast` prints: the counts' predictive bands and expected values, and the
+    probabilities with their intervals over the posterior draws; the record's counts when it has the year."""
+    m, d = fc.posterior.meta, fc.resolved.draws
+    lines = [f"forecast of {fc.year} from {m['conditioned_on']}: posterior of the {m['samples']:,} of {m['table']:,} "
+             f"table histories nearest it (effective sample size {m['effective_sample_size']:.0f}); "
+             f"{d.count} draws x {d.runs_per_draw} runs, {fc.seconds:.1f} s"]
+    observed = {"provocation_days": "provocation_days", "clashes": "core_clashes"}
+    for name, c in fc.counts().items():
+        seen = (f"   observed {getattr(hc.record[fc.year], observed[name])}" if fc.year in hc.record.years else "")
+        lines.append(f"  {name:18} median {c['median']:g}, {c['band']:.0%} band [{c['low']:g}, {c['high']:g}]; "
+                     f"expected {c['mean']:.2f} (95% over draws [{c['mean_low']:.2f}, {c['mean_high']:.2f}]){seen}")
+    for key in ("p_crisis", "p_war", "p_miscalculation"):
+        e = fc.summary[key]
+        lines.append(f"  {key:18} {e['estimate']:.3f} (95% [{e['ci_low']:.3f}, {e['ci_high']:.3f}], {e['interval']})")
+    return "\n".join(lines)

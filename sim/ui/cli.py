@@ -249,5 +249,31 @@ def _import_record(args) -> int:
     return 0
 
 
+def _options(args) -> dict:
+    """forecast and evaluate: the ABC and forecast settings given on the command line."""
+    return {k: v for k in ("samples", "draws", "runs_per_draw") if (v := getattr(args, k)) is not None}
+
+
+def _forecast(args) -> int:
+    from sim.ui.api import forecast
+
+    print(forecast(args.calibration, year=args.year, origin=args.origin, table=args.table, seed=args.seed,
+                   workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True), **_options(args)))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from sim.ui.api import evaluate
+
+    result = evaluate(args.calibration, origins=tuple(args.origins), table=args.table, seed=args.seed,
+                      workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True),
+                      **_options(args))
+    out = result.save(args.out or Path("results") / f"evaluate_{args.calibration.stem}", figures=not args.no_plot,
+                      command=["escsim", *sys.argv[1:]])
+    print(result.text())
+    print(f"results in {out}")
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(main())

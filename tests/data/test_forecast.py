@@ -1,0 +1,110 @@
+"""Forecasts from the record through an origin, and their rolling-origin evaluation against baselines: conditioning, scores, bad input."""
+
+import numpy as np
+import pytest
+import scoringrules as sr
+
+from conftest import ROOT
+from sim.core.errors import InputError
+from sim.data.baselines import RECENT, baseline_ensembles, negative_binomial_fit
+from sim.data.calibrate import build_table, load_calibration
+from sim.data.evaluate import bin_probabilities, bootstrap_difference, evaluate, format_evaluation, score
+from sim.data.forecast import YearTable, build_year_table, condition, forecast_year, format_forecast
+from sim.ui.cli import main
+from sim.ui.plots import plot_evaluation
+
+CALIBRATION = ROOT / "calibration" / "korea.toml"
+
+
+@pytest.fixture(scope="module")
+def cal():
+    return load_calibration(CALIBRATION)
+
+
+@pytest.fixture(scope="module")
+def table(cal):
+    return build_year_table(cal, 256)
+
+
+def test_the_year_table_is_the_calibration_table_kept_by_year(cal, table):
+    # the same streams: over all years its statistics are build_table's, history for history
+    np.testing.assert_array_equal(table.statistics(2021), build_table(cal, 256).statistics)
+    assert table.provocations.shape == (11, 256) and table.years == tuple(range(2011, 2022))
+
+
+def test_conditioning_through_an_origin_ignores_the_later_years(cal, table):
+    later = YearTable(table.theta, table.years, table.provocations.copy(), table.inside.copy(),
+                      table.onsets.copy(), table.window_days, table.year_days, table.seed, 0.0)
+    k = table.years.index(2015) + 1
+    for a in (later.provocations, later.inside, later.onsets):
+        a[k:] = 0  # whatever the histories did after 2015
+    first, second = condition(cal, table, 2015, 40), condition(cal, later, 2015, 40)
+    np.testing.assert_array_equal(first.samples, second.samples)
+    assert first.meta["conditioned_on"] == "the record 2011-2015"
+    assert not np.array_equal(condition(cal, table, 2016, 40).samples, first.samples)
+
+
+def test_a_forecast_after_the_record_reports_counts_and_probabilities(cal, table):
+    fc = forecast_year(cal, table, 2021, 2022, samples=40, draws=20, runs_per_draw=2)
+    again = forecast_year(cal, table, 2021, 2022, samples=40, draws=20, runs_per_draw=2)
+    np.testing.assert_array_equal(fc.provocation_days, again.provocation_days)  # a seed fixes it
+    assert fc.resolved.draws.count == 20 and len(fc.clashes) == 40
+    text = format_forecast(fc, cal.hindcast)
+    assert "forecast of 2022 from the record 2011-2021" in text
+    for key in ("p_crisis", "p_war", "p_miscalculation", "provocation_days", "clashes"):
+        assert key in text
+    assert "over 20 posterior draws" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--year", "2030"], "2030 has no exercise calendar"),
+    (["--year", "2022", "--origin", "2011"], "2011 is outside the record"),
+    (["--year", "2015", "--origin", "2016"], "must come after the origin 2016"),
+])
+def test_bad_origins_and_years_are_refused_before_anything_runs(argv, message, capsys):
+    assert main(["forecast", str(CALIBRATION), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_evaluate_refuses_an_origin_whose_next_year_is_not_in_the_record(capsys, tmp_path):
+    assert main(["evaluate", str(CALIBRATION), "--origins", "2013", "2021", "--out", str(tmp_path / "e")]) == 2
+    assert "--origins 2013 2021" in capsys.readouterr().err and not (tmp_path / "e").exists()
+
+
+def test_scores_come_from_scoringrules_on_the_ensemble():
+    ens = np.array([0, 1, 1, 2, 5, 8, 8, 9, 10, 30])
+    s = score(3, ens, (0, 1, 3, 6), v=0.5)
+    assert s["crps"] == pytest.approx(np.mean(np.abs(ens - 3)) - np.abs(ens[:, None] - ens).sum() / (2 * 10 * 9))
+    assert s["crps"] == pytest.approx(float(sr.crps_ensemble(3.0, ens.astype(float), estimator="fair")))
+    assert s["log"] == pytest.approx(-np.log(bin_probabilities(ens, (0, 1, 3, 6))[2]))
+    assert s["pit"] == pytest.approx(0.4)  # F(2) = 0.4 and F(3) = 0.4: no run had exactly 3
+    assert s["width"] == 30 and s["interval"] == 30  # the 90% interval [0, 30] holds 3
+    assert bin_probabilities(ens, (0, 1, 3, 6)).sum() == pytest.approx(1.0)
+    mean, lo, hi = bootstrap_difference(np.ones(8), np.ones(8), np.random.default_rng(0))
+    assert (mean, lo, hi) == (0.0, 0.0, 0.0)
+
+
+def test_baselines_are_refitted_on_the_years_through_the_origin():
+    counts = [1, 3, 4, 16, 10, 20, 16]
+    mean, shape = negative_binomial_fit(counts)
+    assert mean == pytest.approx(np.mean(counts))
+    assert mean + mean**2 / shape == pytest.approx(np.var(counts, ddof=1))
+    ens = baseline_ensembles(counts, 20_000, np.random.default_rng(1))
+    assert ens["persistence"].mean() == pytest.approx(16, rel=0.05)
+    assert ens["last_three"].mean() == pytest.approx(np.mean(counts[-3:]), rel=0.05)
+    assert set(ens["resample"]) == set(counts[-RECENT:])
+    assert negative_binomial_fit([2, 2, 2])[1] == np.inf  # no overdispersion: a Poisson
+
+
+def test_evaluate_scores_the_model_and_every_baseline(cal, table, tmp_path):
+    ev = evaluate(cal, table, (2019, 2020), samples=40, draws=20, runs_per_draw=2)
+    summary = ev.summary()
+    assert list(ev.observed["provocation_days"]) == [cal.hindcast.record[y].provocation_days for y in (2020, 2021)]
+    rows = summary["provocation_days"]["forecasters"]
+    assert set(rows) == {"model", "climatology", "persistence", "last_three", "resample"}
+    assert "model_minus" in rows["climatology"] and "model_minus" not in rows["model"]
+    assert sum(rows["model"]["pit_histogram"]) == 2
+    assert "climatology" in format_evaluation(ev, summary)
+    fig = plot_evaluation(ev, summary, tmp_path / "e.png")
+    assert list(fig.axes[0].lines[0].get_ydata()) == list(ev.scores["provocation_days"]["model"]["crps"])
