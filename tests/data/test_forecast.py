@@ -23,13 +23,13 @@ def cal():
 
 @pytest.fixture(scope="module")
 def table(cal):
-    return build_year_table(cal, 256)
+    return build_year_table(cal, 128)
 
 
 def test_the_year_table_is_the_calibration_table_kept_by_year(cal, table):
     # the same streams: over all years its statistics are build_table's, history for history
-    np.testing.assert_array_equal(table.statistics(2021), build_table(cal, 256).statistics)
-    assert table.provocations.shape == (11, 256) and table.years == tuple(range(2011, 2022))
+    np.testing.assert_array_equal(table.statistics(2021), build_table(cal, 128).statistics)
+    assert table.provocations.shape == (11, 128) and table.years == tuple(range(2011, 2022))
 
 
 def test_conditioning_through_an_origin_ignores_the_later_years(cal, table):
@@ -38,15 +38,15 @@ def test_conditioning_through_an_origin_ignores_the_later_years(cal, table):
     k = table.years.index(2015) + 1
     for a in (later.provocations, later.inside, later.onsets):
         a[k:] = 0  # whatever the histories did after 2015
-    first, second = condition(cal, table, 2015, 40), condition(cal, later, 2015, 40)
+    first, second = condition(cal, table, 2015, 30), condition(cal, later, 2015, 30)
     np.testing.assert_array_equal(first.samples, second.samples)
     assert first.meta["conditioned_on"] == "the record 2011-2015"
-    assert not np.array_equal(condition(cal, table, 2016, 40).samples, first.samples)
+    assert not np.array_equal(condition(cal, table, 2016, 30).samples, first.samples)
 
 
 def test_a_forecast_after_the_record_reports_counts_and_probabilities(cal, table):
-    fc = forecast_year(cal, table, 2021, 2022, samples=40, draws=20, runs_per_draw=2)
-    again = forecast_year(cal, table, 2021, 2022, samples=40, draws=20, runs_per_draw=2)
+    fc = forecast_year(cal, table, 2021, 2022, samples=30, draws=20, runs_per_draw=2)
+    again = forecast_year(cal, table, 2021, 2022, samples=30, draws=20, runs_per_draw=2)
     np.testing.assert_array_equal(fc.provocation_days, again.provocation_days)  # a seed fixes it
     assert fc.resolved.draws.count == 20 and len(fc.clashes) == 40
     text = format_forecast(fc, cal.hindcast)
@@ -98,7 +98,7 @@ def test_baselines_are_refitted_on_the_years_through_the_origin():
 
 
 def test_evaluate_scores_the_model_and_every_baseline(cal, table, tmp_path):
-    ev = evaluate(cal, table, (2019, 2020), samples=40, draws=20, runs_per_draw=2)
+    ev = evaluate(cal, table, (2019, 2020), samples=30, draws=20, runs_per_draw=2)
     summary = ev.summary()
     assert list(ev.observed["provocation_days"]) == [cal.hindcast.record[y].provocation_days for y in (2020, 2021)]
     rows = summary["provocation_days"]["forecasters"]
