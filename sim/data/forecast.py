@@ -115,14 +115,16 @@ def check_origin(cal: Calibration, origin: int, year: int | None = None) -> None
         raise InputError(f"--year {year}: must come after the origin {origin}")
 
 
-def condition(cal: Calibration, table: YearTable, origin: int, samples: int = DEFAULT_SAMPLES) -> Posterior:
-    """The ABC posterior given the record through ``origin`` (see the module docstring), in memory."""
+def condition(cal: Calibration, table: YearTable, origin: int, samples: int = DEFAULT_SAMPLES,
+              observed: np.ndarray | None = None) -> Posterior:
+    """The ABC posterior given the record through ``origin`` (see the module docstring), in memory.
+    ``observed`` (6,) replaces the record's statistics through ``origin`` (tests use data the model made)."""
     check_origin(cal, origin)
     if samples >= len(table.theta):
         raise InputError(f"--samples {samples}: needs fewer than the table's {len(table.theta):,} histories")
     sub = Table(table.theta, table.statistics(origin), table.seed, cal.meta.batch_size, table.seconds)
     chosen, scale, scaled = _scaled_table(cal, sub)
-    observed = observed_through(cal.hindcast, origin)
+    observed = observed_through(cal.hindcast, origin) if observed is None else observed
     fit = abc.posterior(table.theta, scaled, distance_scale(observed)[chosen] / scale, cal.box, samples,
                         cal.meta.adjustment == "linear")
     meta = {"conditioned_on": f"the record {table.years[0]}-{origin}", "origin": origin, "rows": fit.rows,
@@ -176,12 +178,13 @@ class Forecast:
 
 def forecast_year(cal: Calibration, table: YearTable, origin: int, year: int, *, samples: int = DEFAULT_SAMPLES,
                   draws: int = DEFAULT_DRAWS, runs_per_draw: int = DEFAULT_RUNS_PER_DRAW, seed: int = 0,
-                  workers: int | None = None) -> Forecast:
-    """Forecast ``year`` from the record through ``origin`` (see the module docstring)."""
+                  workers: int | None = None, observed: np.ndarray | None = None) -> Forecast:
+    """Forecast ``year`` from the record through ``origin`` (see the module docstring); ``observed`` as
+    for :func:`condition`."""
     started = time.perf_counter()
     check_origin(cal, origin, year)
     scenario = year_scenario(cal.hindcast, year)
-    post = condition(cal, table, origin, samples)
+    post = condition(cal, table, origin, samples, observed)
     resolved = resolve(scenario, posterior=post, seed=make_root(seed, Stream.FORECAST, origin, year),
                        runs=draws * runs_per_draw, runs_per_draw=runs_per_draw)
     result = simulate_resolved(resolved, workers=workers)

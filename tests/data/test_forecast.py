@@ -108,3 +108,29 @@ def test_evaluate_scores_the_model_and_every_baseline(cal, table, tmp_path):
     assert "climatology" in format_evaluation(ev, summary)
     fig = plot_evaluation(ev, summary, tmp_path / "e.png")
     assert list(fig.axes[0].lines[0].get_ydata()) == list(ev.scores["provocation_days"]["model"]["crps"])
+
+
+@pytest.mark.slow  # about 3 minutes on 2 cores: a 16,384-history table and 200 forecasts
+def test_forecasts_are_calibrated_on_data_the_model_made(cal):
+    """Histories simulated at prior draws (another seed's table) stand in for the record: conditioned
+    on each one's years 2011-2016, the forecast of 2017 (simulated afresh through resolve, a different
+    path from the table's) must put that history's 2017 at a uniform randomized PIT, and inside its 90%
+    band 90% of the time, within binomial error (measured: PIT bins 43, 35, 37, 39, 46; band 92.5%)."""
+    from sim.data.abc import binomial_band
+
+    table, truth = build_year_table(cal, 16_384), build_year_table(cal, 200, seed=7)
+    origin, M = 2016, 200
+    k, stats = truth.years.index(origin + 1), truth.statistics(origin)
+    rng = np.random.default_rng(3)
+    pit, inside = [], []
+    for j in range(M):
+        fc = forecast_year(cal, table, origin, origin + 1, samples=250, draws=100, runs_per_draw=2, seed=j,
+                           observed=stats[j])
+        y, x = truth.provocations[k, j], fc.provocation_days
+        low, high = np.quantile(x, [0.05, 0.95], method="inverted_cdf")
+        inside.append(low <= y <= high)
+        pit.append(np.mean(x < y) + rng.random() * np.mean(x == y))
+    low, high = binomial_band(M, 0.2, 1 - 0.01 / 5)  # each of 5 bins, family-wise 99%
+    assert all(low <= c <= high for c in np.histogram(pit, 5, (0, 1))[0])
+    low, high = binomial_band(M, 0.9, 0.99)
+    assert low <= sum(inside) <= high
