@@ -115,13 +115,19 @@ def check_origin(cal: Calibration, origin: int, year: int | None = None) -> None
         raise InputError(f"--year {year}: must come after the origin {origin}")
 
 
+def check_table(size: int, samples: int | None) -> None:
+    """Refuse a table too small for the histories the ABC keeps (before the table is simulated)."""
+    if (samples or DEFAULT_SAMPLES) >= size:
+        raise InputError(f"--samples {samples or DEFAULT_SAMPLES}: needs fewer than the table's {size:,} histories "
+                         "(--table)")
+
+
 def condition(cal: Calibration, table: YearTable, origin: int, samples: int = DEFAULT_SAMPLES,
               observed: np.ndarray | None = None) -> Posterior:
     """The ABC posterior given the record through ``origin`` (see the module docstring), in memory.
     ``observed`` (6,) replaces the record's statistics through ``origin`` (tests use data the model made)."""
     check_origin(cal, origin)
-    if samples >= len(table.theta):
-        raise InputError(f"--samples {samples}: needs fewer than the table's {len(table.theta):,} histories")
+    check_table(len(table.theta), samples)
     sub = Table(table.theta, table.statistics(origin), table.seed, cal.meta.batch_size, table.seconds)
     chosen, scale, scaled = _scaled_table(cal, sub)
     observed = observed_through(cal.hindcast, origin) if observed is None else observed

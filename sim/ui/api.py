@@ -276,18 +276,33 @@ class EvaluationResult:
         return Path(out)
 
 
+@dataclass
+class ForecastResult:
+    """`escsim forecast`'s result: the :class:`sim.data.forecast.Forecast` and the text it prints."""
+
+    forecast: object
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def forecast(file: str | Path, *, year: int, origin: int | None = None, table: int | None = None, seed: int = 0,
-             workers: int | None = None, log=None, **options) -> str:
-    """`escsim forecast`'s text: year ``year`` from the record through ``origin`` (default the record's
-    last year before ``year``), by :func:`sim.data.forecast.forecast_year` on a fresh table."""
-    from sim.data.forecast import DEFAULT_TABLE, build_year_table, check_origin, forecast_year, format_forecast, year_scenario
+             workers: int | None = None, log=None, **options) -> ForecastResult:
+    """Forecast year ``year`` from the record through ``origin`` (default the record's last year before
+    ``year``) by :func:`sim.data.forecast.forecast_year` on a fresh table; ``options``: samples, draws,
+    runs_per_draw."""
+    from sim.data.forecast import (DEFAULT_TABLE, build_year_table, check_origin, check_table, forecast_year,
+                                   format_forecast, year_scenario)
 
     cal = load_calibration(file)
     origin = min(year - 1, cal.hindcast.years[-1]) if origin is None else origin
     check_origin(cal, origin, year)
     year_scenario(cal.hindcast, year)  # a year without an exercise calendar is refused before the table
+    check_table(table or DEFAULT_TABLE, options.get("samples"))
     years = build_year_table(cal, table or DEFAULT_TABLE, workers=workers, log=log)
-    return format_forecast(forecast_year(cal, years, origin, year, seed=seed, workers=workers, **options), cal.hindcast)
+    fc = forecast_year(cal, years, origin, year, seed=seed, workers=workers, **options)
+    return ForecastResult(fc, format_forecast(fc, cal.hindcast))
 
 
 def evaluate(file: str | Path, *, origins: tuple[int, int] = (2013, 2020), table: int | None = None, seed: int = 0,
@@ -295,7 +310,7 @@ def evaluate(file: str | Path, *, origins: tuple[int, int] = (2013, 2020), table
     """`escsim evaluate`: forecast each year T+1 from the record through T, T in ``origins`` (first,
     last), and score the forecasts against the baselines (:mod:`sim.data.evaluate`)."""
     from sim.data.evaluate import evaluate as run_evaluation
-    from sim.data.forecast import DEFAULT_TABLE, build_year_table, check_origin
+    from sim.data.forecast import DEFAULT_TABLE, build_year_table, check_origin, check_table
 
     cal = load_calibration(file)
     first, last = origins
@@ -304,6 +319,7 @@ def evaluate(file: str | Path, *, origins: tuple[int, int] = (2013, 2020), table
     if last >= cal.hindcast.years[-1] or first > last:
         raise InputError(f"--origins {first} {last}: needs first <= last < {cal.hindcast.years[-1]} (the year "
                          "after the last origin must be in the record, to score it)")
+    check_table(table or DEFAULT_TABLE, options.get("samples"))
     years = build_year_table(cal, table or DEFAULT_TABLE, seed=None, workers=workers, log=log)
     ev = run_evaluation(cal, years, range(first, last + 1), seed=seed, workers=workers, log=log, **options)
     return EvaluationResult(ev, ev.summary(seed))

@@ -60,6 +60,7 @@ def test_a_forecast_after_the_record_reports_counts_and_probabilities(cal, table
     (["--year", "2030"], "2030 has no exercise calendar"),
     (["--year", "2022", "--origin", "2011"], "2011 is outside the record"),
     (["--year", "2015", "--origin", "2016"], "must come after the origin 2016"),
+    (["--year", "2022", "--table", "300", "--samples", "300"], "--samples 300: needs fewer than the table"),
 ])
 def test_bad_origins_and_years_are_refused_before_anything_runs(argv, message, capsys):
     assert main(["forecast", str(CALIBRATION), *argv]) == 2
