@@ -111,7 +111,7 @@ def test_evaluate_scores_the_model_and_every_baseline(cal, table, tmp_path):
     assert list(fig.axes[0].lines[0].get_ydata()) == list(ev.scores["provocation_days"]["model"]["crps"])
 
 
-@pytest.mark.slow  # about 3 minutes on 2 cores: a 16,384-history table and 200 forecasts
+@pytest.mark.slow  # 3-5 minutes on 2 cores: a 16,384-history table and 200 forecasts
 def test_forecasts_are_calibrated_on_data_the_model_made(cal):
     """Histories simulated at prior draws (another seed's table) stand in for the record: conditioned
     on each one's years 2011-2016, the forecast of 2017 (simulated afresh through resolve, a different
