@@ -20,7 +20,7 @@ from pathlib import Path
 def versions() -> dict[str, str | None]:
     """Versions of Python and the packages that shape the numbers."""
     out = {"python": platform.python_version()}
-    for pkg in ("escalation-sim", "mesa", "numpy", "scipy", "matplotlib", "pydantic", "SALib"):
+    for pkg in ("escalation-sim", "mesa", "numpy", "scipy", "matplotlib", "pydantic", "SALib", "scoringrules"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

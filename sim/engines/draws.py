@@ -10,7 +10,7 @@ Streams. Every random number comes from ``SeedSequence(seed, spawn_key=KEY)``, K
 (purpose, *index) steps (:class:`Stream`). A *root* is made from a whole-number seed and a purpose
 (:func:`make_root`): ``(RUN,)`` for ``escsim run``, ``(SWEEP_POINT, i)`` for point i of a sweep,
 ``(SWEEP_SHARED,)`` for a sweep on common random numbers, ``(CALIBRATION, b)`` for calibration batch
-b, ``(HINDCAST,)`` for a hindcast. Below a root, streams are *children* (:func:`child`): ensemble
+b, ``(HINDCAST,)`` for a hindcast, ``(FORECAST, T, Y)`` for the forecast of year Y from origin T. Below a root, streams are *children* (:func:`child`): ensemble
 block b steps on ``root + (BLOCK, b)`` and draws its runs' regimes on ``root + (REGIME, b)``, Mesa run
 k of an ensemble on ``root + (MESA_RUN, k)``, year Y of a history on ``root + (YEAR, Y)``, the
 posterior draws of an ensemble on ``root + (POSTERIOR,)``. A child always extends its parent's key,
@@ -42,6 +42,7 @@ class Stream(enum.IntEnum):
     CALIBRATION = 4  # calibration's simulations, followed by the batch
     MODEL_REGIME = 5  # a stand-alone Mesa model's regime draws, beside its own step stream
     HINDCAST = 6  # a hindcast (its years are children)
+    FORECAST = 7  # a forecast, followed by its origin and year (sim/data/forecast.py)
     RARE = 20  # adaptive multilevel splitting (its repetitions are children)
     # children, below a root (child)
     BLOCK = 10

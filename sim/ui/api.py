@@ -33,6 +33,7 @@ from sim.io.rundir import check_run_dir, default_out, keeps_runs_table, totals_a
 from sim.io.summary import format_table, summarise
 from sim.data.calibrate import calibrate as fit_calibration
 from sim.data.calibrate import load_calibration
+from sim.data.importer import import_record  # noqa: F401 (escsim import-record's call)
 from sim.data.hindcast import Hindcast, hindcast_report, load_hindcast, resolve_histories, simulate_years
 from sim.data.predictive import format_comparison, format_period
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior
@@ -351,3 +352,84 @@ def calibrate(file: str | Path, *, samples: int | None = None, workers: int | No
     for path, fig in figures.items():
         save_figure(fig, path)
     return CalibrationResult(report, check, files + list(figures))
+
+
+# ---------------------------------------------------------------- forecasts from the record (issue 23)
+
+
+@dataclass
+class EvaluationResult:
+    """`escsim evaluate`'s result: :class:`sim.data.evaluate.Evaluation` and its summary."""
+
+    evaluation: object
+    summary: dict
+
+    def text(self) -> str:
+        from sim.data.evaluate import format_evaluation
+
+        return format_evaluation(self.evaluation, self.summary)
+
+    def save(self, out: str | Path, *, figures: bool = True, command: list[str] | None = None) -> Path:
+        """Write evaluation.json, evaluation.csv and the figure (evaluate.png, .svg), replacing ``out`` whole."""
+        from sim.data.evaluate import evaluation_files
+        from sim.ui.plots import plot_evaluation
+
+        def fill(directory: Path) -> None:
+            for name, text in evaluation_files(self.evaluation, self.summary, command).items():
+                atomic_write(directory / name, text)
+            if figures:
+                fig = plot_evaluation(self.evaluation, self.summary)
+                for suffix in ("png", "svg"):
+                    save_figure(fig, directory / f"evaluate.{suffix}")
+
+        replace_dir(Path(out), fill)
+        return Path(out)
+
+
+@dataclass
+class ForecastResult:
+    """`escsim forecast`'s result: the :class:`sim.data.forecast.Forecast` and the text it prints."""
+
+    forecast: object
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def forecast(file: str | Path, *, year: int, origin: int | None = None, table: int | None = None, seed: int = 0,
+             workers: int | None = None, log=None, **options) -> ForecastResult:
+    """Forecast year ``year`` from the record through ``origin`` (default the record's last year before
+    ``year``) by :func:`sim.data.forecast.forecast_year` on a fresh table; ``options``: samples, draws,
+    runs_per_draw."""
+    from sim.data.forecast import (DEFAULT_TABLE, build_year_table, check_origin, check_table, forecast_year,
+                                   format_forecast, year_scenario)
+
+    cal = load_calibration(file)
+    origin = min(year - 1, cal.hindcast.years[-1]) if origin is None else origin
+    check_origin(cal, origin, year)
+    year_scenario(cal.hindcast, year)  # a year without an exercise calendar is refused before the table
+    check_table(table or DEFAULT_TABLE, options.get("samples"))
+    years = build_year_table(cal, table or DEFAULT_TABLE, workers=workers, log=log)
+    fc = forecast_year(cal, years, origin, year, seed=seed, workers=workers, **options)
+    return ForecastResult(fc, format_forecast(fc, cal.hindcast))
+
+
+def evaluate(file: str | Path, *, origins: tuple[int, int] = (2013, 2020), table: int | None = None, seed: int = 0,
+             workers: int | None = None, log=None, **options) -> EvaluationResult:
+    """`escsim evaluate`: forecast each year T+1 from the record through T, T in ``origins`` (first,
+    last), and score the forecasts against the baselines (:mod:`sim.data.evaluate`)."""
+    from sim.data.evaluate import evaluate as run_evaluation
+    from sim.data.forecast import DEFAULT_TABLE, build_year_table, check_origin, check_table
+
+    cal = load_calibration(file)
+    first, last = origins
+    for T in (first, last):
+        check_origin(cal, T, T + 1)
+    if last >= cal.hindcast.years[-1] or first > last:
+        raise InputError(f"--origins {first} {last}: needs first <= last < {cal.hindcast.years[-1]} (the year "
+                         "after the last origin must be in the record, to score it)")
+    check_table(table or DEFAULT_TABLE, options.get("samples"))
+    years = build_year_table(cal, table or DEFAULT_TABLE, seed=None, workers=workers, log=log)
+    ev = run_evaluation(cal, years, range(first, last + 1), seed=seed, workers=workers, log=log, **options)
+    return EvaluationResult(ev, ev.summary(seed))

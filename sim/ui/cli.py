@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can signals be set
     previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
     try:
-        return globals()[f"_{args.command}"](args)  # each subcommand NAME is handled by the function _NAME
+        return globals()[f"_{args.command.replace('-', '_')}"](args)  # subcommand NAME: the function _NAME (- as _)
     except InputError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -237,6 +237,40 @@ def _replay(args) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, replay_table(model))
         print(f"path written to {out}")
+    return 0
+
+
+def _import_record(args) -> int:
+    from sim.ui.api import import_record
+
+    written = import_record(args.events, args.out, clashes=args.clashes, years=args.years)
+    print("written: " + ", ".join(map(str, written)))
+    return 0
+
+
+def _options(args) -> dict:
+    """forecast and evaluate: the ABC and forecast settings given on the command line."""
+    return {k: v for k in ("samples", "draws", "runs_per_draw") if (v := getattr(args, k)) is not None}
+
+
+def _forecast(args) -> int:
+    from sim.ui.api import forecast
+
+    print(forecast(args.calibration, year=args.year, origin=args.origin, table=args.table, seed=args.seed,
+                   workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True), **_options(args)))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from sim.ui.api import evaluate
+
+    result = evaluate(args.calibration, origins=tuple(args.origins), table=args.table, seed=args.seed,
+                      workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True),
+                      **_options(args))
+    out = result.save(args.out or Path("results") / f"evaluate_{args.calibration.stem}", figures=not args.no_plot,
+                      command=["escsim", *sys.argv[1:]])
+    print(result.text())
+    print(f"results in {out}")
     return 0
 
 

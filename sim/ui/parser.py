@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_levers(sub)
     _add_discover(sub)
     _add_validate(sub)
+    _add_record_commands(sub)
     return parser
 
 
@@ -229,3 +230,38 @@ def _add_discover(sub) -> None:
 def _add_validate(sub) -> None:
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("scenarios", type=Path, nargs="+", help="scenario TOML files")
+
+
+def _add_record_commands(sub) -> None:
+    """import-record, forecast and evaluate (issue 23): the record extended, and forecasts from it."""
+    imp = sub.add_parser("import-record", help="check a provocation event list (CSIS format) and a clash list and "
+                         "write them as the record's files")
+    imp.add_argument("events", type=Path, help="provocation events CSV (columns date, type, event, ...)")
+    imp.add_argument("--out", type=Path, required=True, help="directory to write the record's files into")
+    imp.add_argument("--clashes", type=Path, help="clash list CSV (columns date, event, class, ...) to import too")
+    imp.add_argument("--years", type=int, nargs=2, metavar=("FIRST", "LAST"),
+                     help="keep the rows of these years only (default: the years the events span)")
+    for name, what in (("forecast", "forecast a year from the record through an origin: provocation days, clashes, "
+                                     "P(crisis), P(war), P(miscalculation)"),
+                       ("evaluate", "score forecasts of each year T+1 from the record through T against naive "
+                                    "baselines (CRPS, log score, interval score, PIT)")):
+        cmd = sub.add_parser(name, help=what)
+        cmd.add_argument("calibration", type=Path, help="calibration TOML file (e.g. calibration/korea.toml): its "
+                         "priors, hindcast (template scenario, record, exercise calendars) and seed")
+        if name == "forecast":
+            cmd.add_argument("--year", type=int, required=True, help="the year forecast (its exercise calendar "
+                             "must be in the windows file)")
+            cmd.add_argument("--origin", type=int, help="condition on the record through this year (default: the "
+                             "year before --year, or the record's last)")
+        else:
+            cmd.add_argument("--origins", type=int, nargs=2, metavar=("FIRST", "LAST"), default=(2013, 2020),
+                             help="forecast origins T, each forecasting T+1 (default 2013 2020)")
+            cmd.add_argument("--out", type=Path, help="results directory (default: results/evaluate_CALIBRATION)")
+            cmd.add_argument("--no-plot", action="store_true", help="skip the figure")
+        cmd.add_argument("--table", type=_positive_int, help="reference-table histories (default 32,768)")
+        cmd.add_argument("--samples", type=_positive_int, help="table histories kept by the ABC (default 500)")
+        cmd.add_argument("--draws", type=_positive_int, help="posterior draws of a forecast (default 500)")
+        cmd.add_argument("--runs-per-draw", type=_positive_int, help="runs per posterior draw (default 8)")
+        cmd.add_argument("--seed", type=_seed, default=0, help="seed of the forecasts' runs (the table takes the "
+                         "calibration file's)")
+        cmd.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
