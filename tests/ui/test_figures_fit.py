@@ -79,6 +79,17 @@ def coverage():
                                keys, title="korea")
 
 
+def evaluation():
+    origins = list(range(2013, 2021))
+    names = ["model", "climatology", "persistence", "last_three_years", "resample_recent"]
+    # two baselines that score alike, as persistence and the last three years can
+    scores = {t: {n: {"crps": [5.0 + min(k, 2) + 0.1 * i for i in range(len(origins))]} for k, n in enumerate(names)}
+              for t in ("provocation_days", "clashes")}
+    ev = types.SimpleNamespace(origins=origins, forecasters=names, scores=scores)
+    summary = {t: {"forecasters": {"model": {"pit_histogram": [1, 0, 2, 4, 1]}}, "pit_band": (0, 4)} for t in scores}
+    return plots.plot_evaluation(ev, summary)
+
+
 FIGURES = {
     "plot_escalation_curves": lambda r: r.plot("curves"),
     "plot_level_paths": lambda r: r.plot("paths"),
@@ -101,6 +112,7 @@ FIGURES = {
     "plot_hindcast": lambda r: hindcast(),
     "plot_coverage": lambda r: coverage(),
     "plot_discovery": lambda r: plots.plot_discovery(discovery()),
+    "plot_evaluation": lambda r: evaluation(),
 }
 
 

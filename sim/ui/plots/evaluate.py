@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.ui.plots.common import OKABE_ITO, finish, new_figure
+from sim.ui.plots.common import LINESTYLES, MARKERS, OKABE_ITO, finish, new_figure
 
 
 def plot_evaluation(ev, summary: dict, path: str | Path | None = None):
@@ -22,8 +22,10 @@ def plot_evaluation(ev, summary: dict, path: str | Path | None = None):
         ax, pit = row
         for k, name in enumerate(ev.forecasters):
             s = ev.scores[target][name]["crps"]
-            ax.plot(origins, s, "o-" if name == "model" else ".--", color=OKABE_ITO[k % len(OKABE_ITO)],
-                    lw=2.5 if name == "model" else 1, label=f"{name} (mean {np.mean(s):.2f})")
+            # a style each: two baselines that score alike must not hide one under the other
+            ax.plot(origins, s, marker=MARKERS[k % len(MARKERS)], ls=LINESTYLES[k % len(LINESTYLES)],
+                    color=OKABE_ITO[k % len(OKABE_ITO)], ms=4, lw=2.5 if name == "model" else 1,
+                    label=f"{name} (mean {np.mean(s):.2f})")
         ax.set_xticks(origins, [f"{T}\u2192{str(T + 1)[2:]}" for T in origins], fontsize=8)
         ax.set_ylabel("fair CRPS (lower is better)")
         ax.set_title(f"{target.replace('_', ' ')}: forecast of T+1 from the record through T", fontsize=9)
