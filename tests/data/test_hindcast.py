@@ -275,7 +275,7 @@ def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp
 def test_each_history_of_the_hindcast_takes_one_posterior_draw_in_every_year(tmp_path, monkeypatch):
     """escsim hindcast runs what escsim run resolves: the template's posterior, one draw per history
     (the same in every year); --posterior none runs the point values, in a directory of its own."""
-    import sim.ui.api
+    import sim.ui.api_record
     from sim.ui.cli import main
     from sim.data.hindcast import resolve_histories
 
@@ -289,7 +289,7 @@ def test_each_history_of_the_hindcast_takes_one_posterior_draw_in_every_year(tmp
         seen.append(parameters)
         raise Captured
 
-    monkeypatch.setattr(sim.ui.api, "simulate_years", capture)  # the one call escsim hindcast makes
+    monkeypatch.setattr(sim.ui.api_record, "simulate_years", capture)  # the one call escsim hindcast makes
     for extra in ([], ["--posterior", "none"]):
         with pytest.raises(Captured):
             main(["hindcast", str(hc.path), "--runs", "50", "--seed", "3", "--no-plot", "--out", str(tmp_path), *extra])
