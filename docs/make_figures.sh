@@ -5,7 +5,7 @@ set -euo pipefail
 # A sweep refuses a directory that holds another version of its experiment (resume must never mix
 # results), so clear the directories this script writes before it writes them again.
 rm -rf results/korea_baseline results/cohesion results/cohesion_asian_nato results/drill_scale \
-  results/sensitivity results/levers results/uncertainty results/drill_frequency
+  results/sensitivity results/levers results/uncertainty results/drill_frequency results/posture
 # the headline run: 640 posterior draws x 64 runs, as a fresh clone's `escsim run` gives it
 escsim run scenarios/korea_baseline.toml --seed 0 --runs-table no --out results/korea_baseline
 escsim plot results/korea_baseline --kind curves --out docs/figures/escalation_curves.png
@@ -24,6 +24,7 @@ cp calibration/korea_coverage.png docs/figures/calibration_coverage.png
 escsim sweep experiments/levers.toml --out results/levers
 escsim sweep experiments/uncertainty.toml --out results/uncertainty
 escsim sweep experiments/drill_frequency.toml --out results/drill_frequency
+escsim levers experiments/posture.toml --out results/posture
 escsim report experiments/cohesion.toml experiments/cohesion_asian_nato.toml experiments/drill_scale.toml \
   experiments/drill_frequency.toml \
-  experiments/levers.toml experiments/uncertainty.toml experiments/sensitivity.toml
+  experiments/levers.toml experiments/posture.toml experiments/uncertainty.toml experiments/sensitivity.toml
