@@ -49,6 +49,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.data import abc
+from sim.data.record import rate_ratio
 from sim.model.compile import compile_scenario
 from sim.engines.draws import Stream, child, make_root
 from sim.core.errors import InputError, problem
@@ -158,10 +159,9 @@ def history_statistics(provocations: np.ndarray, inside: np.ndarray, onsets: np.
                        year_days: np.ndarray) -> np.ndarray:
     """The summary statistics of histories. provocations, inside, onsets: (Y, R) counts per year and
     history; window_days, year_days: (Y,). Returns (R, 6) in the order of STATISTICS."""
-    days_in, days_out = window_days.sum(), (year_days - window_days).sum()
-    rate_in = (inside.sum(0) + 0.5) / days_in
-    rate_out = (provocations.sum(0) - inside.sum(0) + 0.5) / days_out
-    return np.stack([provocations.mean(0), provocations.var(0, ddof=1), np.log(rate_in / rate_out),
+    ratio = rate_ratio(inside.sum(0), window_days.sum(), provocations.sum(0) - inside.sum(0),
+                       (year_days - window_days).sum(), pseudo=0.5)
+    return np.stack([provocations.mean(0), provocations.var(0, ddof=1), np.log(ratio),
                      (onsets > 0).sum(0), onsets.sum(0), provocations.max(0)], axis=1).astype(float)
 
 

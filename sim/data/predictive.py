@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.core.stats import wilson_interval
-from sim.data.record import Record
+from sim.data.record import Record, rate_ratio
 
 # The statistics a simulated year is summarised by, and the record's count each is held against.
 STATISTICS = {
@@ -182,15 +182,14 @@ def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float
     inside = np.stack([years[y].provocation_days_in_windows for y in ys])
     days_in = sum(years[y].window_days for y in ys)
     days_all = sum(record[y].days for y in ys)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (inside.sum(0) / days_in) / ((prov - inside).sum(0) / (days_all - days_in))
+    ratio = rate_ratio(inside.sum(0), days_in, (prov - inside).sum(0), days_all - days_in)
     simulated = {"clash_years": (onsets > 0).sum(0), "clashes": onsets.sum(0), "rate_ratio_in_windows": ratio,
                  "provocation_days": prov.sum(0), "max_provocation_days": prov.max(0)}
     obs_in = sum(record[y].provocation_days_in_windows for y in ys)
     obs_all = sum(record[y].provocation_days for y in ys)
     obs_days_in = sum(record[y].window_days for y in ys)
     observed = {"clash_years": sum(record[y].had_clash for y in ys), "clashes": sum(record[y].core_clashes for y in ys),
-                "rate_ratio_in_windows": (obs_in / obs_days_in) / ((obs_all - obs_in) / (days_all - obs_days_in)),
+                "rate_ratio_in_windows": rate_ratio(obs_in, obs_days_in, obs_all - obs_in, days_all - obs_days_in),
                 "provocation_days": obs_all,
                 "max_provocation_days": max(record[y].provocation_days for y in ys)}
     tail = (1.0 - band) / 2.0

@@ -49,6 +49,8 @@ import calendar
 import csv
 import datetime as dt
 import math
+
+import numpy as np
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +129,7 @@ class YearRecord:
     @property
     def rate_ratio(self) -> float:
         """Provocation days per window day over provocation days per outside day (nan if 0/0, inf if x/0)."""
-        return _rate_ratio(self.provocation_days_in_windows, self.window_days,
+        return rate_ratio(self.provocation_days_in_windows, self.window_days,
                            self.provocation_days_outside_windows, self.outside_days)
 
 
@@ -158,7 +160,7 @@ class Record:
     @property
     def pooled_rate_ratio(self) -> float:
         """The rate ratio in/out over all years: summed provocation days over summed exposure days."""
-        return _rate_ratio(sum(y.provocation_days_in_windows for y in self.per_year),
+        return rate_ratio(sum(y.provocation_days_in_windows for y in self.per_year),
                            sum(y.window_days for y in self.per_year),
                            sum(y.provocation_days_outside_windows for y in self.per_year),
                            sum(y.outside_days for y in self.per_year))
@@ -305,12 +307,17 @@ def _counts(e: Exercise, verified_only: bool) -> bool:
     return e.verified == "yes" or not verified_only
 
 
-def _rate_ratio(events_in: int, days_in: int, events_out: int, days_out: int) -> float:
-    rate_in = events_in / days_in if days_in else math.nan
-    rate_out = events_out / days_out if days_out else math.nan
-    if math.isnan(rate_in) or math.isnan(rate_out) or (rate_in == 0 and rate_out == 0):
-        return math.nan
-    return math.inf if rate_out == 0 else rate_in / rate_out
+def rate_ratio(events_in, days_in, events_out, days_out, pseudo: float = 0.0):
+    """The event rate inside exercise windows over the rate outside, elementwise over arrays (or one
+    float): ((events_in + pseudo) / days_in) / ((events_out + pseudo) / days_out). ``pseudo`` is a
+    continuity correction (the calibration's 0.5 keeps its log finite). NaN where a period has no days
+    or both rates are 0; inf where only the outside rate is 0. The one formula the record, the
+    hindcast's period check and the calibration's statistic share."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_in = (np.asarray(events_in, dtype=float) + pseudo) / days_in
+        rate_out = (np.asarray(events_out, dtype=float) + pseudo) / days_out
+        ratio = np.where((np.asarray(days_in) > 0) & (np.asarray(days_out) > 0), rate_in / rate_out, np.nan)
+    return float(ratio) if ratio.ndim == 0 else ratio
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:

@@ -1,10 +1,14 @@
 """The observed record 2011-2021: counts recomputed from data/ match the hand-checked values; bad files are refused."""
 
 import csv
+import math
 import shutil
 from fractions import Fraction
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT
 from sim.core.errors import InputError
@@ -165,3 +169,25 @@ def test_a_missing_file(tmp_path):
     prov, windows, clashes = copy_data(tmp_path)
     prov.unlink()
     one_line((prov, windows, clashes), str(prov), "file not found")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 200), st.integers(0, 50), st.integers(0, 200)),
+                min_size=1, max_size=20), st.sampled_from([0.0, 0.5]))
+def test_one_rate_ratio_for_scalars_and_arrays(rows, pseudo):
+    """The record, the period check and the calibration share this formula: each row of an array gives
+    what the row alone gives, with NaN where a period has no days or both rates are 0 and inf where only
+    the outside rate is 0."""
+    from sim.data.record import rate_ratio
+
+    a = np.array(rows)
+    whole = rate_ratio(a[:, 0], a[:, 1], a[:, 2], a[:, 3], pseudo=pseudo)
+    for (e_in, d_in, e_out, d_out), got in zip(rows, whole):
+        one = rate_ratio(e_in, d_in, e_out, d_out, pseudo=pseudo)
+        assert isinstance(one, float) and (one == got or (math.isnan(one) and math.isnan(got)))
+        if d_in == 0 or d_out == 0 or (e_in + pseudo == 0 and e_out + pseudo == 0):
+            assert math.isnan(one)
+        elif e_out + pseudo == 0:
+            assert one == math.inf
+        else:
+            assert one == pytest.approx(((e_in + pseudo) / d_in) / ((e_out + pseudo) / d_out))
