@@ -53,11 +53,12 @@ class RunResult:
 
     def plot(self, kind: str = "curves"):
         """The run's figure, as `escsim plot` draws it from the saved directory: ``"curves"`` (escalation
-        curves with their bands) or ``"paths"`` (each actor's rung over time). A matplotlib Figure, not
-        saved (``save_figure(fig, path)`` saves one)."""
+        curves with their bands), ``"paths"`` (each actor's rung over time) or ``"tail"`` (P(highest rung
+        >= k) on a log axis, crude and by splitting; with ``rare``). A matplotlib Figure, not saved
+        (``save_figure(fig, path)`` saves one)."""
         if kind not in RUN_FIGURES:
             raise InputError(f"kind {kind!r}: a run has figures {', '.join(RUN_FIGURES)}")
-        return draw_run(kind, self.ensemble.scenario, totals_arrays(self.ensemble))
+        return draw_run(kind, self.ensemble.scenario, totals_arrays(self.ensemble), self.summary.get("rare"))
 
     def save(self, out: str | Path | None = None, *, runs_table: str = "auto", figures: bool = True,
              command: list[str] | None = None) -> Path:

@@ -116,9 +116,9 @@ def _plot(args) -> int:
             if getattr(args, flag) is not None:
                 raise InputError(f"--{flag} is for sweep figures; a run directory's figures (curves, paths) "
                                  "take only --kind and --out")
-        written = run_figures(args.results[0], (args.kind,) if args.kind else ("curves", "paths"), args.out)
+        written = run_figures(args.results[0], (args.kind,) if args.kind else None, args.out)
     elif set(kinds) == {"sweep"}:
-        if args.kind in ("curves", "paths"):
+        if args.kind in ("curves", "paths", "tail"):
             raise InputError(f"--kind {args.kind} is for run directories; sweeps have response, effects, scatter, "
                              "map, sensitivity")
         written = sweep_figures(args.results, args.kind, args.out, args.x, args.y, args.output, args.risk)

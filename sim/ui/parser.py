@@ -114,8 +114,9 @@ def _add_plot(sub) -> None:
                         "(exit 2) and nothing is written.")
     pl.add_argument("results", type=Path, nargs="+", help="one escsim run directory, or escsim sweep directories "
                     "(several only for response: one-parameter grids over the same parameter, overlaid)")
-    pl.add_argument("--kind", choices=("curves", "paths", "response", "effects", "scatter", "map", "sensitivity"),
-                    help="which figure. A run: curves, paths (default: both). A sweep (default by its design): "
+    pl.add_argument("--kind", choices=("curves", "paths", "tail", "response", "effects", "scatter", "map", "sensitivity"),
+                    help="which figure. A run: curves, paths (default: both, and tail where the run has --rare "
+                    "estimates: P(highest rung >= k) on a log axis, crude and by splitting). A sweep (default by its design): "
                     "response (a grid of one parameter, or of two: one line per level of the other; not OAT: "
                     "use effects), effects (grid or oat), scatter (numeric parameters), map (a grid of two "
                     "numeric parameters), sensitivity (a saltelli sweep)")

@@ -90,6 +90,10 @@ def evaluation():
     return plots.plot_evaluation(ev, summary)
 
 
+RARE = {name: {"rung": k, "estimate": p, "ci_low": p / 3, "ci_high": 3 * p, "repetitions": 20, "replicas": 200}
+        for name, k, p in (("war", 5, 2e-3), ("nuclear", 6, 1e-3))}
+
+
 FIGURES = {
     "plot_escalation_curves": lambda r: r.plot("curves"),
     "plot_level_paths": lambda r: r.plot("paths"),
@@ -113,6 +117,7 @@ FIGURES = {
     "plot_coverage": lambda r: coverage(),
     "plot_discovery": lambda r: plots.plot_discovery(discovery()),
     "plot_evaluation": lambda r: evaluation(),
+    "plot_tail": lambda r: plots.plot_tail(SC, r.ensemble.totals.first_passage, r.ensemble.runs, RARE),
 }
 
 

@@ -194,3 +194,23 @@ def test_importing_and_drawing_leave_the_users_matplotlib_backend_alone(tmp_path
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.png")], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_tail_plots_crude_and_splitting_estimates_on_a_log_axis(result, tmp_path, capsys):
+    from sim.ui.plots import plot_tail
+
+    rare = {"war": {"rung": 5, "estimate": 1e-4, "ci_low": 5e-5, "ci_high": 2e-4, "repetitions": 20, "replicas": 200}}
+    fig = plot_tail(SC, result.totals.first_passage, result.runs, rare)
+    ax = fig.axes[0]
+    crude, ams = [c.lines[0] for c in ax.containers]  # the errorbars' data lines, crude first
+    p, _, _ = escalation_curves(result.totals.first_passage, result.runs)
+    seen = [k for k in range(1, SC.top_rung + 1) if p[k, -1] > 0]
+    assert np.allclose(crude.get_ydata(), p[seen, -1]) and ax.get_yscale() == "log"
+    assert np.allclose(ams.get_ydata(), [1e-4]) and np.allclose(ams.get_xdata(), [5.06])
+    # a run without --rare has no tail to draw: refused, nothing written
+    run_dir = tmp_path / "run"
+    assert main(["run", str(SCENARIOS / "korea_baseline.toml"), "--runs", "640", "--out", str(run_dir),
+                 "--workers", "1"]) == 0
+    assert not (run_dir / "tail.png").exists()
+    assert main(["plot", str(run_dir), "--kind", "tail", "--out", str(tmp_path / "t.png")]) == 2
+    assert "--rare" in capsys.readouterr().err and not (tmp_path / "t.png").exists()

@@ -26,7 +26,7 @@ agree) stay distinguishable whatever their colours (tests/ui/test_figures_fit.py
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-FIGURE_KINDS = ("curves", "paths", "response", "effects", "scatter", "map", "sensitivity")
+FIGURE_KINDS = ("curves", "paths", "tail", "response", "effects", "scatter", "map", "sensitivity")
 
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")

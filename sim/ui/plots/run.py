@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from sim.ui.plots.common import (LINESTYLES, OKABE_ITO, check_out, date_axis, da
                                  shade_drills)
 
 
-RUN_FIGURES = {"curves": "escalation_curves", "paths": "level_paths"}  # kind -> file stem in a run directory
+RUN_FIGURES = {"curves": "escalation_curves", "paths": "level_paths", "tail": "tail"}  # kind -> file stem
+"""The figures of a run directory by kind; ``tail`` only where the run estimated rare outcomes (--rare)."""
 
 
 def plot_escalation_curves(scenario: CompiledScenario, first_passage: np.ndarray, runs: int,
@@ -53,6 +55,44 @@ def plot_escalation_curves(scenario: CompiledScenario, first_passage: np.ndarray
     ax.set_title(f"Escalation curves: {scenario.name}, {scenario.start.year}\n"
                  f"{runs:,} runs; {bands}; grey: drills (hatched: approximate dates)", fontsize=10)
     ax.legend(title="rung k", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title_fontsize=8)
+    return finish(fig, path)
+
+
+def plot_tail(scenario: CompiledScenario, first_passage: np.ndarray, runs: int, rare: dict,
+              by_draw=None, path: str | Path | None = None):
+    """P(highest rung reached by the horizon >= k) for every rung k on a log axis: crude Monte Carlo with
+    its 95% intervals where it sees (an upper bound only where no run got there), and the splitting's
+    estimates (``rare``: summary.json's ``rare`` entries) with theirs, side by side where both see.
+
+    The first line holds the crude estimates (rungs with at least one run), the second the AMS ones."""
+    p, lo, hi = (a[:, -1] for a in escalation_curves(first_passage, runs, by_draw))
+    ks = np.arange(1, scenario.top_rung + 1)
+    seen = p[ks] > 0
+    fig = new_figure((8, 5))
+    ax = fig.subplots()
+    err = np.vstack([p[ks] - lo[ks], hi[ks] - p[ks]])[:, seen]
+    ax.errorbar(ks[seen] - 0.06, p[ks][seen], yerr=np.nan_to_num(err), fmt="o-", color=OKABE_ITO[0], capsize=3,
+                label=f"crude Monte Carlo ({runs:,} runs)")
+    if (~seen).any():
+        ax.plot(ks[~seen] - 0.06, hi[ks][~seen], "v", color=OKABE_ITO[0], mfc="none",
+                label="crude: no run got there (upper 95% bound)")
+    entries = sorted(rare.values(), key=lambda r: r["rung"])
+    if entries:
+        est = np.array([r["estimate"] for r in entries])
+        rerr = np.array([[r["estimate"] - (r["ci_low"] if r["ci_low"] is not None else r["estimate"]),
+                          (r["ci_high"] if r["ci_high"] is not None else r["estimate"]) - r["estimate"]]
+                         for r in entries]).T
+        ax.errorbar([r["rung"] + 0.06 for r in entries], est, yerr=np.clip(rerr, 0, None), fmt="s--",
+                    color=OKABE_ITO[3], capsize=3, label=f"adaptive multilevel splitting ({entries[0]['repetitions']} "
+                    f"x {entries[0]['replicas']} replicas)")
+    ax.set_yscale("log")
+    ax.set_xticks(ks, [f"{k}\n{scenario.rung_names[k]}" for k in ks], fontsize=8)
+    ax.set_xlabel("rung k")
+    ax.set_ylabel("P(highest rung by the horizon >= k)")
+    ax.legend(fontsize=8, loc="lower left")
+    bands = "95% intervals over posterior draws" if by_draw is not None else "Wilson 95% intervals"
+    ax.set_title(f"The tail: {scenario.name}, {scenario.horizon} days\ncrude: {bands}; splitting: t intervals over "
+                 "repetitions", fontsize=10)
     return finish(fig, path)
 
 
@@ -93,16 +133,19 @@ def plot_level_paths(scenario: CompiledScenario, occupancy: np.ndarray, runs: in
     return finish(fig, path)
 
 
-def run_figures(results: Path, kinds=("curves", "paths"), out: Path | None = None,
+def run_figures(results: Path, kinds=None, out: Path | None = None,
                 formats=("png", "svg")) -> list[Path]:
     """The figures of an `escsim run` directory; written next to its results unless ``out`` is given.
 
-    ``out`` names one file, so it needs exactly one kind.
+    ``kinds`` defaults to curves and paths, and tail where the run estimated rare outcomes. ``out``
+    names one file, so it needs exactly one kind.
     """
-    results, kinds = Path(results), tuple(kinds)
+    results = Path(results)
+    rare = _rare_of(results)
+    kinds = tuple(kinds) if kinds is not None else ("curves", "paths", *(("tail",) if rare else ()))
     for kind in kinds:
         if kind not in RUN_FIGURES:
-            raise InputError(f"--kind {kind}: a run directory has figures curves and paths")
+            raise InputError(f"--kind {kind}: a run directory has figures {', '.join(RUN_FIGURES)}")
     if out is not None and len(kinds) != 1:
         raise InputError(f"--out {out}: names one file and a run directory has {len(kinds)} figures "
                          f"({', '.join(kinds)}); add --kind curves or --kind paths")
@@ -110,8 +153,14 @@ def run_figures(results: Path, kinds=("curves", "paths"), out: Path | None = Non
     scenario, totals = _load_run(results)
     written = []
     for kind in kinds:
-        written += save_all(draw_run(kind, scenario, totals), out, results / RUN_FIGURES[kind], formats)
+        written += save_all(draw_run(kind, scenario, totals, rare), out, results / RUN_FIGURES[kind], formats)
     return written
+
+
+def _rare_of(results: Path) -> dict:
+    """The rare outcomes a run directory's summary.json holds (none: {})."""
+    path = results / "summary.json"
+    return json.loads(path.read_text()).get("rare", {}) if path.exists() else {}
 
 
 def _load_run(results: Path):
@@ -120,11 +169,15 @@ def _load_run(results: Path):
     return compile_scenario(validate_scenario(man["scenario"], str(path))), np.load(results / "totals.npz")
 
 
-def draw_run(kind: str, scenario: CompiledScenario, totals) -> Figure:
-    """The ``kind`` figure (curves or paths) of one run's arrays: totals.npz, or
-    :func:`sim.io.rundir.totals_arrays` of an ensemble in memory."""
+def draw_run(kind: str, scenario: CompiledScenario, totals, rare: dict | None = None) -> Figure:
+    """The ``kind`` figure (curves, paths, or tail with the run's ``rare`` estimates) of one run's
+    arrays: totals.npz, or :func:`sim.io.rundir.totals_arrays` of an ensemble in memory."""
     runs = int(totals["runs"])
+    by_draw = (totals["draw_first_passage"], totals["draw_sizes"]) if "draw_sizes" in totals else None
     if kind == "curves":
-        by_draw = (totals["draw_first_passage"], totals["draw_sizes"]) if "draw_sizes" in totals else None
         return plot_escalation_curves(scenario, totals["first_passage"], runs, by_draw=by_draw)
+    if kind == "tail":
+        if not rare:
+            raise InputError("--kind tail: the run estimated no rare outcome; run it with --rare TARGET")
+        return plot_tail(scenario, totals["first_passage"], runs, rare, by_draw=by_draw)
     return plot_level_paths(scenario, totals["occupancy"], runs, totals["sample_actions"])
