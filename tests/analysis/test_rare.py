@@ -133,17 +133,18 @@ def _chain_posterior():
 
 def test_ams_over_a_posterior_runs_each_repetition_at_its_draw():
     """With a posterior, repetition j runs at draw j's values: exactly the repetition a point-value run at
-    those values gives; its replay takes them too."""
+    those values gives; its replay takes them too (replay needs the model's own paths: no jump conditioning)."""
     from sim.engines.parameters import at_values
 
     key, plain, drawn, _ = _chain_posterior()
     resolved = rare.resolve_rare(drawn, 3, seed=1)
     assert resolved.draws.count == 3 and resolved.draws.runs_per_draw == 1
-    res = rare.estimate_rare(plain.compiled, "war", replicas=30, repetitions=3, seed=1, workers=1, resolved=resolved)
+    res = rare.estimate_rare(plain.compiled, "war", replicas=30, repetitions=3, seed=1, workers=1, resolved=resolved,
+                             jumps=False)
     assert rare.summarise_rare(res)["parameters"].startswith("averaged over 3 posterior draws of chain_posterior.csv")
     for j in (0, 2):  # repetition j is the point-value repetition j at draw j's rate
         alone = rare.estimate_rare(at_values(plain.compiled, {key: resolved.parameters[key][j]}), "war",
-                                   replicas=30, repetitions=j + 1, seed=1, workers=1)
+                                   replicas=30, repetitions=j + 1, seed=1, workers=1, jumps=False)
         assert alone.repetitions[j].estimate == res.repetitions[j].estimate
         assert alone.repetitions[j].steps == res.repetitions[j].steps
     rep = next(r for r in res.repetitions if r.reached)
@@ -180,7 +181,7 @@ def test_paths_at_the_target_replay_in_the_mesa_engine():
     the Mesa engine walks the same path to the target, step for step."""
     raw = load_scenario(SCENARIOS / "korea_baseline.toml", overrides={"ladder.accident": [0, 0, 0, 0.05, 0.1, 0.05, 0]})
     for sc in (compiled(chain_raw(**RARE_CHAIN)), compile_scenario(raw)):
-        res = rare.estimate_rare(sc, "war", replicas=30, repetitions=3, seed=2, workers=1)
+        res = rare.estimate_rare(sc, "war", replicas=30, repetitions=3, seed=2, workers=1, jumps=False)
         replayed = 0
         for rep in res.repetitions:
             for i in range(min(rep.reached, 2)):
