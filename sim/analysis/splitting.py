@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import ndtr
 
 from sim.analysis.jumps import Jumps, condition_step, jump_score, observable
 from sim.engines.draws import StepDraws, Stream, child, fill_step, n_uniforms
@@ -21,6 +22,7 @@ from sim.model.kernel import regime_multiplier
 CHUNK = 32
 """Steps of draws per chunk of a replica's stream: each chunk is one ``fill_step`` of (CHUNK, ...)."""
 
+MARK_WEIGHT = 2e-3  # x Phi(mark), with jumps: twice the progress score's time term, so idle replicas differ
 MAX_ITERATIONS = 20_000  # a guard against a score that creeps up forever; never reached in practice
 BATCH_ROWS = 4096  # replicas of several repetitions stepped side by side in one process
 
@@ -221,6 +223,7 @@ class _Batch:
             draws = StepDraws(U[live, phase], E[live, phase], N)
             here = select_rows(sc, rows[live]) if self.per_row else sc  # the live rows' own values
             level, threat, realised, mde, hazard = self._step_rows(here, t, level, threat, draws, regime, hazard)
+            self._mark = draws.normals[:, 0, 0]  # actor 0's reading of itself: a normal nothing else uses
             top = np.maximum(top, realised.max(axis=1))
             r = rows[live]
             reached = self._store(t, r, here, (level, threat, realised, mde, top, regime, hazard))
@@ -247,6 +250,8 @@ class _Batch:
         xi = np.minimum(self.score(sc, t, top, level, threat, regime), self.below)
         if self.jumps is None:
             return xi
+        if t > 0:  # a random part: clones of one replica that stay in its state still get apart
+            xi = np.minimum(xi + MARK_WEIGHT * ndtr(self._mark), self.below)
         return jump_score(xi, hazard.sum(axis=1), self.target, self.jumps.cap)
 
     def _store(self, t, r, sc, state) -> np.ndarray:

@@ -1,0 +1,143 @@
+"""Rare outcomes whose last step is a jump (sim/analysis/jumps.py inside sim/analysis/splitting.py): the
+conditioned step's law, the issue's chain, random small chains against their exact values, and bad input.
+
+The chains are the project's own scenarios: N graduated actors, all adversaries of each other, no noise,
+no threat memory or spiral, no deterrence; provocations at a rung with a daily hazard, accidents by
+rung. Their state is the tuple of postures, so P(some realised action reaches the target by the
+horizon) is a sum over at most 5^3 states (:func:`exact_chain`)."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from scipy.stats import binom
+
+from conftest import SCENARIOS, compiled
+from sim.analysis import jumps, rare
+from sim.engines.draws import StepDraws, n_uniforms
+from sim.engines.ensemble import step_runs
+from sim.model.kernel import regime_multiplier
+from sim.ui.cli import main
+
+
+def chain_scenario(actors, accident, horizon, top=5):
+    """actors: dicts of h (daily provocation hazard), ceiling, threshold, cool and rung (the provocation's)."""
+    names = [chr(ord("a") + i) for i in range(len(actors))]
+    out = {}
+    for name, a in zip(names, actors):
+        out[name] = {"capability": 1.0, "noise": 0.0, "decay": 0.0, "deterrence": 0.0, "ceiling": a["ceiling"],
+                     "rule": {"name": "graduated", "threshold": a["threshold"], "cool_rate": a["cool"]},
+                     "provocation": {"base_rate": a["h"], "kappa": 0.0, "rung": a.get("rung", 3)},
+                     "threatened_by": {m: 1.0 for m in names if m != name}}
+    return {"scenario": {"name": "chain", "horizon": horizon},
+            "ladder": {"rungs": [str(k) for k in range(top + 1)], "crisis_rung": 4, "war_rung": 5, "lever_rung": 3,
+                       "accident": list(accident)},
+            "actors": out}
+
+
+def exact_chain(actors, accident, horizon, target, top=5):
+    """P(some realised action >= target by the horizon) for :func:`chain_scenario`, by forward iteration.
+
+    Each day actor i provokes with chance 1 - exp(-h_i) (intent max(posture, rung_i)); an action at x comes
+    out x + 1 with chance accident[x]; each actor reads the others' realised actions exactly and answers
+    the highest, q: up one rung (to its ceiling) when q - posture >= threshold, down one with chance cool
+    (not below 0) when q <= posture, else stays. Mass whose realised action reaches the target leaves."""
+    N, acc = len(actors), np.asarray(accident, dtype=float)
+    states = list(itertools.product(*[range(a["ceiling"] + 1) for a in actors]))
+    index = {s: k for k, s in enumerate(states)}
+
+    def action(a, level, full=False):
+        p, d = -np.expm1(-a["h"]), np.zeros(top + 1)
+        for x, px in ((max(level, a.get("rung", 3)), p), (level, 1 - p)):
+            d[min(x + 1, top)] += px * acc[x]
+            d[x] += px * (1 - acc[x])
+        return d if full else d[:target]
+
+    def answer(a, level, q):
+        if q - level >= a["threshold"]:
+            return {min(level + 1, a["ceiling"]): 1.0}
+        if q <= level:
+            down = max(level - 1, 0)
+            return {down: a["cool"], level: 1 - a["cool"]} if down != level else {level: 1.0}
+        return {level: 1.0}
+
+    M = np.zeros((len(states), len(states)))
+    for s in states:
+        dists = [action(a, s[i]) for i, a in enumerate(actors)]
+        for acts in itertools.product(range(target), repeat=N):
+            pr = np.prod([dists[i][acts[i]] for i in range(N)])
+            if pr == 0:
+                continue
+            moves = [answer(a, s[i], max(acts[j] for j in range(N) if j != i)).items() for i, a in enumerate(actors)]
+            for combo in itertools.product(*moves):
+                M[index[s], index[tuple(c[0] for c in combo)]] += pr * np.prod([c[1] for c in combo])
+    leave = np.zeros(len(states))  # each state's chance of reaching the target today, summed term by term
+    for s in states:
+        dists = [action(a, s[i]) for i, a in enumerate(actors)]
+        beyond = [action(a, s[i], full=True)[target:].sum() for i, a in enumerate(actors)]
+        leave[index[s]] = -np.expm1(np.sum(np.log1p(-np.array(beyond))))  # 1 - P(every action below the target)
+    alive = np.zeros(len(states))
+    alive[index[(0,) * N]] = 1.0
+    hit = 0.0
+    for _ in range(horizon):
+        hit += alive @ leave
+        alive = alive @ M
+    return hit
+
+
+def covers(s, exact, slack=1e-9):
+    """The summary's interval holds the exact value (to rounding: a zero-variance estimate's interval is a point)."""
+    return s["ci_low"] * (1 - slack) <= exact <= s["ci_high"] * (1 + slack)
+
+
+# The conditioned step ---------------------------------------------------------------------------------------
+
+
+def test_conditioned_step_has_the_law_given_no_jump_and_the_jump_chance():
+    """One step from a state where a provocation (at rung 3) and an accident (from 3 into 4) can jump into
+    rung 4: the frequency of a jump on the model's own draws is the mean chance q, and on the conditioned
+    draws no actor jumps and the next postures have the law of the model's given no jump."""
+    actors = [dict(h=0.3, ceiling=3, threshold=1.0, cool=0.2), dict(h=0.1, ceiling=3, threshold=1.0, cool=0.2)]
+    sc = compiled(chain_scenario(actors, [0, 0, 0.1, 0.3, 0.3, 0], 10))
+    R, N = 200_000, 2
+    rng = np.random.default_rng(5)
+    draws = StepDraws(rng.random((R, n_uniforms(N))), rng.standard_normal((R, N, N)), N)
+    level = np.tile([2, 3], (R, 1))
+    regime = regime_multiplier(np.full((R, N), 0.5), sc.regime_dispersion)
+    threat = np.zeros((R, N))
+    given, hazard = jumps.condition_step(sc, 0, level, threat, draws, regime, 4)
+    q = -np.expm1(-hazard.sum(axis=1))
+    nxt, _, step = step_runs(sc, 0, level, threat, draws, regime)
+    hit = step["realised"].max(axis=1) >= 4
+    assert abs(hit.mean() - q.mean()) < 4 * np.sqrt(q.mean() * (1 - q.mean()) / R)
+    nxt_c, _, step_c = step_runs(sc, 0, level, threat, given, regime)
+    assert step_c["realised"].max() < 4
+    for cell in itertools.product(range(4), repeat=2):
+        p_model = np.mean(np.all(nxt[~hit] == cell, axis=1))
+        p_given = np.mean(np.all(nxt_c == cell, axis=1))
+        assert abs(p_model - p_given) < 4 * np.sqrt(p_model * (1 - p_model) / (~hit).sum()) + 1e-4, cell
+
+
+# The issue's chain ----------------------------------------------------------------------------------------------
+
+
+def issue_chain(h, rho):
+    """Two graduated actors, ceiling 3; A provokes at rung 3 with hazard h, B never; accidents at rungs 3 and
+    4 with chance rho; the target is the crisis (rung 4), within 365 days."""
+    a = dict(h=h, ceiling=3, threshold=1.5, cool=0.1)
+    return [a, dict(a, h=0.0)], [0, 0, 0, rho, rho, 0], 365
+
+
+@pytest.mark.parametrize("h, rho, near", [(0.01, 0.01, 0.0357), (1.41e-4, 1.41e-4, 7.3e-6), (5e-5, 5e-5, 9.1e-7)])
+def test_the_issues_chain_no_longer_dies_out(h, rho, near):
+    actors, accident, T = issue_chain(h, rho)
+    exact = exact_chain(actors, accident, T, 4)
+    assert exact == pytest.approx(near, rel=0.02)
+    res = rare.estimate_rare(compiled(chain_scenario(actors, accident, T)), "crisis", replicas=50, repetitions=10,
+                             seed=1, workers=1)
+    s = rare.summarise_rare(res)
+    assert s["extinct_repetitions"] == 0 and covers(s, exact) and s["relative_error"] <= 0.10
+    assert s["jumps"].startswith("conditional Monte Carlo of the last jump into rung 4")
