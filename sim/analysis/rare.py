@@ -202,7 +202,7 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
     if all(r.flat for r in out.repetitions):
         out.reason = (f"no way up: in {repetitions} x {replicas} runs no replica's score rose above its "
                       f"starting value, so none came nearer rung {target.rung}")
-    elif all(r.extinct for r in out.repetitions):
+    elif all(r.extinct and r.estimate == 0 for r in out.repetitions):
         out.reason = ("every repetition died out (all replicas tied at some level): the probability is too small "
                       "for this many replicas to resolve; more replicas may")
     return out

@@ -23,6 +23,7 @@ CHUNK = 32
 """Steps of draws per chunk of a replica's stream: each chunk is one ``fill_step`` of (CHUNK, ...)."""
 
 MARK_WEIGHT = 2e-3  # x Phi(mark), with jumps: twice the progress score's time term, so idle replicas differ
+PILOT_LEVELS = 10  # levels of the pilot that sets the jump cap: its replicas are then in the top 1/1000 or so
 MAX_ITERATIONS = 20_000  # a guard against a score that creeps up forever; never reached in practice
 BATCH_ROWS = 4096  # replicas of several repetitions stepped side by side in one process
 
@@ -66,10 +67,11 @@ DEFAULT_SCORE = "progress"
 
 
 def pilot_hazards(sc, target: int, root, n: int, score: str = DEFAULT_SCORE, jumps: Jumps | None = None):
-    """The jump hazard n replicas accumulate to the horizon (or the target) with no splitting, on the
-    streams of repetition 0 below ``root`` (a pilot's own root): what :func:`sim.analysis.jumps.cap_from`
-    sets the cap by. (n,)"""
+    """The jump hazard of n replicas after PILOT_LEVELS levels of splitting with no cap (fewer if it ends
+    sooner), on the streams of repetition 0 below ``root`` (a pilot's own root): the upper tail of
+    the hazard the paths reach, which :func:`sim.analysis.jumps.cap_from` sets the cap by. (n,)"""
     batch = _Batch(sc, target, root, [0], n, max(1, n // 2), SCORES[score], None, jumps)
+    batch.run(levels=PILOT_LEVELS)
     return batch.hazard[batch.stop - 1, np.arange(n)].sum(axis=1)
 
 
@@ -153,6 +155,7 @@ class _Batch:
         self.mde = np.zeros((T, R, N), dtype=bool)
         self.xi = np.zeros((T, R))  # score after step t
         self.hazard = np.zeros((T, R, N))  # each actor's accumulated jump hazard after step t (jumps only)
+        self.carried = np.zeros(B)  # with jumps: sum over killed replicas of (weight before their level) / n x f
         self.stop = np.full(R, T, dtype=np.int64)  # steps in the path (the target step + 1, or T)
         self.steps = np.zeros(B, dtype=np.int64)
         self.regime_u = np.zeros((R, N))
@@ -271,7 +274,8 @@ class _Batch:
         self.xi[t, r] = xi
         return reached
 
-    def run(self) -> list[Repetition]:
+    def run(self, levels: int = MAX_ITERATIONS) -> list[Repetition]:
+        """The repetitions to their end (a pilot stops after ``levels`` levels, its replicas as they are)."""
         n, k, target = self.n, self.k, self.target
         B = len(self.reps)
         weight = np.ones(B)
@@ -279,7 +283,7 @@ class _Batch:
         extinct = np.zeros(B, dtype=bool)
         running = np.ones(B, dtype=bool)
         q = 0
-        while running.any():
+        while running.any() and q < levels:
             q += 1
             if q > MAX_ITERATIONS:
                 raise RuntimeError(f"AMS did not stop within {MAX_ITERATIONS} iterations")
@@ -292,6 +296,7 @@ class _Batch:
                     running[b] = False
                     continue
                 killed = np.flatnonzero(S <= Z)
+                self._count_killed(b, killed + b * n, weight[b])
                 if killed.size == n:
                     extinct[b], running[b] = True, False
                     continue
@@ -319,7 +324,8 @@ class _Batch:
 
     def _result(self, b, weight, iterations, extinct) -> Repetition:
         """Repetition b's estimate G/n x sum of f over its final replicas (f = 1 at the target; with
-        jumps, 1 - exp(-Lambda) elsewhere), and its replicas at the target."""
+        jumps, 1 - exp(-Lambda) elsewhere) plus the killed replicas' share (:meth:`_count_killed`), and
+        its replicas at the target."""
         n, target = self.n, self.target
         rows = np.arange(b * n, (b + 1) * n)
         hit = self.stop[rows] - 1
@@ -327,7 +333,7 @@ class _Batch:
         f = np.zeros(n) if extinct else observable(self.hazard[hit, rows].sum(axis=1), at_target)
         won = rows[at_target]
         return Repetition(
-            repetition=self.reps[b], estimate=float(weight * f.sum() / n), weight=float(weight),
+            repetition=self.reps[b], estimate=float(self.carried[b] + weight * f.sum() / n), weight=float(weight),
             reached=int(at_target.sum()), iterations=int(iterations), steps=int(self.steps[b]),
             extinct=bool(extinct),
             flat=bool(extinct and iterations == 0 and np.all(self.S[rows] <= self.xi0[rows])),
@@ -335,6 +341,13 @@ class _Batch:
             genealogy=[self.genealogy[r] for r in won], regime_uniforms=self.regime_u[won].copy(),
             hit_step=hit[at_target].copy(), levels=self.level[:, won].transpose(1, 0, 2).copy(),
             realised=self.realised[:, won].transpose(1, 0, 2).copy())
+
+    def _count_killed(self, b, rows, weight):
+        """With jumps, add the killed replicas' G/n x f (the weight before their level) to repetition b's
+        estimate: f is not 0 below the target, and every replica counts at the weight it was killed at."""
+        if self.jumps is not None:
+            f = observable(self.hazard[self.stop[rows] - 1, rows].sum(axis=1), False)
+            self.carried[b] += weight / self.n * f.sum()
 
     def _clone(self, kids, parents, branch):
         """Copy each parent's path (whole; the kid's steps after its branch step are overwritten)."""

@@ -141,3 +141,41 @@ def test_the_issues_chain_no_longer_dies_out(h, rho, near):
     s = rare.summarise_rare(res)
     assert s["extinct_repetitions"] == 0 and covers(s, exact) and s["relative_error"] <= 0.10
     assert s["jumps"].startswith("conditional Monte Carlo of the last jump into rung 4")
+
+
+# Random chains against their exact values ------------------------------------------------------------------------
+
+
+@st.composite
+def random_chains(draw):
+    """A random chain and a probability to aim at, 10^-10 .. 10^-3: 2 or 3 actors; the target the crisis or
+    the war rung; ceilings one rung below the target (a quarter at the target, reached by decisions too);
+    provocation hazards, rungs, thresholds and cooling at random; accidents below the jump's rung at 1e-3
+    to 0.05 (a rare jump on the way, not the last step, is beyond any splitting: docs/model.md section 12)."""
+    target = draw(st.sampled_from([4, 5]))
+    rate = st.floats(-3.0, -1.3).map(lambda e: 10.0**e)
+    actors = []
+    for i in range(draw(st.sampled_from([2, 2, 3]))):
+        actors.append(dict(h=draw(rate) if i == 0 else draw(st.sampled_from([0.0]) | rate),
+                           ceiling=draw(st.sampled_from([target - 1] * 3 + [target])),
+                           threshold=draw(st.floats(0.5, 2.0)), cool=draw(st.floats(0.0, 0.5)),
+                           rung=draw(st.integers(2, target - 1))))
+    accident = [0.0, 0.0] + [draw(rate) for _ in range(2, target - 1)] + [0.0] * (6 - (target - 1))
+    return actors, accident, draw(st.sampled_from([60, 100])), target, 10.0 ** draw(st.floats(-10.0, -3.0))
+
+
+def tuned(case):
+    """The case with the accident rate into the target set so that P is near the aim (P is linear in it for
+    small rates: two exact values fix the line), and its exact P."""
+    actors, accident, T, target, aim = case
+    at = [exact_chain(actors, accident[:target - 1] + [a] + accident[target:], T, target) for a in (0.0, 1e-2)]
+    a = float(np.clip(1e-2 * (aim - at[0]) / max(at[1] - at[0], 1e-300), 1e-12, 0.5))
+    accident = accident[:target - 1] + [a] + accident[target:]
+    return actors, accident, T, target, exact_chain(actors, accident, T, target)
+
+
+def estimate_case(case, seed, replicas=50, repetitions=20):
+    actors, accident, T, target, exact = tuned(case)
+    res = rare.estimate_rare(compiled(chain_scenario(actors, accident, T)), str(target), replicas=replicas,
+                             repetitions=repetitions, seed=seed, workers=1)
+    return exact, rare.summarise_rare(res)
