@@ -78,7 +78,8 @@ def exact_chain(actors, accident, horizon, target, top=5):
     for s in states:
         dists = [action(a, s[i]) for i, a in enumerate(actors)]
         beyond = [action(a, s[i], full=True)[target:].sum() for i, a in enumerate(actors)]
-        leave[index[s]] = -np.expm1(np.sum(np.log1p(-np.array(beyond))))  # 1 - P(every action below the target)
+        with np.errstate(divide="ignore"):  # an action certainly at the target: log(0), and leave is 1
+            leave[index[s]] = -np.expm1(np.sum(np.log1p(-np.array(beyond))))  # 1 - P(every action below it)
     alive = np.zeros(len(states))
     alive[index[(0,) * N]] = 1.0
     hit = 0.0
@@ -179,3 +180,82 @@ def estimate_case(case, seed, replicas=50, repetitions=20):
     res = rare.estimate_rare(compiled(chain_scenario(actors, accident, T)), str(target), replicas=replicas,
                              repetitions=repetitions, seed=seed, workers=1)
     return exact, rare.summarise_rare(res)
+
+
+def coverage(cases, seed0=0):
+    """Each case's exact P, whether the 95% interval held it, and the summary; cases with P = 0 (no way to
+    the target) are left out."""
+    out = []
+    for i, case in enumerate(cases):
+        if tuned(case)[-1] > 0:
+            exact, s = estimate_case(case, seed0 + i)
+            out.append((exact, covers(s, exact), s))
+    return out
+
+
+def check_coverage(results, nominal=0.90, alpha=0.01):
+    """No case died out (every repetition 0), and the intervals held the exact value in at least the share
+    a binomial test at level alpha allows for a true coverage of ``nominal``."""
+    assert all(s["estimate"] > 0 for _, _, s in results), [(e, s["estimate"]) for e, _, s in results]
+    held = sum(c for _, c, _ in results)
+    floor = int(binom.ppf(alpha, len(results), nominal))
+    assert held >= floor, (held, len(results), [(e, s["estimate"], s["ci_low"], s["ci_high"]) for e, c, s in results
+                                                if not c])
+
+
+def _cases(count):
+    found = []
+
+    @settings(max_examples=count, phases=[Phase.generate], database=None, suppress_health_check=list(HealthCheck))
+    @given(random_chains())
+    def collect(case):
+        found.append(case)
+
+    collect()
+    return found
+
+
+def test_random_chains_fast():
+    """A few random two- and three-actor chains: none dies out, and each is held by its interval."""
+    results = coverage(_cases(4))
+    assert len(results) >= 3
+    check_coverage(results, nominal=0.5)
+
+
+@pytest.mark.slow
+def test_random_chains_are_covered_at_the_nominal_rate():
+    """60 random chains, P from 1e-10 to 1e-3 (and some above, where decisions reach the target too): no case
+    dies out, and the 95% intervals hold the exact value in at least 90% of them (a binomial test at 1%)."""
+    results = coverage(_cases(70))
+    assert len(results) >= 50
+    assert min(e for e, _, _ in results) < 1e-8 and max(e for e, _, _ in results) > 1e-4
+    check_coverage(results)
+
+
+@pytest.mark.parametrize("aim", [pytest.param(1e-6, marks=pytest.mark.slow), 1e-8,
+                                 pytest.param(1e-10, marks=pytest.mark.slow)])
+def test_a_chain_far_down_at_ten_percent(aim):
+    """Two actors who climb on provocations to rung 3, where accidents lift an action into the crisis: the
+    exact value inside the 95% interval and a relative error of at most 10%."""
+    actors = [dict(h=0.01, ceiling=3, threshold=1.0, cool=0.3, rung=2), dict(h=0.005, ceiling=3, threshold=1.0,
+                                                                             cool=0.3, rung=2)]
+    case = (actors, [0.0, 0.0, 0.01, 0.0, 0.0, 0.0], 100, 4, aim)
+    exact, s = estimate_case(case, 7, replicas=100, repetitions=40)
+    assert s["estimate"] > 0 and covers(s, exact) and s["relative_error"] <= 0.10, (exact, s["estimate"],
+                                                                                     s["relative_error"])
+
+
+# Bad input and decided targets ------------------------------------------------------------------------------------
+
+
+def test_a_certain_target_says_so_and_runs_no_splitting(tmp_path, capsys):
+    """An actor that starts at the crisis rung: P(crisis) is 1, said with the reason, exit 0, no model steps
+    (and no pilot)."""
+    text = (SCENARIOS / "korea_baseline.toml").read_text()
+    path = tmp_path / "hot.toml"
+    path.write_text(text.replace('posterior = "', '# posterior = "').replace(
+        'name = "North Korea"\ncapability = 18.0\nbaseline = 1', 'name = "North Korea"\ncapability = 18.0\nbaseline = 4'))
+    assert main(["run", str(path), "--runs", "2", "--out", str(tmp_path / "o"), "--no-plot", "--rare", "crisis",
+                 "--json"]) == 0
+    crisis = json.loads(capsys.readouterr().out)["rare"]["crisis"]
+    assert crisis["estimate"] == 1 and crisis["model_steps"] == 0 and "starts at or above rung 4" in crisis["reason"]
