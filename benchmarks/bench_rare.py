@@ -47,7 +47,7 @@ AIMS = [1e-4, 1e-6, 1e-8, 1e-10]
 
 def chain(aim):
     """The chain near ``aim`` (compiled) and its exact P(crisis)."""
-    actors, accident, T, _, exact = tuned((ACTORS, [0.0, 0.0, 0.01, 0.0, 0.0, 0.0], 100, 4, aim))
+    actors, accident, T, _, exact, _ = tuned((ACTORS, [0.0, 0.0, 0.01, 0.0, 0.0, 0.0], 100, 4, aim))
     return compile_scenario(validate_scenario(chain_scenario(actors, accident, T), "chain")), exact
 
 
