@@ -100,13 +100,13 @@ def observable(hazard, hit):
 
 
 def cap_from(pilot_hazards, sc, rung: int) -> float:
-    """The cap: the median hazard of the pilot's replicas that have any (after its levels of splitting,
-    a level that paths reach, above the typical one), or, when none has any, FALLBACK_DAYS x the
-    largest one-day jump chance an actor standing below the rung has by accident (or 1 where a
-    provocation lands at the rung)."""
-    some = pilot_hazards[pilot_hazards > 0]
-    if some.size:
-        return float(np.median(some))
+    """The cap: the largest hazard of the pilot's replicas (after its levels of splitting, a level that
+    paths reach, above the typical one), or, when none has any, FALLBACK_DAYS x the largest one-day
+    jump chance an actor standing below the rung has by accident (or 1 where a provocation lands at the
+    rung)."""
+    top = float(np.max(pilot_hazards, initial=0.0))
+    if top > 0:
+        return top
     unit = float(sc.accident[rung - 1])
     if np.any(np.asarray(sc.provocation_rung) >= rung):
         unit = 1.0
