@@ -23,6 +23,8 @@ from sim.model import kernel
 
 SPAN = 1e3  # the hazard part of the score spans Lambda from cap / SPAN to cap on a log scale
 FALLBACK_DAYS = 10.0  # with no hazard in the pilot: the cap is this many days of the largest jump chance
+PILOT_LEVELS = 10  # levels of the pilot that sets the cap: its replicas are then in the top 1/1000 or so
+MARK_WEIGHT = 2e-3  # x Phi(mark) in the score: twice the progress score's time term, so idle clones differ
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,10 @@ def cap_from(pilot_hazards, sc, rung: int) -> float:
     if np.any(np.asarray(sc.provocation_rung) >= rung):
         unit = 1.0
     return -np.log1p(-min(unit, 0.5)) * FALLBACK_DAYS if unit > 0 else np.inf
+
+
+def carried_end(hazard):
+    """For a path carried by its hazard, (T, N) each actor's after each step: the step by which it had half
+    of its hazard (its statistics count up to there), and the actors' shares of it."""
+    total = hazard.sum(axis=1)
+    return int(np.argmax(total >= total[-1] / 2)) + 1, hazard[-1] / total[-1]

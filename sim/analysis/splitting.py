@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
-from sim.analysis.jumps import Jumps, condition_step, jump_score, observable
+from sim.analysis.jumps import MARK_WEIGHT, PILOT_LEVELS, Jumps, carried_end, condition_step, jump_score, observable
 from sim.engines.draws import StepDraws, Stream, child, fill_step, n_uniforms
 from sim.engines.ensemble import step_runs
 from sim.engines.parameters import select_rows, with_run_parameters
@@ -22,8 +22,6 @@ from sim.model.kernel import regime_multiplier
 CHUNK = 32
 """Steps of draws per chunk of a replica's stream: each chunk is one ``fill_step`` of (CHUNK, ...)."""
 
-MARK_WEIGHT = 2e-3  # x Phi(mark), with jumps: twice the progress score's time term, so idle replicas differ
-PILOT_LEVELS = 10  # levels of the pilot that sets the jump cap: its replicas are then in the top 1/1000 or so
 MAX_ITERATIONS = 20_000  # a guard against a score that creeps up forever; never reached in practice
 BATCH_ROWS = 4096  # replicas of several repetitions stepped side by side in one process
 
@@ -67,9 +65,8 @@ DEFAULT_SCORE = "progress"
 
 
 def pilot_hazards(sc, target: int, root, n: int, score: str = DEFAULT_SCORE, jumps: Jumps | None = None):
-    """The jump hazard of n replicas after PILOT_LEVELS levels of splitting with no cap (fewer if it ends
-    sooner), on the streams of repetition 0 below ``root`` (a pilot's own root): the upper tail of
-    the hazard the paths reach, which :func:`sim.analysis.jumps.cap_from` sets the cap by. (n,)"""
+    """The jump hazard (n,) of n replicas after PILOT_LEVELS levels with no cap, on repetition 0's streams
+    below ``root`` (the pilot's own): the hazard's upper tail, that :func:`jumps.cap_from` sets the cap by."""
     batch = _Batch(sc, target, root, [0], n, max(1, n // 2), SCORES[score], None, jumps)
     batch.run(levels=PILOT_LEVELS)
     return batch.hazard[batch.stop - 1, np.arange(n)].sum(axis=1)
@@ -226,7 +223,6 @@ class _Batch:
             draws = StepDraws(U[live, phase], E[live, phase], N)
             here = select_rows(sc, rows[live]) if self.per_row else sc  # the live rows' own values
             level, threat, realised, mde, hazard = self._step_rows(here, t, level, threat, draws, regime, hazard)
-            self._mark = draws.normals[:, 0, 0]  # actor 0's reading of itself: a normal nothing else uses
             top = np.maximum(top, realised.max(axis=1))
             r = rows[live]
             reached = self._store(t, r, here, (level, threat, realised, mde, top, regime, hazard))
@@ -240,16 +236,15 @@ class _Batch:
         np.add.at(self.steps, rows // self.n, stepped)
 
     def _step_rows(self, sc, t, level, threat, draws, regime, hazard):
-        """One step of the live rows (:func:`_step`); with jumps, stepped as if no jump into the target
-        happened and its chance added to each actor's hazard. Returns level, threat, realised, mde, hazard."""
+        """:func:`_step` of the live rows; with jumps, as if none jumped, its chance added to their hazard."""
+        self._mark = draws.normals[:, 0, 0]  # actor 0's reading of itself: a normal nothing else uses
         if self.jumps is not None:
             draws, more = condition_step(sc, t, level, threat, draws, regime, self.target)
             hazard = hazard + more
         return *_step(sc, t, level, threat, draws, regime), hazard
 
     def _score(self, sc, t, top, level, threat, regime, hazard):
-        """xi of states (below the target), with the accumulated jump hazard as its continuous part
-        when jumps are conditioned (:func:`sim.analysis.jumps.jump_score`)."""
+        """xi of states (below the target); with jumps, plus the hazard part (:func:`jumps.jump_score`)."""
         xi = np.minimum(self.score(sc, t, top, level, threat, regime), self.below)
         if self.jumps is None:
             return xi
@@ -258,9 +253,8 @@ class _Batch:
         return jump_score(xi, hazard.sum(axis=1), self.target, self.jumps.cap)
 
     def _store(self, t, r, sc, state) -> np.ndarray:
-        """Write step t of rows ``r`` (the state after it: level, threat, realised, mde, top, regime,
-        hazard; and its score) into their histories; which of them reached the target (their score is
-        then the target exactly)."""
+        """Write step t of rows ``r`` (the state after it, ``state``, and its score) into their histories;
+        which of them reached the target (their score is then the target exactly)."""
         level, threat, realised, mde, top, regime, hazard = state
         self.level[t + 1, r] = level
         self.threat[t + 1, r] = threat
@@ -343,8 +337,7 @@ class _Batch:
             realised=self.realised[:, won].transpose(1, 0, 2).copy())
 
     def _count_killed(self, b, rows, weight):
-        """With jumps, add the killed replicas' G/n x f (the weight before their level) to repetition b's
-        estimate: f is not 0 below the target, and every replica counts at the weight it was killed at."""
+        """With jumps, f is not 0 below the target: add the killed replicas' G/n x f (G before this level)."""
         if self.jumps is not None:
             f = observable(self.hazard[self.stop[rows] - 1, rows].sum(axis=1), False)
             self.carried[b] += weight / self.n * f.sum()
@@ -385,15 +378,11 @@ class _Batch:
         return out
 
     def _end(self, r):
-        """A path's end for its statistics and who reached the target: its target step and the actors
-        whose realised action was there; or, carried by jump hazard, the step by which it had half of
-        its hazard and each actor's hazard."""
+        """A path's end for its statistics, and who reached the target: its target step and the actors there,
+        or, carried by its hazard, :func:`sim.analysis.jumps.carried_end`."""
         end = self.stop[r]
         hit = self.realised[end - 1, r] >= self.target
-        if hit.any():
-            return end, hit / hit.sum()
-        total = self.hazard[:, r].sum(axis=1)
-        return int(np.argmax(total >= total[-1] / 2)) + 1, self.hazard[-1, r] / total[-1]
+        return (end, hit / hit.sum()) if hit.any() else carried_end(self.hazard[:, r])
 
 
 def run_repetitions(sc: CompiledScenario, target: int, root, repetitions: list[int], n: int, k: int,
