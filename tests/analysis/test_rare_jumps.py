@@ -226,8 +226,8 @@ def _cases(count):
 
 def test_random_chains_fast():
     """A few random two-actor chains: none dies out, and most are held by their intervals."""
-    results = coverage([case for case in _cases(40) if len(case[0]) == 2], limit=4)
-    assert len(results) >= 4
+    results = coverage([case for case in _cases(40) if len(case[0]) == 2], limit=3)
+    assert len(results) >= 3
     check_coverage(results, nominal=0.5)
 
 
@@ -241,8 +241,8 @@ def test_random_chains_are_covered_at_the_nominal_rate():
     check_coverage(results)
 
 
-@pytest.mark.parametrize("aim", [pytest.param(1e-6, marks=pytest.mark.slow), 1e-8,
-                                 pytest.param(1e-10, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("aim", [1e-6, 1e-8, 1e-10])
 def test_a_chain_far_down_at_ten_percent(aim):
     """Two actors who climb on provocations to rung 3, where accidents lift an action into the crisis: the
     exact value inside the 95% interval and a relative error of at most 10%."""
