@@ -155,6 +155,8 @@ def format_table(summary: dict) -> str:
                      f"replicas, score {r['score']})")
         if r.get("reason"):
             lines.append(f"  {r['reason']}")
+        if r.get("jumps"):
+            lines.append(f"  {r['jumps']}")
         if r.get("model_steps") and r.get("crude_mc_runs_equivalent"):
             lines.append(f"  {r['model_steps']:.3g} model steps; crude Monte Carlo needs about "
                          f"{r['crude_mc_runs_equivalent']:.3g} runs ({r['crude_mc_steps_equivalent']:.3g} steps) for "
