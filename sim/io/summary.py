@@ -153,10 +153,8 @@ def format_table(summary: dict) -> str:
             error = f"  rel. error {r['relative_error']:.0%}" if r["estimate"] else ""
         lines.append(f"{label:24}{r['estimate']:>10.3g}{interval}{error}  ({r['repetitions']} x {r['replicas']} "
                      f"replicas, score {r['score']})")
-        if r.get("reason"):
-            lines.append(f"  {r['reason']}")
-        if r.get("jumps"):
-            lines.append(f"  {r['jumps']}")
+        for note in (r.get("reason"), r.get("jumps")):  # why decided or extinct; the last jump integrated out
+            lines += [f"  {note}"] if note else []
         if r.get("model_steps") and r.get("crude_mc_runs_equivalent"):
             lines.append(f"  {r['model_steps']:.3g} model steps; crude Monte Carlo needs about "
                          f"{r['crude_mc_runs_equivalent']:.3g} runs ({r['crude_mc_steps_equivalent']:.3g} steps) for "
