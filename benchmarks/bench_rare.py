@@ -1,21 +1,22 @@
-"""Rare outcomes: adaptive multilevel splitting (sim/analysis/rare.py) against crude Monte Carlo.
+"""Rare outcomes: adaptive multilevel splitting with conditional Monte Carlo of the last jump, against crude Monte Carlo.
 
-    python benchmarks/bench_rare.py            # the small model at 1e-3, 1e-4, 1e-6, then korea_baseline war
-    python benchmarks/bench_rare.py --quick    # fewer repetitions and repeats, no korea_baseline part
+    python benchmarks/bench_rare.py            # chains at 1e-4 .. 1e-10, 1e-8 to 10%, then korea_baseline
+    python benchmarks/bench_rare.py --quick    # one repeat, no korea_baseline part
 
-Part 1, the small model of tests/analysis/test_rare.py (two actors, no noise, no threat memory, accidents at
-rungs 3 and above), whose exact probabilities are known: for targets near 1e-3, 1e-4 and 1e-6 it
-times crude Monte Carlo (the ensemble engine) and AMS, each `--repeat` times, and prints the medians
-of the timings, the relative error of one AMS repetition, and the work-normalised variance gain
+Part 1, a two-actor chain of tests/analysis/test_rare_jumps.py (both provoke at rung 2 and climb, accidents at
+rung 2 of 1%, and at rung 3 the accident rate into the crisis set so that P is 1e-4, 1e-6, 1e-8 and
+1e-10, each exactly known): for each, `--repeat` estimates of `--repetitions` AMS repetitions on
+`--workers` processes, and the medians over the repeats of the relative error (standard error / mean),
+the wall time, and the gain over crude Monte Carlo at equal wall time,
 
     gain = [p (1 - p) x (crude seconds per run)] / [variance of one AMS repetition x (its seconds)],
 
-the factor by which AMS beats crude Monte Carlo at equal wall time (and the same in model steps).
-Then P about 1e-6 at 10% relative error: repetitions until the t interval's relative error is 10%,
-and the wall time that took.
+crude Monte Carlo timed on the same chain with the ensemble engine. Then P about 1e-8 at 10% relative
+error: repetitions in batches until the t interval's relative error is 10%, and the wall time it took.
 
-Part 2, scenarios/korea_baseline.toml, P(war): AMS for a fixed budget of repetitions, its estimate,
-interval, relative error and time, and what crude Monte Carlo would need for the same relative error.
+Part 2, scenarios/korea_baseline.toml at its point values (no posterior), P(war) and P(nuclear use):
+medians over the repeats of the estimate, the relative error, the time, and the gain over crude Monte
+Carlo for the same relative error.
 """
 
 from __future__ import annotations
@@ -30,117 +31,111 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "analysis"))
 
-from sim.analysis import rare, splitting  # noqa: E402
-from sim.model.compile import compile_scenario  # noqa: E402
+from sim.analysis import rare  # noqa: E402
 from sim.engines.parallel import default_workers  # noqa: E402
-from sim.model.scenario import load_scenario, validate_scenario  # noqa: E402
 from sim.engines.simulate import simulate  # noqa: E402
-from test_rare import chain_raw, exact_probability  # noqa: E402
+from sim.model.compile import compile_scenario  # noqa: E402
+from sim.model.scenario import load_scenario, validate_scenario  # noqa: E402
+from test_rare_jumps import chain_scenario, tuned  # noqa: E402
 
-# (label, chain parameters, target): P(war) near 1e-3, 1e-4 and 1e-6, exactly known
-CASES = [
-    ("1e-3", dict(h=0.005, accident=[0, 0, 0, 0.025, 0.025, 0], cool=0.3, horizon=100), 5),
-    ("1e-4", dict(h=0.005, accident=[0, 0, 0, 0.006, 0.006, 0], cool=0.3, horizon=100), 5),
-    ("1e-6", dict(h=0.005, accident=[0, 0, 0, 0.0006, 0.0006, 0], cool=0.3, horizon=100), 5),
-]
-
-
-def median_time(fn, repeat):
-    times, out = [], []
-    for i in range(repeat):
-        t0 = time.perf_counter()
-        out.append(fn(i))
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
+ACTORS = [dict(h=0.01, ceiling=3, threshold=1.0, cool=0.3, rung=2), dict(h=0.005, ceiling=3, threshold=1.0, cool=0.3,
+                                                                        rung=2)]
+AIMS = [1e-4, 1e-6, 1e-8, 1e-10]
 
 
-def crude_seconds_per_run(sc, runs, workers, repeat):
-    seconds, _ = median_time(lambda i: simulate(sc, runs, seed=100 + i, workers=workers, per_run=False), repeat)
-    return seconds / runs
+def chain(aim):
+    """The chain near ``aim`` (compiled) and its exact P(crisis)."""
+    actors, accident, T, _, exact, _ = tuned((ACTORS, [0.0, 0.0, 0.01, 0.0, 0.0, 0.0], 100, 4, aim))
+    return compile_scenario(validate_scenario(chain_scenario(actors, accident, T), "chain")), exact
 
 
-def ams_reps(sc, target, replicas, repetitions, workers, repeat, score):
-    """Median seconds per repetition and every repetition's estimate and steps, over `repeat` seeds."""
-    seconds, results = median_time(
-        lambda i: rare.estimate_rare(sc, target, replicas=replicas, repetitions=repetitions, seed=200 + i,
-                                     score=score, workers=workers), repeat)
-    est = np.concatenate([r.estimates for r in results])
-    steps = np.mean([x.steps for r in results for x in r.repetitions])
-    return seconds / repetitions, est, steps
-
-
-def part_small_model(args, workers):
-    print(f"Part 1: the small model (two actors, 100 days), {workers} workers, medians of {args.repeat} timings")
-    print(f"{'target':>8}{'exact p':>11}{'AMS mean':>11}{'rel.err/rep':>13}{'AMS s/rep':>11}{'crude s/run':>13}"
-          f"{'gain (time)':>13}{'gain (steps)':>14}")
-    for label, params, target in CASES:
-        sc = compile_scenario(validate_scenario(chain_raw(**params), "chain"))
-        p = exact_probability(**params, target=target)
-        t_run = crude_seconds_per_run(sc, args.crude_runs, workers, args.repeat)
-        t_rep, est, steps = ams_reps(sc, str(target), args.replicas, args.repetitions, workers, args.repeat,
-                                     args.score)
-        var = est.var(ddof=1)
-        gain_time = p * (1 - p) * t_run / (var * t_rep)
-        gain_steps = p * (1 - p) * sc.horizon / (var * steps)
-        print(f"{label:>8}{p:11.3g}{est.mean():11.3g}{np.sqrt(var) / p:13.2f}{t_rep:11.3f}{t_run:13.2e}"
-              f"{gain_time:13.3g}{gain_steps:14.3g}", flush=True)
-
-    label, params, target = CASES[-1]
-    sc = compile_scenario(validate_scenario(chain_raw(**params), "chain"))
-    p = exact_probability(**params, target=target)
+def crude_seconds_per_run(sc, runs, workers):
     t0 = time.perf_counter()
-    batch, est = max(8, 4 * workers), np.zeros(0)
-    while True:  # repetitions in batches until the t interval's relative error is at most 10%
-        res = rare.estimate_rare(sc, str(target), replicas=args.replicas, repetitions=batch,
-                                 seed=1000 + len(est), score=args.score, workers=workers)
+    simulate(sc, runs, seed=100, workers=workers, per_run=False)
+    return (time.perf_counter() - t0) / runs
+
+
+def timed_estimate(sc, target, args, workers, seed, replicas=None, repetitions=None):
+    """One estimate: its summary, its repetitions' estimates and its wall time."""
+    t0 = time.perf_counter()
+    res = rare.estimate_rare(sc, target, replicas=replicas or args.replicas, repetitions=repetitions or args.repetitions,
+                             seed=seed, workers=workers)
+    return rare.summarise_rare(res), res.estimates, time.perf_counter() - t0
+
+
+def row(p, s, est, seconds, t_run):
+    """Relative error, seconds and the gain in wall time over crude Monte Carlo of one estimate."""
+    var = est.var(ddof=1)
+    gain = p * (1 - p) * t_run / (var * seconds / len(est)) if var > 0 else np.inf
+    return s["relative_error"] or 0.0, seconds, gain
+
+
+def part_chains(args, workers):
+    print(f"Part 1: a two-actor chain (100 days), {args.repetitions} x {args.replicas} replicas, {workers} workers, "
+          f"medians of {args.repeat}")
+    print(f"{'aim':>7}{'exact p':>11}{'estimate':>11}{'covered':>9}{'rel.err':>9}{'seconds':>9}{'gain (time)':>13}")
+    for aim in AIMS:
+        sc, p = chain(aim)
+        t_run = crude_seconds_per_run(sc, args.crude_runs, workers)
+        rows, covered, means = [], 0, []
+        for i in range(args.repeat):
+            s, est, seconds = timed_estimate(sc, "4", args, workers, 200 + i)
+            rows.append(row(p, s, est, seconds, t_run))
+            covered += s["ci_low"] * (1 - 1e-9) <= p <= s["ci_high"] * (1 + 1e-9)
+            means.append(s["estimate"])
+        rel, seconds, gain = np.median(rows, axis=0)
+        print(f"{aim:>7.0e}{p:11.3g}{np.median(means):11.3g}{covered:>6}/{args.repeat}{rel:9.1%}{seconds:9.1f}"
+              f"{gain:13.3g}", flush=True)
+    sc, p = chain(1e-8)
+    t0, est, batch = time.perf_counter(), np.zeros(0), max(8, 4 * workers)
+    while True:  # repetitions in batches until the relative error is at most 10%
+        res = rare.estimate_rare(sc, "4", replicas=args.replicas, repetitions=batch, seed=1000 + len(est),
+                                 workers=workers)
         est = np.concatenate([est, res.estimates])
         rel = est.std(ddof=1) / np.sqrt(len(est)) / est.mean() if est.mean() > 0 else np.inf
         if rel <= 0.10 or time.perf_counter() - t0 > 600:
             break
     seconds = time.perf_counter() - t0
-    print(f"P about 1e-6 (exact {p:.3g}): AMS {est.mean():.3g}, relative error {rel:.1%} after {len(est)} repetitions "
-          f"of {args.replicas} replicas in {seconds:.1f} s on {workers} workers "
-          f"({'under' if seconds < 60 else 'over'} 60 s); crude Monte Carlo would need "
-          f"{(1 - p) / (p * rel**2):.3g} runs", flush=True)
+    print(f"P about 1e-8 (exact {p:.3g}): {est.mean():.3g}, relative error {rel:.1%} after {len(est)} repetitions of "
+          f"{args.replicas} replicas in {seconds:.1f} s on {workers} workers ({'under' if seconds <= 60 else 'over'} "
+          f"60 s); crude Monte Carlo would need {(1 - p) / (p * rel**2):.3g} runs", flush=True)
 
 
 def part_korea(args, workers):
-    sc = compile_scenario(load_scenario(ROOT / "scenarios" / "korea_baseline.toml"))
-    t_run = crude_seconds_per_run(sc, 8192, workers, args.repeat)
-    t0 = time.perf_counter()
-    res = rare.estimate_rare(sc, "war", replicas=args.korea_replicas, repetitions=args.korea_repetitions, seed=7,
-                             score=args.score, workers=workers)
-    seconds = time.perf_counter() - t0
-    s = rare.summarise_rare(res)
-    p, rel = s["estimate"], s["relative_error"]
-    crude = (1 - p) / (p * rel**2)  # runs for the same relative error
-    print(f"\nPart 2: korea_baseline P(war): AMS {p:.3g} [{s['ci_low']:.3g}, {s['ci_high']:.3g}], relative error "
-          f"{rel:.0%}, {s['repetitions']} x {s['replicas']} replicas in {seconds:.1f} s ({s['model_steps']:.3g} model "
-          f"steps); crude Monte Carlo: {t_run * 1e3:.2f} ms a run, {crude:.3g} runs ({crude * t_run / 3600:.3g} h) "
-          f"for that error: gain {crude * t_run / seconds:.3g} in time")
-    paths = s["paths"]
-    if paths:
-        print(f"  paths to war: {paths['began_with_mde']:.0%} began with a misperception-driven escalation; first to "
-              "climb: " + ", ".join(f"{a} {v:.0%}" for a, v in paths["first_climber"].items()))
+    sc = compile_scenario(load_scenario(ROOT / "scenarios" / "korea_baseline.toml"))  # point values
+    t_run = crude_seconds_per_run(sc, 8192, workers)
+    print(f"\nPart 2: korea_baseline at point values, {args.korea_repetitions} x {args.korea_replicas} replicas, "
+          f"medians of {args.repeat}; crude Monte Carlo {t_run * 1e3:.2f} ms a run")
+    for target in ("war", "nuclear"):
+        out = []
+        for i in range(args.repeat):
+            s, est, seconds = timed_estimate(sc, target, args, workers, 7 + i, args.korea_replicas,
+                                             args.korea_repetitions)
+            p, rel = s["estimate"], s["relative_error"]
+            crude = (1 - p) / (p * rel**2)  # runs for the same relative error
+            out.append((p, rel, seconds, crude * t_run / seconds, s["ci_low"], s["ci_high"]))
+        p, rel, seconds, gain, lo, hi = np.median(out, axis=0)
+        print(f"  P({target}): {p:.3g} [{lo:.3g}, {hi:.3g}], relative error {rel:.0%}, {seconds:.1f} s; gain over crude "
+              f"Monte Carlo at that error {gain:.3g} in time", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repetitions and repeats; skip korea_baseline")
+    ap.add_argument("--quick", action="store_true", help="one repeat; skip korea_baseline")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    ap.add_argument("--repeat", type=int, default=3, help="timings per figure; medians are printed")
-    ap.add_argument("--replicas", type=int, default=200)
-    ap.add_argument("--repetitions", type=int, default=100, help="AMS repetitions per timing (part 1)")
+    ap.add_argument("--repeat", type=int, default=3, help="estimates per figure; medians are printed")
+    ap.add_argument("--replicas", type=int, default=100)
+    ap.add_argument("--repetitions", type=int, default=40, help="AMS repetitions per estimate (part 1)")
     ap.add_argument("--crude-runs", type=int, default=32_768)
-    ap.add_argument("--korea-replicas", type=int, default=400)
-    ap.add_argument("--korea-repetitions", type=int, default=40)
-    ap.add_argument("--score", default=splitting.DEFAULT_SCORE, choices=sorted(splitting.SCORES))
+    ap.add_argument("--korea-replicas", type=int, default=200)
+    ap.add_argument("--korea-repetitions", type=int, default=20)
     args = ap.parse_args()
     if args.quick:
-        args.repeat, args.repetitions, args.crude_runs = 1, 40, 16_384
+        args.repeat, args.crude_runs = 1, 16_384
     workers = args.workers or default_workers()
-    part_small_model(args, workers)
+    part_chains(args, workers)
     if not args.quick:
         part_korea(args, workers)
 

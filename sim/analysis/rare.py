@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.model.compile import CompiledScenario
-from sim.analysis.splitting import DEFAULT_SCORE, SCORES, Repetition, run_repetitions, segment_draws
+from sim.analysis.jumps import Jumps, cap_from, has_jumps
+from sim.analysis.splitting import DEFAULT_SCORE, SCORES, Repetition, pilot_hazards, run_repetitions, segment_draws
 from sim.engines.draws import FixedDraws, Seed, Stream, child, describe_seed, make_root, n_uniforms
 from sim.engines.model import EscalationModel
 from sim.engines.parallel import chunks, default_workers, map_in_order
@@ -146,6 +147,7 @@ class RareResult:
     decided: float | None = None  # 0 (unreachable) or 1 (every run starts there): no repetitions run
     reason: str | None = None
     resolved: Resolved | None = None  # with per-repetition values: repetition j takes run j's (one draw each)
+    jumps: Jumps | None = None  # the last jump into the target by conditional Monte Carlo, with its cap
 
     @property
     def estimates(self) -> np.ndarray:
@@ -155,7 +157,7 @@ class RareResult:
 def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas: int = DEFAULT_REPLICAS,
                   repetitions: int = DEFAULT_REPETITIONS, seed: Seed = 0, score: str = DEFAULT_SCORE,
                   kill_fraction: float = KILL_FRACTION, workers: int | None = None,
-                  resolved: Resolved | None = None) -> RareResult:
+                  resolved: Resolved | None = None, jumps: bool = True) -> RareResult:
     """P(some realised action reaches the target rung within the horizon) by ``repetitions`` independent
     AMS repetitions of ``replicas`` replicas each, on up to ``workers`` processes (default: all cores).
 
@@ -164,7 +166,9 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
     runs at draw j's values: each repetition's estimate is unbiased for its draw's probability, so
     their mean is unbiased for the probability averaged over the posterior, and the t interval over
     the repetitions (independent draws) holds the parameters' uncertainty with the splitting's error. An unreachable target (above every actor's highest possible realised rung) gives 0, and
-    a target every run starts at gives 1, at once and with the reason.
+    a target every run starts at gives 1, at once and with the reason. ``jumps`` (where an accident or
+    a provocation can jump into the target) steps replicas as if that jump did not happen and counts
+    its chance instead (:mod:`sim.analysis.jumps`), with the cap set by a pilot of ``replicas`` runs.
     """
     if not isinstance(target, Target):
         target = parse_target(sc, str(target))
@@ -185,17 +189,20 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
     if int(sc.baseline.max()) >= target.rung:
         out.decided, out.reason = 1.0, f"every run starts at or above rung {target.rung} (an actor's baseline)"
         return out
+    if jumps and has_jumps(sc, target.rung):
+        pilot = pilot_hazards(sc, target.rung, child(rare_root(seed), Stream.PILOT), replicas, score, Jumps(target.rung))
+        out.jumps = Jumps(target.rung, cap_from(pilot, sc, target.rung))
     workers = min(workers or default_workers(), repetitions)
     per_task = -(-repetitions // workers)
     values = resolved.parameters if resolved is not None else None
     tasks = [(sc, target.rung, rare_root(seed), list(range(a, b)), replicas, k, score,
-              {key: v[a:b] for key, v in values.items()} if values else None)
+              {key: v[a:b] for key, v in values.items()} if values else None, out.jumps)
              for a, b in chunks(repetitions, per_task)]
     out.repetitions = [r for part in map_in_order(run_repetitions, tasks, workers) for r in part]
     if all(r.flat for r in out.repetitions):
         out.reason = (f"no way up: in {repetitions} x {replicas} runs no replica's score rose above its "
                       f"starting value, so none came nearer rung {target.rung}")
-    elif all(r.extinct for r in out.repetitions):
+    elif all(r.extinct and r.estimate == 0 for r in out.repetitions):
         out.reason = ("every repetition died out (all replicas tied at some level): the probability is too small "
                       "for this many replicas to resolve; more replicas may")
     return out
@@ -208,6 +215,8 @@ def summarise_rare(res: RareResult, confidence: float = 0.95) -> dict:
     sc, T = res.scenario, res.scenario.horizon
     out = {"target": res.target.name, "rung": res.target.rung, "rung_name": sc.rung_names[res.target.rung],
            "method": METHOD, "parameters": _parameters_text(res), "score": res.score,
+           "jumps": (f"conditional Monte Carlo of the last jump into rung {res.jumps.rung} (hazard cap "
+                     f"{res.jumps.cap:.3g})" if res.jumps else None),
            "replicas": res.replicas, "killed_per_level": res.kill,
            "repetitions": len(res.repetitions), **describe_seed(rare_root(res.seed))}
     if res.decided is not None:
@@ -316,6 +325,9 @@ def replay_model(res: RareResult, repetition: int, index: int):
     """A Mesa model fed the exact draws of the ``index``-th replica at the target of repetition
     ``repetition``: run it and it follows that replica's path to the target, step for step."""
 
+    if res.jumps is not None:
+        raise ValueError("paths stepped as if no jump into the target happened are not the model's own paths; "
+                         "estimate with jumps=False to replay them")
     rep = next(r for r in res.repetitions if r.repetition == repetition)
     draws = replay_draws(res.scenario, res.seed, repetition, rep.genealogy[index], rep.regime_uniforms[index])
     own = res.resolved.run_parameters(repetition) if res.resolved is not None else None

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import ndtr
 
+from sim.analysis.jumps import MARK_WEIGHT, PILOT_LEVELS, Jumps, carried_end, condition_step, jump_score, observable
 from sim.engines.draws import StepDraws, Stream, child, fill_step, n_uniforms
 from sim.engines.ensemble import step_runs
 from sim.engines.parameters import select_rows, with_run_parameters
@@ -62,6 +64,14 @@ DEFAULT_SCORE = "progress"
 # The one call into the engine -----------------------------------------------------------------------
 
 
+def pilot_hazards(sc, target: int, root, n: int, score: str = DEFAULT_SCORE, jumps: Jumps | None = None):
+    """The jump hazard (n,) of n replicas after PILOT_LEVELS levels with no cap, on repetition 0's streams
+    below ``root`` (the pilot's own): the hazard's upper tail, that :func:`jumps.cap_from` sets the cap by."""
+    batch = _Batch(sc, target, root, [0], n, max(1, n // 2), SCORES[score], None, jumps)
+    batch.run(levels=PILOT_LEVELS)
+    return batch.hazard[batch.stop - 1, np.arange(n)].sum(axis=1)
+
+
 def _step(sc, t, level, threat, draws, regime):
     """One step of R replicas through the ensemble engine's ``step_runs``: next level, next threat,
     the realised actions and the MDE tags (R, N)."""
@@ -103,7 +113,7 @@ class Repetition:
     paths, and what it takes to replay each in the Mesa engine: :func:`replay_model`)."""
 
     repetition: int
-    estimate: float  # weight x (final replicas at the target) / n
+    estimate: float  # weight x (sum over the final replicas of f: 1 at the target, else the jump chance) / n
     weight: float  # product of the (1 - K/n) factors
     reached: int  # final replicas at the target
     iterations: int  # levels at which replicas were killed
@@ -122,14 +132,15 @@ class _Batch:
     """B repetitions x n replicas as rows of arrays, with every replica's whole path (time-major
     histories, so that a step writes one slab), which is what a clone copies."""
 
-    def __init__(self, sc, target: int, root, repetitions: list[int], n: int, k: int, score, parameters=None):
+    def __init__(self, sc, target: int, root, repetitions: list[int], n: int, k: int, score, parameters=None,
+                 jumps: Jumps | None = None):
 
         # a repetition's posterior draw (parameters: key -> one value per repetition) holds for its replicas
         self.per_row = bool(parameters)
         if parameters:
             sc = with_run_parameters(sc, {key: np.repeat(np.asarray(v, dtype=float), n) for key, v in parameters.items()})
         self.sc, self.target, self.root, self.reps, self.n, self.k = sc, target, root, repetitions, n, k
-        self.score = score
+        self.score, self.jumps = score, jumps
         B, N, T = len(repetitions), sc.n_actors, sc.horizon
         R = B * n
         self.R = R
@@ -140,6 +151,8 @@ class _Batch:
         self.realised = np.zeros((T, R, N), dtype=np.int8)
         self.mde = np.zeros((T, R, N), dtype=bool)
         self.xi = np.zeros((T, R))  # score after step t
+        self.hazard = np.zeros((T, R, N))  # each actor's accumulated jump hazard after step t (jumps only)
+        self.carried = np.zeros(B)  # with jumps: sum over killed replicas of (weight before their level) / n x f
         self.stop = np.full(R, T, dtype=np.int64)  # steps in the path (the target step + 1, or T)
         self.steps = np.zeros(B, dtype=np.int64)
         self.regime_u = np.zeros((R, N))
@@ -152,8 +165,8 @@ class _Batch:
         self.regime = regime_multiplier(self.regime_u, sc.regime_dispersion)
         # the score of the initial state (its regime drawn): a survivor above a level only there is
         # branched before step 0, keeping its regime
-        self.xi0 = np.minimum(score(sc, 0, np.zeros(R, dtype=np.int64), self.level[0].astype(np.int64),
-                                    np.zeros((R, N)), self.regime), self.below)
+        self.xi0 = self._score(sc, 0, np.zeros(R, dtype=np.int64), self.level[0].astype(np.int64),
+                               np.zeros((R, N)), self.regime, np.zeros((R, N)))
         self._advance(np.arange(R), np.zeros(R, dtype=np.int64), segs)
         self.S = np.maximum(self.xi0, self._path_max(np.arange(R)))
 
@@ -185,6 +198,7 @@ class _Batch:
         threat = np.zeros((0, N))
         regime = np.zeros((0, N))
         top = np.zeros(0, dtype=np.int64)
+        hazard = np.zeros((0, N))
         stepped = np.zeros(K, dtype=np.int64)
         t = int(starts[0])
         while t < T:
@@ -197,6 +211,7 @@ class _Batch:
                 threat = np.concatenate([threat, self.threat[t, r]])
                 regime = np.concatenate([regime, self.regime[r]])
                 top = np.concatenate([top, top0[new]])
+                hazard = np.concatenate([hazard, self.hazard[t - 1, r] if t > 0 else np.zeros((len(r), N))])
             if live.size == 0:
                 if b == K:
                     break
@@ -207,33 +222,54 @@ class _Batch:
                 fill_step(segs[j].rng, U[j], E[j])
             draws = StepDraws(U[live, phase], E[live, phase], N)
             here = select_rows(sc, rows[live]) if self.per_row else sc  # the live rows' own values
-            level, threat, realised, mde = _step(here, t, level, threat, draws, regime)
+            level, threat, realised, mde, hazard = self._step_rows(here, t, level, threat, draws, regime, hazard)
             top = np.maximum(top, realised.max(axis=1))
             r = rows[live]
-            reached = self._store(t, r, here, level, threat, realised, mde, top, regime)
+            reached = self._store(t, r, here, (level, threat, realised, mde, top, regime, hazard))
             stepped[live] += 1
             if reached.any():
                 self.stop[r[reached]] = t + 1
                 keep = ~reached
-                live, level, threat, regime, top = live[keep], level[keep], threat[keep], regime[keep], top[keep]
+                live, level, threat, regime, top, hazard = (live[keep], level[keep], threat[keep], regime[keep],
+                                                            top[keep], hazard[keep])
             t += 1
         np.add.at(self.steps, rows // self.n, stepped)
 
-    def _store(self, t, r, sc, level, threat, realised, mde, top, regime) -> np.ndarray:
-        """Write step t of rows ``r`` (the state after it, and its score) into their histories; which
-        of them reached the target (their score is then the target exactly)."""
+    def _step_rows(self, sc, t, level, threat, draws, regime, hazard):
+        """:func:`_step` of the live rows; with jumps, as if none jumped, its chance added to their hazard."""
+        self._mark = draws.normals[:, 0, 0]  # actor 0's reading of itself: a normal nothing else uses
+        if self.jumps is not None:
+            draws, more = condition_step(sc, t, level, threat, draws, regime, self.target)
+            hazard = hazard + more
+        return *_step(sc, t, level, threat, draws, regime), hazard
+
+    def _score(self, sc, t, top, level, threat, regime, hazard):
+        """xi of states (below the target); with jumps, plus the hazard part (:func:`jumps.jump_score`)."""
+        xi = np.minimum(self.score(sc, t, top, level, threat, regime), self.below)
+        if self.jumps is None:
+            return xi
+        if t > 0:  # a random part: clones of one replica that stay in its state still get apart
+            xi = np.minimum(xi + MARK_WEIGHT * ndtr(self._mark), self.below)
+        return jump_score(xi, hazard.sum(axis=1), self.target, self.jumps.cap)
+
+    def _store(self, t, r, sc, state) -> np.ndarray:
+        """Write step t of rows ``r`` (the state after it, ``state``, and its score) into their histories;
+        which of them reached the target (their score is then the target exactly)."""
+        level, threat, realised, mde, top, regime, hazard = state
         self.level[t + 1, r] = level
         self.threat[t + 1, r] = threat
         self.realised[t, r] = realised
         self.mde[t, r] = mde
         self.top[t, r] = top
+        self.hazard[t, r] = hazard
         reached = top >= self.target
-        xi = np.minimum(self.score(sc, t + 1, top, level, threat, regime), self.below)
+        xi = self._score(sc, t + 1, top, level, threat, regime, hazard)
         xi[reached] = self.target
         self.xi[t, r] = xi
         return reached
 
-    def run(self) -> list[Repetition]:
+    def run(self, levels: int = MAX_ITERATIONS) -> list[Repetition]:
+        """The repetitions to their end (a pilot stops after ``levels`` levels, its replicas as they are)."""
         n, k, target = self.n, self.k, self.target
         B = len(self.reps)
         weight = np.ones(B)
@@ -241,7 +277,7 @@ class _Batch:
         extinct = np.zeros(B, dtype=bool)
         running = np.ones(B, dtype=bool)
         q = 0
-        while running.any():
+        while running.any() and q < levels:
             q += 1
             if q > MAX_ITERATIONS:
                 raise RuntimeError(f"AMS did not stop within {MAX_ITERATIONS} iterations")
@@ -254,6 +290,7 @@ class _Batch:
                     running[b] = False
                     continue
                 killed = np.flatnonzero(S <= Z)
+                self._count_killed(b, killed + b * n, weight[b])
                 if killed.size == n:
                     extinct[b], running[b] = True, False
                     continue
@@ -277,26 +314,37 @@ class _Batch:
                 rows = np.concatenate(rows_all)
                 self._advance(rows, np.concatenate(starts_all), segs_all)
                 self.S[rows] = np.maximum(self.xi0[rows], self._path_max(rows))
-        out = []
-        for b, rep in enumerate(self.reps):
-            rows = np.arange(b * n, (b + 1) * n)
-            hit = self.stop[rows] - 1
-            at_target = ~extinct[b] & (self.top[hit, rows] >= target)
-            won = rows[at_target]
-            out.append(Repetition(
-                repetition=rep, estimate=float(weight[b] * at_target.sum() / n), weight=float(weight[b]),
-                reached=int(at_target.sum()), iterations=int(iterations[b]), steps=int(self.steps[b]),
-                extinct=bool(extinct[b]),
-                flat=bool(extinct[b] and iterations[b] == 0 and np.all(self.S[rows] <= self.xi0[rows])),
-                paths=self._path_stats(won, weight[b] / n),
-                genealogy=[self.genealogy[r] for r in won], regime_uniforms=self.regime_u[won].copy(),
-                hit_step=hit[at_target].copy(), levels=self.level[:, won].transpose(1, 0, 2).copy(),
-                realised=self.realised[:, won].transpose(1, 0, 2).copy()))
-        return out
+        return [self._result(b, weight[b], iterations[b], extinct[b]) for b in range(B)]
+
+    def _result(self, b, weight, iterations, extinct) -> Repetition:
+        """Repetition b's estimate G/n x sum of f over its final replicas (f = 1 at the target; with
+        jumps, 1 - exp(-Lambda) elsewhere) plus the killed replicas' share (:meth:`_count_killed`), and
+        its replicas at the target."""
+        n, target = self.n, self.target
+        rows = np.arange(b * n, (b + 1) * n)
+        hit = self.stop[rows] - 1
+        at_target = ~extinct & (self.top[hit, rows] >= target)
+        f = np.zeros(n) if extinct else observable(self.hazard[hit, rows].sum(axis=1), at_target)
+        won = rows[at_target]
+        return Repetition(
+            repetition=self.reps[b], estimate=float(self.carried[b] + weight * f.sum() / n), weight=float(weight),
+            reached=int(at_target.sum()), iterations=int(iterations), steps=int(self.steps[b]),
+            extinct=bool(extinct),
+            flat=bool(extinct and iterations == 0 and np.all(self.S[rows] <= self.xi0[rows])),
+            paths=self._path_stats(rows[f > 0], weight / n * f[f > 0]),
+            genealogy=[self.genealogy[r] for r in won], regime_uniforms=self.regime_u[won].copy(),
+            hit_step=hit[at_target].copy(), levels=self.level[:, won].transpose(1, 0, 2).copy(),
+            realised=self.realised[:, won].transpose(1, 0, 2).copy())
+
+    def _count_killed(self, b, rows, weight):
+        """With jumps, f is not 0 below the target: add the killed replicas' G/n x f (G before this level)."""
+        if self.jumps is not None:
+            f = observable(self.hazard[self.stop[rows] - 1, rows].sum(axis=1), False)
+            self.carried[b] += weight / self.n * f.sum()
 
     def _clone(self, kids, parents, branch):
         """Copy each parent's path (whole; the kid's steps after its branch step are overwritten)."""
-        for name in ("level", "threat", "top", "realised", "mde", "xi"):
+        for name in ("level", "threat", "top", "realised", "mde", "xi", "hazard"):
             arr = getattr(self, name)
             arr[:, kids] = arr[:, parents]
         for name in ("xi0", "regime", "regime_u"):
@@ -306,13 +354,15 @@ class _Batch:
         reached = (branch >= 0) & (self.top[np.maximum(branch, 0), kids] >= self.target)
         self.stop[kids] = np.where(reached, branch + 1, self.sc.horizon)
 
-    def _path_stats(self, rows, w) -> dict:
-        """Weighted sums over final replicas at the target: how their paths began and who reached it."""
+    def _path_stats(self, rows, weights) -> dict:
+        """Weighted sums over final replicas with f > 0 (``weights``: G/n x f each): how their paths
+        began and who reached the target. A path carried by its jump hazard counts up to the step by
+        which it had half its hazard, and the actors reached it in proportion to their hazards."""
         N = self.sc.n_actors
-        out = {"weight": float(w * rows.size), "began_with_mde": 0.0, "any_mde": 0.0, "no_climb": 0.0,
+        out = {"weight": float(np.sum(weights)), "began_with_mde": 0.0, "any_mde": 0.0, "no_climb": 0.0,
                "first_climber": np.zeros(N), "reached_by": np.zeros(N)}
-        for r in rows:
-            end = self.stop[r]  # steps 0 .. end - 1
+        for r, w in zip(rows, weights):
+            end, by = self._end(r)  # steps 0 .. end - 1
             level = self.level[:end + 1, r]
             climbs = level[1:] > level[:-1]  # (end, N): decided up-steps
             days = np.flatnonzero(climbs.any(axis=1))
@@ -324,20 +374,27 @@ class _Batch:
             else:
                 out["no_climb"] += w
             out["any_mde"] += w * bool(self.mde[:end, r].any())
-            hit = self.realised[end - 1, r] >= self.target
-            out["reached_by"] += w * hit / max(hit.sum(), 1)
+            out["reached_by"] += w * by
         return out
+
+    def _end(self, r):
+        """A path's end for its statistics, and who reached the target: its target step and the actors there,
+        or, carried by its hazard, :func:`sim.analysis.jumps.carried_end`."""
+        end = self.stop[r]
+        hit = self.realised[end - 1, r] >= self.target
+        return (end, hit / hit.sum()) if hit.any() else carried_end(self.hazard[:, r])
 
 
 def run_repetitions(sc: CompiledScenario, target: int, root, repetitions: list[int], n: int, k: int,
-                    score: str = DEFAULT_SCORE, parameters=None) -> list[Repetition]:
+                    score: str = DEFAULT_SCORE, parameters=None, jumps: Jumps | None = None) -> list[Repetition]:
     """Repetitions ``repetitions`` of AMS, in batches of up to BATCH_ROWS replicas stepped side by side;
-    ``parameters`` (key -> one value per repetition, in the order of ``repetitions``) gives each its draw."""
+    ``parameters`` (key -> one value per repetition, in the order of ``repetitions``) gives each its draw;
+    ``jumps``: the last jump into the target by conditional Monte Carlo (:mod:`sim.analysis.jumps`)."""
     per_batch = max(1, BATCH_ROWS // n)
     out = []
     for i in range(0, len(repetitions), per_batch):
         own = {key: v[i:i + per_batch] for key, v in parameters.items()} if parameters else None
-        out += _Batch(sc, target, root, list(repetitions[i:i + per_batch]), n, k, SCORES[score], own).run()
+        out += _Batch(sc, target, root, list(repetitions[i:i + per_batch]), n, k, SCORES[score], own, jumps).run()
     return out
 
 

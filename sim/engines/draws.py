@@ -54,6 +54,7 @@ class Stream(enum.IntEnum):
     REPLICA = 16  # a rare-outcome replica's segment: repetition, iteration, replica
     PICK = 17  # the parents picked at one level of a rare-outcome repetition: repetition, iteration
     PRIOR = 18  # parameter vectors drawn from a calibration's priors
+    PILOT = 19  # the pilot replicas that set a rare-outcome estimate's jump cap (below the RARE root)
 
 
 Seed = int | np.random.SeedSequence

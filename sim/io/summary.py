@@ -166,8 +166,8 @@ def _rare_lines(summary: dict, top: str) -> list[str]:
             error = f"  rel. error {r['relative_error']:.0%}" if r["estimate"] else ""
         lines.append(f"{label:24}{r['estimate']:>10.3g}{interval}{error}  ({r['repetitions']} x {r['replicas']} "
                      f"replicas, score {r['score']})")
-        if r.get("reason"):
-            lines.append(f"  {r['reason']}")
+        for note in (r.get("reason"), r.get("jumps")):  # why decided or extinct; the last jump integrated out
+            lines += [f"  {note}"] if note else []
         if r["rung_name"] == top:
             lines.append(f"  note: {top_rung_note(top)}")
         if r.get("model_steps") and r.get("crude_mc_runs_equivalent"):

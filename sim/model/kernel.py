@@ -70,10 +70,21 @@ def intend(level, drill_rung, chances, u_provocation, u_contact, provocation_run
 
 
 def execute(intended, u_accident, accident_by_rung, top_rung):
-    """Realised action: one rung above intent with the rung's accident probability. Returns (a, accident)."""
+    """Realised action: one rung above intent with the rung's accident probability. Returns (a, accident).
+    Its law in closed form is :func:`execution_reach`."""
     realised, accident = np.empty(intended.shape, dtype=np.int64), np.empty(intended.shape, dtype=bool)
     loops.execute_into(intended, u_accident, accident_by_rung, top_rung, realised, accident)
     return realised, accident
+
+
+def execution_reach(intended, accident_by_rung, top_rung, rung):
+    """P(the realised action of :func:`execute` is >= ``rung``) given the intended action, in closed form:
+    the accident's chance where one rung up (not above the top) reaches ``rung`` from below it, 1 where
+    the intent is there already, else 0. intended (R, N) int; returns (R, N) float. The chance a
+    conditional Monte Carlo of a jump into ``rung`` accumulates (:mod:`sim.analysis.jumps`)."""
+    chance = accident_by_rung[intended]
+    lifted = np.minimum(intended + 1, top_rung) >= rung
+    return np.where(intended >= rung, 1.0, np.where(lifted, chance, 0.0))
 
 
 # 2b. Exchange of fire ---------------------------------------------------------------------------
@@ -220,10 +231,16 @@ def intend_phase(sc, t, level, threat, draws, regime):
     regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
+    chances = intend_chances(sc, threat, regime)
+    return intend(level, sc.drill_rung[t], chances, draws.provocation, draws.contact, sc.provocation_rung)
+
+
+def intend_chances(sc, threat, regime):
+    """Phase 1's daily chances of a provocation ([0]) and of a contact incident ([1]), (2, R, N), from the
+    threat before the step and the runs' regimes (:func:`hazard_probabilities` on the scenario's rates)."""
     growth = loops.spiral_exponents(_rows(sc.kappa), threat)
     np.exp(growth, out=growth)  # NumPy's exp; the spiral saturates at the cap (inf, the default: none)
-    chances = hazard_probabilities(sc.base_rate, sc.contact_rate, regime, growth, sc.spiral_cap, sc.deterrence)
-    return intend(level, sc.drill_rung[t], chances, draws.provocation, draws.contact, sc.provocation_rung)
+    return hazard_probabilities(sc.base_rate, sc.contact_rate, regime, growth, sc.spiral_cap, sc.deterrence)
 
 
 def execute_phase(sc, intended, draws):

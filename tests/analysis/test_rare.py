@@ -108,9 +108,11 @@ def test_the_exact_chain_is_the_model():
 
 
 def test_ams_interval_covers_the_exact_value():
+    """Plain splitting (jumps=False); with the last jump integrated out, the same chain's coverage is the slow
+    several-seeds test's, and random chains' is tests/analysis/test_rare_jumps.py's."""
     exact = exact_probability(**RARE_CHAIN, target=5)
     res = rare.estimate_rare(compiled(chain_raw(**RARE_CHAIN)), "war", replicas=100, repetitions=40, seed=1,
-                             workers=2)
+                             workers=2, jumps=False)
     s = rare.summarise_rare(res)
     assert s["method"].startswith("adaptive multilevel splitting") and s["rung"] == 5
     assert s["ci_low"] <= exact <= s["ci_high"], (exact, s["estimate"], s["ci_low"], s["ci_high"])
@@ -133,17 +135,18 @@ def _chain_posterior():
 
 def test_ams_over_a_posterior_runs_each_repetition_at_its_draw():
     """With a posterior, repetition j runs at draw j's values: exactly the repetition a point-value run at
-    those values gives; its replay takes them too."""
+    those values gives; its replay takes them too (replay needs the model's own paths: no jump conditioning)."""
     from sim.engines.parameters import at_values
 
     key, plain, drawn, _ = _chain_posterior()
     resolved = rare.resolve_rare(drawn, 3, seed=1)
     assert resolved.draws.count == 3 and resolved.draws.runs_per_draw == 1
-    res = rare.estimate_rare(plain.compiled, "war", replicas=30, repetitions=3, seed=1, workers=1, resolved=resolved)
+    res = rare.estimate_rare(plain.compiled, "war", replicas=30, repetitions=3, seed=1, workers=1, resolved=resolved,
+                             jumps=False)
     assert rare.summarise_rare(res)["parameters"].startswith("averaged over 3 posterior draws of chain_posterior.csv")
     for j in (0, 2):  # repetition j is the point-value repetition j at draw j's rate
         alone = rare.estimate_rare(at_values(plain.compiled, {key: resolved.parameters[key][j]}), "war",
-                                   replicas=30, repetitions=j + 1, seed=1, workers=1)
+                                   replicas=30, repetitions=j + 1, seed=1, workers=1, jumps=False)
         assert alone.repetitions[j].estimate == res.repetitions[j].estimate
         assert alone.repetitions[j].steps == res.repetitions[j].steps
     rep = next(r for r in res.repetitions if r.reached)
@@ -180,7 +183,7 @@ def test_paths_at_the_target_replay_in_the_mesa_engine():
     the Mesa engine walks the same path to the target, step for step."""
     raw = load_scenario(SCENARIOS / "korea_baseline.toml", overrides={"ladder.accident": [0, 0, 0, 0.05, 0.1, 0.05, 0]})
     for sc in (compiled(chain_raw(**RARE_CHAIN)), compile_scenario(raw)):
-        res = rare.estimate_rare(sc, "war", replicas=30, repetitions=3, seed=2, workers=1)
+        res = rare.estimate_rare(sc, "war", replicas=30, repetitions=3, seed=2, workers=1, jumps=False)
         replayed = 0
         for rep in res.repetitions:
             for i in range(min(rep.reached, 2)):
@@ -324,7 +327,7 @@ def test_coarse_score_under_heavy_ties_still_covers_the_exact_value():
     sc = compiled(chain_raw(**RARE_CHAIN))
     every = []
     for seed in (21, 22, 23):
-        res = rare.estimate_rare(sc, "war", replicas=100, repetitions=1500, seed=seed, score="rung")
+        res = rare.estimate_rare(sc, "war", replicas=100, repetitions=1500, seed=seed, score="rung", jumps=False)
         assert np.mean([r.extinct for r in res.repetitions]) > 0.5  # heavy ties: most die out
         lo, hi = t_interval(res.estimates, 0.99)
         assert lo <= exact <= hi, (seed, exact, res.estimates.mean())
