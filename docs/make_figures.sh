@@ -4,12 +4,16 @@
 set -euo pipefail
 # A sweep refuses a directory that holds another version of its experiment (resume must never mix
 # results), so clear the directories this script writes before it writes them again.
-rm -rf results/korea_baseline results/cohesion results/cohesion_asian_nato results/drill_scale \
+rm -rf results/korea_baseline results/korea_baseline_rare results/cohesion results/cohesion_asian_nato results/drill_scale \
   results/sensitivity results/levers results/uncertainty results/drill_frequency results/posture
 # the headline run: 640 posterior draws x 64 runs, as a fresh clone's `escsim run` gives it
 escsim run scenarios/korea_baseline.toml --seed 0 --runs-table no --out results/korea_baseline
 escsim plot results/korea_baseline --kind curves --out docs/figures/escalation_curves.png
 escsim plot results/korea_baseline --kind paths --out docs/figures/level_paths.png
+# the tail: crude and by splitting, for the README's rare-outcome section (2.5 minutes)
+escsim run scenarios/korea_baseline.toml --seed 0 --runs-table no --rare crisis --rare war --rare nuclear \
+  --out results/korea_baseline_rare
+escsim plot results/korea_baseline_rare --kind tail --out docs/figures/tail.png
 escsim sweep experiments/cohesion.toml --out results/cohesion
 escsim sweep experiments/cohesion_asian_nato.toml --out results/cohesion_asian_nato
 escsim plot results/cohesion results/cohesion_asian_nato --out docs/figures/response.png
