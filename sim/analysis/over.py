@@ -150,7 +150,7 @@ def compare_over(targets: list[str | Path], experiment: str | Path, sets: list[s
     per_draw = exp.runs_per_draw
 
     # one task per draw and setting, each on one process (as a sweep's points): the pool stays busy
-    tasks = [(r.compiled, r.seed, r.parameters) for draw in at for r in draw]
+    tasks = [(r.compiled, r.seed, r.run_values) for draw in at for r in draw]
     results = map_in_order(run_point, tasks, workers, runs=exp.runs, outcome_bits=outputs, runs_per_draw=per_draw)
     results = tqdm(results, total=len(tasks), desc="draws x settings", disable=not progress, leave=False)
     summaries = list(results)

@@ -48,7 +48,7 @@ from sim.analysis.splitting import DEFAULT_SCORE, SCORES, Repetition, pilot_haza
 from sim.engines.draws import FixedDraws, Seed, Stream, child, describe_seed, make_root, n_uniforms
 from sim.engines.model import EscalationModel
 from sim.engines.parallel import chunks, default_workers, map_in_order
-from sim.engines.parameters import at_values
+from sim.engines.run_values import at_values
 from sim.core.errors import InputError
 from sim.engines.resolve import Resolved, resolve
 from sim.core.stats import mean_interval
@@ -194,7 +194,7 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
         out.jumps = Jumps(target.rung, cap_from(pilot, sc, target.rung))
     workers = min(workers or default_workers(), repetitions)
     per_task = -(-repetitions // workers)
-    values = resolved.parameters if resolved is not None else None
+    values = resolved.run_values if resolved is not None else None
     tasks = [(sc, target.rung, rare_root(seed), list(range(a, b)), replicas, k, score,
               {key: v[a:b] for key, v in values.items()} if values else None, out.jumps)
              for a, b in chunks(repetitions, per_task)]
@@ -330,5 +330,5 @@ def replay_model(res: RareResult, repetition: int, index: int):
                          "estimate with jumps=False to replay them")
     rep = next(r for r in res.repetitions if r.repetition == repetition)
     draws = replay_draws(res.scenario, res.seed, repetition, rep.genealogy[index], rep.regime_uniforms[index])
-    own = res.resolved.run_parameters(repetition) if res.resolved is not None else None
+    own = res.resolved.run_values_of(repetition) if res.resolved is not None else None
     return EscalationModel(at_values(res.scenario, own or {}), draws=draws)

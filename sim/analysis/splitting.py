@@ -15,7 +15,7 @@ from scipy.special import ndtr
 from sim.analysis.jumps import MARK_WEIGHT, PILOT_LEVELS, Jumps, carried_end, condition_step, jump_score, observable
 from sim.engines.draws import StepDraws, Stream, child, fill_step, n_uniforms
 from sim.engines.ensemble import step_runs
-from sim.engines.parameters import select_rows, with_run_parameters
+from sim.engines.run_values import select_rows, with_run_values
 from sim.model.compile import CompiledScenario
 from sim.model.kernel import regime_multiplier
 
@@ -132,13 +132,13 @@ class _Batch:
     """B repetitions x n replicas as rows of arrays, with every replica's whole path (time-major
     histories, so that a step writes one slab), which is what a clone copies."""
 
-    def __init__(self, sc, target: int, root, repetitions: list[int], n: int, k: int, score, parameters=None,
+    def __init__(self, sc, target: int, root, repetitions: list[int], n: int, k: int, score, run_values=None,
                  jumps: Jumps | None = None):
 
-        # a repetition's posterior draw (parameters: key -> one value per repetition) holds for its replicas
-        self.per_row = bool(parameters)
-        if parameters:
-            sc = with_run_parameters(sc, {key: np.repeat(np.asarray(v, dtype=float), n) for key, v in parameters.items()})
+        # a repetition's posterior draw (run_values: key -> one value per repetition) holds for its replicas
+        self.per_row = bool(run_values)
+        if run_values:
+            sc = with_run_values(sc, {key: np.repeat(np.asarray(v, dtype=float), n) for key, v in run_values.items()})
         self.sc, self.target, self.root, self.reps, self.n, self.k = sc, target, root, repetitions, n, k
         self.score, self.jumps = score, jumps
         B, N, T = len(repetitions), sc.n_actors, sc.horizon
@@ -386,14 +386,14 @@ class _Batch:
 
 
 def run_repetitions(sc: CompiledScenario, target: int, root, repetitions: list[int], n: int, k: int,
-                    score: str = DEFAULT_SCORE, parameters=None, jumps: Jumps | None = None) -> list[Repetition]:
+                    score: str = DEFAULT_SCORE, run_values=None, jumps: Jumps | None = None) -> list[Repetition]:
     """Repetitions ``repetitions`` of AMS, in batches of up to BATCH_ROWS replicas stepped side by side;
-    ``parameters`` (key -> one value per repetition, in the order of ``repetitions``) gives each its draw;
+    ``run_values`` (key -> one value per repetition, in the order of ``repetitions``) gives each its draw;
     ``jumps``: the last jump into the target by conditional Monte Carlo (:mod:`sim.analysis.jumps`)."""
     per_batch = max(1, BATCH_ROWS // n)
     out = []
     for i in range(0, len(repetitions), per_batch):
-        own = {key: v[i:i + per_batch] for key, v in parameters.items()} if parameters else None
+        own = {key: v[i:i + per_batch] for key, v in run_values.items()} if run_values else None
         out += _Batch(sc, target, root, list(repetitions[i:i + per_batch]), n, k, SCORES[score], own, jumps).run()
     return out
 

@@ -47,15 +47,15 @@ class SweepReport:
     sensitivity: Path | None
 
 
-def run_point(scenario: CompiledScenario, seed, parameters: dict[str, np.ndarray] | None = None, *, runs: int,
+def run_point(scenario: CompiledScenario, seed, run_values: dict[str, np.ndarray] | None = None, *, runs: int,
               target_half_width: float | None = None, outcome_bits: tuple[str, ...] = (),
               runs_per_draw: int | None = None) -> dict:
     """One point's ensemble (one process), summarised; stops early once P(miscalculation)'s 95%
     interval is narrower than ``target_half_width`` on each side (checked every 4,096 runs).
     ``outcome_bits`` names outputs whose per-run outcomes come back too, as bit vectors in
     ``summary["outcome_bits"]`` (for paired differences, :class:`sim.analysis.pairing.SweepPairing`). Every run
-    has its perfect-perception twin, which P(miscalculation) needs. ``parameters`` (key -> (runs,))
-    gives each run its own values (:mod:`sim.engines.parameters`), as drawn from a posterior, consecutive
+    has its perfect-perception twin, which P(miscalculation) needs. ``run_values`` (key -> (runs,))
+    gives each run its own values (:mod:`sim.engines.run_values`), as drawn from a posterior, consecutive
     ``runs_per_draw`` runs sharing a draw: every interval is then over the draws."""
     step = runs if target_half_width is None else min(runs, ADAPTIVE_STEP)
     totals, done, tables = None, 0, []
@@ -63,7 +63,7 @@ def run_point(scenario: CompiledScenario, seed, parameters: dict[str, np.ndarray
         n = min(step, runs - done)
         part, table, _ = run_ensemble(scenario, n, seed, first_run=done, workers=1, twins=True,
                                       per_run=bool(outcome_bits) or runs_per_draw is not None,
-                                      parameters={k: v[done:done + n] for k, v in (parameters or {}).items()})
+                                      run_values={k: v[done:done + n] for k, v in (run_values or {}).items()})
         tables.append(table)
         totals = part if totals is None else totals + part
         done += n
@@ -147,7 +147,7 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
 
 def _task(resolved) -> tuple:
     """run_point's arguments for one resolved point: its compiled scenario, stream and per-run values."""
-    return resolved.compiled, resolved.seed, resolved.parameters
+    return resolved.compiled, resolved.seed, resolved.run_values
 
 
 def _connect(address: str):

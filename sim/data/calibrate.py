@@ -2,7 +2,7 @@
 
 A calibration file names a hindcast (:mod:`sim.data.hindcast`: the template scenario, the years
 2011-2021 with their exercise calendars, and the record), the priors of the parameters to infer
-(dotted key paths of :mod:`sim.engines.parameters`, each uniform or log-uniform on a range, with the reason
+(dotted key paths of :mod:`sim.engines.run_values`, each uniform or log-uniform on a range, with the reason
 for it), and the method's settings. The summary statistics are those of the record over the period:
 
 - ``mean_provocation_days`` and ``variance_provocation_days``: mean and variance (ddof 1) over the
@@ -54,7 +54,7 @@ from sim.model.compile import compile_scenario
 from sim.engines.draws import Stream, child, make_root
 from sim.core.errors import InputError, problem
 from sim.data.hindcast import Hindcast, load_hindcast, simulate_years
-from sim.engines.parameters import check_keys
+from sim.engines.run_values import check_keys
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior  # noqa: F401 (re-exported)
 from sim.model.scenario import read_input_file
 from sim.model.schema import StrictTable
@@ -190,7 +190,7 @@ def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed
     ``seed`` is a whole number (the hindcast's stream of it) or a root (a table batch's)."""
 
     R = len(next(iter(values.values())))
-    years = simulate_years(cal.hindcast, R, seed, workers, parameters=values, compiled=cal.years)
+    years = simulate_years(cal.hindcast, R, seed, workers, run_values=values, compiled=cal.years)
     per_year = [(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, r.window_days,
                  cal.years[y].horizon) for y, r in years.items()]
     prov, inside, onsets, wdays, ydays = (np.array(x) for x in zip(*per_year))

@@ -81,7 +81,7 @@ def build_year_table(cal: Calibration, size: int = DEFAULT_TABLE, *, seed: int |
         n = min(B, size - first)
         root = make_root(seed, Stream.CALIBRATION, b)
         draws = cal.box.sample(np.random.default_rng(child(root, Stream.PRIOR)), n)
-        years = simulate_years(cal.hindcast, n, root, workers, parameters=dict(zip(cal.keys, draws.T)),
+        years = simulate_years(cal.hindcast, n, root, workers, run_values=dict(zip(cal.keys, draws.T)),
                                compiled=cal.years)
         theta.append(draws)
         window_days = [r.window_days for r in years.values()]

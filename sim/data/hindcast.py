@@ -212,14 +212,14 @@ def _drill_name(e: Exercise, taken: Mapping[str, object]) -> str:
 
 
 def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
-                   progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None,
+                   progress: bool = False, run_values: Mapping[str, np.ndarray] | None = None,
                    compiled: Mapping[int, object] | None = None) -> dict[int, YearRuns]:
     """Run ``runs`` runs of every year's scenario; year Y draws from the stream ``root + (YEAR, Y)``.
 
     ``root`` is ``seed`` when it is a root (a calibration batch's), else the seed's HINDCAST root.
     Run k of every year is read as one simulated history of the whole period (the years' streams are
     independent, so this pairs independent years, as the record's years are taken to be).
-    ``parameters`` (:mod:`sim.engines.parameters`) gives history k its own values in every year. The years
+    ``run_values`` (:mod:`sim.engines.run_values`) gives history k its own values in every year. The years
     share one pool of workers (:func:`sim.engines.ensemble.run_ensembles`), so small ensembles (a calibration
     batch: one block a year) keep every core busy. ``compiled`` (year -> CompiledScenario) saves
     compiling the years again.
@@ -227,7 +227,7 @@ def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
 
     years = compiled or {year: compile_scenario(scenario) for year, scenario in hc.scenarios.items()}
     root = as_root(seed, Stream.HINDCAST)
-    jobs = [(sc, runs, child(root, Stream.YEAR, year), parameters) for year, sc in years.items()]
+    jobs = [(sc, runs, child(root, Stream.YEAR, year), run_values) for year, sc in years.items()]
     out = {}
     for (year, sc), (_, table, _) in zip(years.items(), run_ensembles(jobs, workers=workers, per_run=True,
                                                                        progress=progress)):

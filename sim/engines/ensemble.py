@@ -22,7 +22,7 @@ from sim.model import kernel
 from sim.model.compile import CompiledScenario
 from sim.engines.draws import BLOCK_SIZE, Seed, StepDraws, as_root, block_regime_uniforms, block_seed, fill_step, n_uniforms
 from sim.model.outcomes import OutcomeTracker, Totals
-from sim.engines.parameters import check_keys, with_run_parameters
+from sim.engines.run_values import check_keys, with_run_values
 from sim.engines.parallel import chunks, default_workers, map_in_order
 
 BLOCKS_PER_BATCH = 4  # the most blocks stepped side by side: more gains little per call, costs memory
@@ -59,16 +59,16 @@ class BatchOutput:
 
 def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int, runs: int, *,
               twins: bool = False, per_run: bool = False, samples: int = 0, trace: bool = False,
-              parameters: Mapping[str, np.ndarray] | None = None) -> BatchOutput:
+              run_values: Mapping[str, np.ndarray] | None = None) -> BatchOutput:
     """Step blocks ``first_block .. first_block + n_blocks - 1`` side by side for the whole horizon.
 
     ``runs`` is the ensemble's total run count (rows past it in the last block are simulated, for the
     fixed layout, and not counted). ``trace`` keeps every step's arrays for every row (tests, replay
-    checks); it costs memory in proportion to rows x steps. ``parameters`` gives each row its own
-    values (:mod:`sim.engines.parameters`): key -> (n_blocks * 1024,) array, row by row.
+    checks); it costs memory in proportion to rows x steps. ``run_values`` gives each row its own
+    values (:mod:`sim.engines.run_values`): key -> (n_blocks * 1024,) array, row by row.
     """
-    if parameters:
-        sc = with_run_parameters(sc, parameters)
+    if run_values:
+        sc = with_run_values(sc, run_values)
     N, T = sc.n_actors, sc.horizon
     R = n_blocks * BLOCK_SIZE
     first_run = first_block * BLOCK_SIZE
@@ -153,7 +153,7 @@ def _empty_trace(R: int, T: int, N: int) -> dict[str, np.ndarray]:
 
 def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int = 0, workers: int | None = None,
                  blocks_per_batch: int | None = None, twins: bool = False, per_run: bool = False,
-                 samples: int = 0, progress: bool = False, parameters: Mapping[str, np.ndarray] | None = None):
+                 samples: int = 0, progress: bool = False, run_values: Mapping[str, np.ndarray] | None = None):
     """Run runs ``first_run .. first_run + runs - 1`` in blocks across ``workers`` processes; fold in order.
 
     ``seed`` is an int (the run stream of that seed) or a root from :func:`sim.engines.draws.make_root`
@@ -161,11 +161,11 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
     ranges add up to the totals of their union, which lets a caller extend an ensemble (adaptive
     stopping) without redoing runs. ``blocks_per_batch`` fixes the batch size (default: adapted to
     the blocks and workers by :func:`batch_size`); no choice of it or of ``workers`` changes a number.
-    ``parameters`` (:mod:`sim.engines.parameters`) gives run ``first_run + k`` the values ``parameters[key][k]``
+    ``run_values`` (:mod:`sim.engines.run_values`) gives run ``first_run + k`` the values ``run_values[key][k]``
     (each array has ``runs`` entries); a run's numbers then depend on (seed, run, its values) alone.
     Returns (totals, per-run columns or None, sample paths of realised actions (S, T, N)).
     """
-    return run_ensembles([(sc, runs, seed, parameters)], first_run=first_run, workers=workers,
+    return run_ensembles([(sc, runs, seed, run_values)], first_run=first_run, workers=workers,
                          blocks_per_batch=blocks_per_batch, twins=twins, per_run=per_run, samples=samples,
                          progress=progress)[0]
 
@@ -174,7 +174,7 @@ def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, block
                   twins: bool = False, per_run: bool = False, samples: int = 0, progress: bool = False) -> list:
     """:func:`run_ensemble` for several ensembles at once, their batches sharing one pool of workers.
 
-    ``jobs`` is a list of (scenario, runs, seed, parameters or None). For ensembles too small to
+    ``jobs`` is a list of (scenario, runs, seed, run_values or None). For ensembles too small to
     keep every core busy alone (a calibration's years: one block each), so that 11 of them take
     11 tasks on all cores instead of 11 rounds of one task on one core. Each job's result is exactly
     what :func:`run_ensemble` gives it alone. Returns one (totals, table, samples) per job.
@@ -183,16 +183,16 @@ def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, block
         raise ValueError(f"blocks_per_batch must be at least 1, got {blocks_per_batch}")
     if first_run % BLOCK_SIZE:
         raise ValueError(f"first_run must be a multiple of {BLOCK_SIZE}, got {first_run}")
-    plans = [_plan(sc, runs, as_root(seed), first_run, parameters) for sc, runs, seed, parameters in jobs]
+    plans = [_plan(sc, runs, as_root(seed), first_run, run_values) for sc, runs, seed, run_values in jobs]
     total_blocks = sum(p[2] for p in plans)
     size = blocks_per_batch or batch_size(total_blocks, min(workers or default_workers(), total_blocks))
     first_block = first_run // BLOCK_SIZE
     tasks, per_job = [], []
-    for sc, seed, n_blocks, end, parameters in plans:
+    for sc, seed, n_blocks, end, run_values in plans:
         batches = list(chunks(n_blocks, size))
         per_job.append(len(batches))
         tasks += [(sc, seed, first_block + b0, b1 - b0, end,
-                   _rows_of(parameters, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE))
+                   _rows_of(run_values, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE))
                   for b0, b1 in batches]
     outputs = iter(map_in_order(_run_task, tasks, workers, twins=twins, per_run=per_run, samples=samples))
     results = []
@@ -205,33 +205,33 @@ def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, block
     return results
 
 
-def _plan(sc: CompiledScenario, runs: int, seed, first_run: int, parameters):
+def _plan(sc: CompiledScenario, runs: int, seed, first_run: int, run_values):
     """One ensemble's checked inputs: (scenario, root, blocks, end run, per-run parameters as floats)."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
     end = first_run + runs
     n_blocks = -(-end // BLOCK_SIZE) - first_run // BLOCK_SIZE
-    if parameters:
-        check_keys(sc, parameters)
-        parameters = {k: np.asarray(v, dtype=float) for k, v in parameters.items()}
-        bad = {k: v.shape for k, v in parameters.items() if v.shape != (runs,)}
+    if run_values:
+        check_keys(sc, run_values)
+        run_values = {k: np.asarray(v, dtype=float) for k, v in run_values.items()}
+        bad = {k: v.shape for k, v in run_values.items() if v.shape != (runs,)}
         if bad:
-            raise ValueError(f"per-run parameters need {runs} values each (one per run); got shapes {bad}")
-    return sc, seed, n_blocks, end, parameters
+            raise ValueError(f"per-run values need {runs} values each (one per run); got shapes {bad}")
+    return sc, seed, n_blocks, end, run_values
 
 
-def _run_task(sc, seed, first_block, n_blocks, runs, parameters, **options) -> BatchOutput:
+def _run_task(sc, seed, first_block, n_blocks, runs, run_values, **options) -> BatchOutput:
     """One task of :func:`run_ensemble`: a batch with its rows' per-run parameters (None: none)."""
-    return run_batch(sc, seed, first_block, n_blocks, runs, parameters=parameters, **options)
+    return run_batch(sc, seed, first_block, n_blocks, runs, run_values=run_values, **options)
 
 
-def _rows_of(parameters: Mapping[str, np.ndarray] | None, start: int, rows: int) -> dict[str, np.ndarray] | None:
+def _rows_of(run_values: Mapping[str, np.ndarray] | None, start: int, rows: int) -> dict[str, np.ndarray] | None:
     """Rows ``start .. start + rows - 1`` of every per-run array; rows past the end (the simulated,
     uncounted tail of a last block) repeat the first run's values."""
-    if not parameters:
+    if not run_values:
         return None
     out = {}
-    for key, v in parameters.items():
+    for key, v in run_values.items():
         idx = np.arange(start, start + rows)
         out[key] = v[np.where(idx < len(v), idx, 0)]
     return out

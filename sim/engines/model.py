@@ -14,7 +14,7 @@ from sim.engines.agents import StateAgent
 from sim.model.compile import CompiledScenario, compile_scenario
 from sim.engines.draws import BLOCK_SIZE, RunDraws, Seed
 from sim.model.outcomes import OutcomeTracker
-from sim.engines.parameters import PER_ACTOR, PER_DRILL_DAY, with_run_parameters
+from sim.engines.run_values import PER_ACTOR, PER_DRILL_DAY, with_run_values
 from sim.model.scenario import load_scenario
 from sim.model.schema import Scenario
 
@@ -29,7 +29,7 @@ def as_compiled(scenario: CompiledScenario | Scenario | str | Path) -> CompiledS
 
 
 def one_run(sc: CompiledScenario) -> CompiledScenario:
-    """``sc`` in the per-run form of :mod:`sim.engines.parameters` for a batch of one run: every parameter that
+    """``sc`` in the per-run form of :mod:`sim.engines.run_values` for a batch of one run: every parameter that
     may vary by run gets a run axis of length 1 ((N,) -> (1, N), (T, N) -> (T, 1, N), rule
     parameters (1,)), holding the same values.
 
@@ -109,20 +109,20 @@ class EscalationModel(mesa.Model):
 
     @classmethod
     def replay(cls, scenario, seed: Seed, run: int, perfect_perception: bool = False,
-               parameters=None) -> EscalationModel:
+               run_values=None) -> EscalationModel:
         """A model that replays run ``run`` of the ensemble engine's ensemble seeded ``seed``.
 
         ``seed`` is what the ensemble was given: an int, or a root stream (a sweep point's, read back
         from a manifest with :func:`sim.engines.draws.root_from`).
 
         It is fed the exact draws that run saw (row run % 1024 of block run // 1024), so stepping it
-        gives the ensemble run's paths and tags, step for step. ``parameters`` are the ensemble's
-        per-run parameters (:mod:`sim.engines.parameters`; key -> one value per run): the replay takes run
+        gives the ensemble run's paths and tags, step for step. ``run_values`` are the ensemble's
+        per-run parameters (:mod:`sim.engines.run_values`; key -> one value per run): the replay takes run
         ``run``'s values.
         """
         sc = as_compiled(scenario)
-        if parameters:
-            sc = with_run_parameters(sc, {k: np.asarray(v, dtype=float)[run:run + 1] for k, v in parameters.items()})
+        if run_values:
+            sc = with_run_values(sc, {k: np.asarray(v, dtype=float)[run:run + 1] for k, v in run_values.items()})
         block, index = divmod(run, BLOCK_SIZE)
         return cls(sc, draws=RunDraws.from_block(seed, block, index, sc.n_actors),
                    perfect_perception=perfect_perception)

@@ -22,7 +22,7 @@ import numpy as np
 from sim.core.numbers import json_ready
 from sim.engines.draws import Stream, child
 from sim.core.errors import InputError
-from sim.engines.parameters import check_keys
+from sim.engines.run_values import check_keys
 
 
 def posterior_summary(samples: np.ndarray, weights: np.ndarray, keys: list[str]) -> dict:
@@ -171,7 +171,7 @@ def posterior_for(scenario, path: str | Path) -> Posterior:
 
 def check_values(scenario, post: Posterior) -> None:
     """Refuse a posterior whose values the scenario's schema does not accept (see :func:`posterior_for`)."""
-    from sim.engines.parameters import DRILL_KEYS
+    from sim.engines.run_values import DRILL_KEYS
     from sim.model.scenario import set_key_path, validate_scenario
 
     raw = scenario.model_dump(mode="python", exclude_none=True)

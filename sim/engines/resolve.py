@@ -10,7 +10,7 @@ which runs draw which posterior sample. The answer, a :class:`Resolved`, holds:
   ``k // runs_per_draw``, and draw d takes the posterior's sample ``index[d]``, drawn by weight on the
   stream ``root + (POSTERIOR,)``; so two settings resolved with the same seed, runs and posterior take
   the same samples run for run, and their runs pair;
-- each run's values of the drawn keys (``parameters``, key -> (runs,)), less the keys an override
+- each run's values of the drawn keys (``run_values``, key -> (runs,)), less the keys an override
   fixes for every run (a ``--set`` of a drawn key wins, and :meth:`Resolved.describe` says so);
 - an identity (:meth:`Resolved.identity`): seed, stream, runs, engine and the posterior's file, digest,
   draws and runs per draw, which manifests record and comparisons check before they pair runs.
@@ -30,7 +30,7 @@ import numpy as np
 from sim.model.compile import CompiledScenario, compile_scenario
 from sim.engines.draws import Seed, as_root, describe_seed
 from sim.core.errors import InputError
-from sim.engines.parameters import DRILL_KEYS, check_keys
+from sim.engines.run_values import DRILL_KEYS, check_keys
 from sim.engines.posterior import Posterior, posterior_for
 from sim.model.scenario import ScenarioFile
 from sim.model.schema import Scenario
@@ -85,7 +85,7 @@ class Resolved:
     engine: str
     overrides: dict = field(default_factory=dict)
     draws: Draws | None = None
-    parameters: dict[str, np.ndarray] | None = None
+    run_values: dict[str, np.ndarray] | None = None
 
     def identity(self) -> dict:
         """Seed, stream, runs, engine and posterior: runs of two ensembles with the same identity pair."""
@@ -100,21 +100,21 @@ class Resolved:
         not copied, so a sweep of many points keeps one set of draws in memory."""
         overrides = {**self.overrides, **overrides}
         fixed = _fixed_factors(compiled, {k: v for k, v in overrides.items() if k in DRILL_KEYS})
-        draws, parameters = self.draws, dict(self.parameters or {})
+        draws, run_values = self.draws, dict(self.run_values or {})
         if draws is not None:
             held = _held_keys(draws.posterior, overrides)
             draws = Draws(draws.posterior, draws.runs_per_draw, draws.index, held)
-            parameters = {k: v for k, v in parameters.items() if k not in held}
-        parameters |= {k: np.full(self.runs, v) for k, v in fixed.items()}
-        if parameters:
-            check_keys(compiled, parameters, draws.posterior.path if draws else "--set")
-        return Resolved(scenario, compiled, self.runs, as_root(seed), self.engine, overrides, draws, parameters or None)
+            run_values = {k: v for k, v in run_values.items() if k not in held}
+        run_values |= {k: np.full(self.runs, v) for k, v in fixed.items()}
+        if run_values:
+            check_keys(compiled, run_values, draws.posterior.path if draws else "--set")
+        return Resolved(scenario, compiled, self.runs, as_root(seed), self.engine, overrides, draws, run_values or None)
 
-    def run_parameters(self, run: int) -> dict[str, np.ndarray] | None:
+    def run_values_of(self, run: int) -> dict[str, np.ndarray] | None:
         """Run ``run``'s own values (key -> (1,)), or None at the point values."""
-        if not self.parameters:
+        if not self.run_values:
             return None
-        return {k: v[run:run + 1] for k, v in self.parameters.items()}
+        return {k: v[run:run + 1] for k, v in self.run_values.items()}
 
     def describe(self) -> str:
         """One line: the parameters (the posterior with its draws, or point values), overrides and seed."""
@@ -172,17 +172,17 @@ def resolve(scenario: str | Path | ScenarioFile | Scenario, *, overrides: Mappin
     root = as_root(seed)
     if post is None:
         n = runs or DEFAULT_RUNS[engine]
-        parameters = {k: np.full(n, v) for k, v in fixed.items()} or None
-        return Resolved(scenario, compiled, n, root, engine, overrides, None, parameters)
+        run_values = {k: np.full(n, v) for k, v in fixed.items()} or None
+        return Resolved(scenario, compiled, n, root, engine, overrides, None, run_values)
     held = _held_keys(post, overrides)
     per_draw = runs_per_draw or scenario.scenario.runs_per_draw
     n = runs or DEFAULT_DRAWS * per_draw
     draws = Draws(post, per_draw, post.sample_indices(-(-n // per_draw), root if draws_seed is None else draws_seed),
                   held)
     rows = np.repeat(draws.index, per_draw)[:n]
-    parameters = {k: post.samples[rows, j] for j, k in enumerate(post.keys) if k not in held}
-    parameters |= {k: np.full(n, v) for k, v in fixed.items()}
-    return Resolved(scenario, compiled, n, root, engine, overrides, draws, parameters or None)
+    run_values = {k: post.samples[rows, j] for j, k in enumerate(post.keys) if k not in held}
+    run_values |= {k: np.full(n, v) for k, v in fixed.items()}
+    return Resolved(scenario, compiled, n, root, engine, overrides, draws, run_values or None)
 
 
 def _posterior(scenario: Scenario, posterior) -> Posterior | None:

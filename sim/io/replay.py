@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.core.errors import InputError
-from sim.engines.parameters import at_values
+from sim.engines.run_values import at_values
 from sim.io.rundir import read_manifest, run_parameters_of, runs_columns
 from sim.model.loops import perceived_rung
 
@@ -171,7 +171,7 @@ def replay_model(target: Path, run: int, seed: int | None = None):
     else:
         seed = 0 if seed is None else seed
         resolved = resolve(target, seed=seed, runs=run + 1)  # run k's draw does not depend on the run count
-        own = resolved.run_parameters(run)
+        own = resolved.run_values_of(run)
         compiled = at_values(resolved.compiled, own or {})
 
         def make(perfect):

@@ -149,10 +149,10 @@ def write_results(result: EnsembleResult, scenario: Scenario, out: Path, command
     paths["curves"] = out / "escalation_curves.csv"
     atomic_write(paths["curves"], curves_csv(result.scenario, result.totals, by_draw))
     atomic_write(paths["manifest"], json.dumps(manifest(result, scenario, command), indent=2, default=str) + "\n")
-    if result.parameters:
+    if result.run_values:
         paths["parameters"] = out / "parameters.npz"
         buf = io.BytesIO()
-        np.savez_compressed(buf, **result.parameters)
+        np.savez_compressed(buf, **result.run_values)
         atomic_write(paths["parameters"], buf.getvalue())
     if result.per_run is not None and runs_table:
         paths["runs"] = out / "runs.csv"

@@ -68,7 +68,7 @@ def hindcast(file: str | Path, *, runs: int = 4096, seed: int = 0, posterior="sc
     the template's posterior (``posterior="none"``: its point values), and hold it against the record."""
     hc = load_hindcast(file)  # every year's scenario is validated before anything runs
     resolved = resolve_histories(hc, runs, seed, posterior)
-    years = simulate_years(hc, runs, seed, workers=workers, progress=progress, parameters=resolved.parameters)
+    years = simulate_years(hc, runs, seed, workers=workers, progress=progress, run_values=resolved.run_values)
     report = hindcast_report(hc, years, runs=runs, seed=seed, command=command, parameters=resolved.describe())
     return HindcastResult(hc, resolved, report, runs, seed)
 
@@ -124,7 +124,7 @@ def calibrate(file: str | Path, *, samples: int | None = None, workers: int | No
     runs, seed = cal.meta.check_runs, report["seed"]
     histories = resolve_histories(cal.hindcast, runs, seed, Posterior(report["keys"], report["samples"],
                                                                        report["weights"], {}))
-    years = simulate_years(cal.hindcast, runs, seed, workers=workers, parameters=histories.parameters)
+    years = simulate_years(cal.hindcast, runs, seed, workers=workers, run_values=histories.run_values)
     check = hindcast_report(cal.hindcast, years, runs=runs, seed=seed)
     report["check"] = {"runs": runs, "years_inside": check["json"]["inside"], "period": check["json"]["period"]}
     report["timing"]["check"] = time.perf_counter() - started

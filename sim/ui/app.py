@@ -23,7 +23,7 @@ from mesa.visualization.utils import update_counter
 
 from sim.core.errors import InputError
 from sim.engines.model import EscalationModel
-from sim.engines.parameters import at_values
+from sim.engines.run_values import at_values
 from sim.ui.plots import OKABE_ITO
 from sim.engines.resolve import resolve
 from sim.io.replay import replay_events
@@ -95,7 +95,7 @@ class InteractiveModel(EscalationModel):
         self.built = sc
         # the stepped run takes run 0's values, as escsim run resolves them (a posterior's draw, or point values)
         self.resolved = resolve(sc, overrides=self.overrides, seed=0, runs=1)
-        own = self.resolved.run_parameters(0)
+        own = self.resolved.run_values_of(0)
         super().__init__(at_values(self.resolved.compiled, own or {}), rng=rng)
 
 

@@ -258,7 +258,7 @@ def test_compare_over_runs_each_draw_on_the_experiments_posterior_draws(tmp_path
     loaded = load_experiment(exp)
     for row, point in zip(rows, loaded.points):
         r = loaded.point_resolved(point)
-        alone = run_point(r.compiled, r.seed, r.parameters, runs=1024, runs_per_draw=loaded.runs_per_draw)
+        alone = run_point(r.compiled, r.seed, r.run_values, runs=1024, runs_per_draw=loaded.runs_per_draw)
         assert row["p_crisis_baseline"] == alone["p_crisis"]["estimate"]
     assert all(r["p_crisis_diff"] < 0 for r in rows)  # B's fixed, tiny rate wins over the drawn one
 

@@ -136,7 +136,7 @@ def _chain_posterior():
 def test_ams_over_a_posterior_runs_each_repetition_at_its_draw():
     """With a posterior, repetition j runs at draw j's values: exactly the repetition a point-value run at
     those values gives; its replay takes them too (replay needs the model's own paths: no jump conditioning)."""
-    from sim.engines.parameters import at_values
+    from sim.engines.run_values import at_values
 
     key, plain, drawn, _ = _chain_posterior()
     resolved = rare.resolve_rare(drawn, 3, seed=1)
@@ -145,7 +145,7 @@ def test_ams_over_a_posterior_runs_each_repetition_at_its_draw():
                              jumps=False)
     assert rare.summarise_rare(res)["parameters"].startswith("averaged over 3 posterior draws of chain_posterior.csv")
     for j in (0, 2):  # repetition j is the point-value repetition j at draw j's rate
-        alone = rare.estimate_rare(at_values(plain.compiled, {key: resolved.parameters[key][j]}), "war",
+        alone = rare.estimate_rare(at_values(plain.compiled, {key: resolved.run_values[key][j]}), "war",
                                    replicas=30, repetitions=j + 1, seed=1, workers=1, jumps=False)
         assert alone.repetitions[j].estimate == res.repetitions[j].estimate
         assert alone.repetitions[j].steps == res.repetitions[j].steps

@@ -132,8 +132,8 @@ def test_points_draw_the_scenarios_posterior_but_keep_the_values_they_sweep(tmp_
     assert np.array_equal(exp.resolution.draws.index, alone.draws.index) and exp.runs_per_draw == 64
     rate = "actors.north_korea.provocation.base_rate"
     at = [exp.point_resolved(p) for p in exp.points]
-    assert all(rate not in r.parameters and rate in r.draws.fixed for r in at)
-    assert all(np.array_equal(r.parameters[k], at[0].parameters[k]) for r in at for k in r.parameters)
+    assert all(rate not in r.run_values and rate in r.draws.fixed for r in at)
+    assert all(np.array_equal(r.run_values[k], at[0].run_values[k]) for r in at for k in r.run_values)
     run_sweep(exp, tmp_path / "post", workers=1)
     table = rows(tmp_path / "post/points.csv")
     days = [float(r["mean_provocation_days_north_korea"]) for r in table]
@@ -141,7 +141,7 @@ def test_points_draw_the_scenarios_posterior_but_keep_the_values_they_sweep(tmp_
     assert table[1]["interval"] == "over 16 posterior draws" and float(table[1]["p_crisis_low"]) < float(table[1]["p_crisis"])
     # point 1's crisis count is that of the same runs with the drawn values, run directly
     totals = run_ensemble(exp.points[1].scenario, 1024, exp.points[1].seed, twins=True, workers=1,
-                          parameters=at[1].parameters)[0]
+                          run_values=at[1].run_values)[0]
     assert round(float(table[1]["p_crisis"]) * 1024) == totals.crisis
     none = load_experiment(write_experiment(tmp_path, body, name="none.toml", common_random_numbers=True,
                                             posterior="none"))

@@ -57,9 +57,9 @@ def test_simulated_statistics_repeat_and_follow_the_parameters():
 
     year = next(iter(cal.years))
     alone = run_ensemble(cal.years[year], 64, child(make_root(3, Stream.HINDCAST), Stream.YEAR, year), workers=1, per_run=True,
-                         parameters=low)[1]
+                         run_values=low)[1]
     i = cal.years[year].actor_ids.index(cal.hindcast.actor)
-    per_year = simulate_years(cal.hindcast, 64, 3, workers=2, parameters=low, compiled=cal.years)
+    per_year = simulate_years(cal.hindcast, 64, 3, workers=2, run_values=low, compiled=cal.years)
     assert np.array_equal(per_year[year].provocation_days, alone[f"provocations_{i}"])
     years = np.stack([r.provocation_days for r in per_year.values()])
     assert np.array_equal(a[:, STATISTICS.index("max_provocation_days")], years.max(axis=0))
@@ -77,7 +77,7 @@ def test_the_years_of_a_calibration_history_are_independent():
     R = 1024
     values = {"actors.north_korea.provocation.base_rate": np.full(R, 0.03),
               "actors.north_korea.provocation.regime_dispersion": np.full(R, 0.8)}
-    years = simulate_years(cal.hindcast, R, make_root(7, Stream.CALIBRATION, 0), workers=2, parameters=values,
+    years = simulate_years(cal.hindcast, R, make_root(7, Stream.CALIBRATION, 0), workers=2, run_values=values,
                            compiled=cal.years)
     x = np.stack([r.provocation_days for r in years.values()]).astype(float)  # (Y, R)
     r = np.array([np.corrcoef(x[a], x[b])[0, 1] for a in range(len(x)) for b in range(a + 1, len(x))])

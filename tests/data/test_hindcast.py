@@ -285,8 +285,8 @@ def test_each_history_of_the_hindcast_takes_one_posterior_draw_in_every_year(tmp
     class Captured(Exception):
         pass
 
-    def capture(hc, runs, seed, workers=None, progress=False, parameters=None, compiled=None):
-        seen.append(parameters)
+    def capture(hc, runs, seed, workers=None, progress=False, run_values=None, compiled=None):
+        seen.append(run_values)
         raise Captured
 
     monkeypatch.setattr(sim.ui.api_record, "simulate_years", capture)  # the one call escsim hindcast makes
@@ -297,7 +297,7 @@ def test_each_history_of_the_hindcast_takes_one_posterior_draw_in_every_year(tmp
     assert point is None
     expected = resolve_histories(hc, 50, 3)
     assert expected.draws.runs_per_draw == 1 and set(drawn) == set(expected.draws.posterior.keys)
-    assert all(np.array_equal(drawn[k], expected.parameters[k]) for k in drawn)
+    assert all(np.array_equal(drawn[k], expected.run_values[k]) for k in drawn)
     assert len(set(drawn["actors.north_korea.provocation.base_rate"])) > 25  # histories take their own draws
 
 

@@ -193,12 +193,12 @@ def test_overrides_hold_their_keys_and_keep_every_other_draw(keys, seed, runs):
     rows = np.repeat(plain.draws.index, plain.draws.runs_per_draw)[:runs]
     for j, key in enumerate(post.keys):
         if key in keys:
-            assert key not in changed.parameters or np.all(changed.parameters[key] == 0.5)
+            assert key not in changed.run_values or np.all(changed.run_values[key] == 0.5)
             assert key in changed.draws.fixed or key.startswith("drills.")
         else:
-            assert np.array_equal(changed.parameters[key], post.samples[rows, j])
+            assert np.array_equal(changed.run_values[key], post.samples[rows, j])
     for key in keys - set(post.keys):
-        assert changed.parameters[key].tolist() == [0.5] * runs  # a drill factor without a draw: fixed too
+        assert changed.run_values[key].tolist() == [0.5] * runs  # a drill factor without a draw: fixed too
 
 
 # ---------------------------------------------------------------- replays take each run's own draw

@@ -227,14 +227,14 @@ def test_actors_that_share_a_rule_are_decided_as_each_would_be_alone(name, per_r
     """decide_phase calls each rule once for the actors that share it (columns in any order, a view
     or a copy): every actor's decision must be that of its own rule, parameters and draws."""
     from sim.model.compile import compile_scenario
-    from sim.engines.parameters import with_run_parameters
+    from sim.engines.run_values import with_run_values
     from sim.model.scenario import load_scenario
 
     sc = compile_scenario(load_scenario(SCENARIOS / f"{name}.toml"))
     R, N, rng = 500, sc.n_actors, np.random.default_rng(1)
     if per_run:  # one actor's rule parameter varies by run
         i = sc.rule_names.index("graduated")
-        sc = with_run_parameters(sc, {f"actors.{sc.actor_ids[i]}.rule.threshold": rng.uniform(0.5, 3.0, R)})
+        sc = with_run_values(sc, {f"actors.{sc.actor_ids[i]}.rule.threshold": rng.uniform(0.5, 3.0, R)})
     level = rng.integers(0, 4, (R, N))
     perceived = rng.uniform(-1, 7, (R, N, N))
     threat = rng.uniform(0, 5, (R, N))

@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent("""
         i = next(i for i, p in enumerate(sc.rule_params) if p)  # an actor whose rule has parameters
         per_run[f"actors.{sc.actor_ids[i]}.rule.{next(iter(sc.rule_params[i]))}"] = rng.uniform(0.1, 3.0, 1024)
         for parameters in (None, per_run):
-            run_batch(sc, 1, 0, 1, 1024, twins=True, per_run=True, parameters=parameters)
+            run_batch(sc, 1, 0, 1, 1024, twins=True, per_run=True, run_values=parameters)
         EscalationModel(sc, rng=1).run()
         EscalationModel(sc, rng=2, perfect_perception=True).run()
         print(path.stem, "ok")

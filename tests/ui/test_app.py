@@ -52,7 +52,7 @@ def test_levers_reach_the_scenario_for_any_actors():
     assert sc.hotline_eta[nk, us] == 0.5 and sc.hotline_eta[us, nk] == 0.5
     assert sc.backchannel[0].max() == 0.1
     fs = [p for p in sc.drill_periods if p[0] == "freedom_shield"][0]
-    factor = m.resolved.parameters["drills.*.scale_factor"][0]  # the posterior draw run 0 takes
+    factor = m.resolved.run_values["drills.*.scale_factor"][0]  # the posterior draw run 0 takes
     assert sc.drill_scale[fs[1], sc.actor_ids.index("south_korea")] == pytest.approx(3.0 * factor)  # 1.5 x 2
     # transparency 0.3 plus 0.9 of the remaining 0.7: 0.93, so 0.07 of the ambiguity 1.0 is left
     assert sc.drill_ambiguity[fs[1], sk] == pytest.approx(1.0 * 0.07)
@@ -64,12 +64,12 @@ def test_levers_reach_the_scenario_for_any_actors():
 def test_the_untouched_page_runs_the_scenario_as_written(name):
     """Every lever at its default leaves every compiled array as escsim run resolves its run 0: the
     scenario as written, at the posterior draw run 0 takes where the scenario names a posterior."""
-    from sim.engines.parameters import at_values
+    from sim.engines.run_values import at_values
     from sim.engines.resolve import resolve
 
     page = app.InteractiveModel(scenario_name=name).compiled
     resolved = resolve(ROOT / "scenarios" / f"{name}.toml", runs=1)
-    run = at_values(resolved.compiled, resolved.run_parameters(0) or {})
+    run = at_values(resolved.compiled, resolved.run_values_of(0) or {})
     assert (resolved.draws is None) == (name == "strait_example")
     for field in fields(run):
         a, b = getattr(page, field.name), getattr(run, field.name)

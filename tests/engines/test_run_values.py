@@ -42,48 +42,48 @@ def _overrides(values: dict, k: int) -> dict:
 def test_each_run_is_the_scenario_compiled_with_its_values_step_for_step():
     R = 1024
     values = {k: v for k, v in _values(R).items() if not k.startswith("drills.")}
-    batch = run_batch(SC, 7, 0, 1, R, trace=True, parameters=values).trace
+    batch = run_batch(SC, 7, 0, 1, R, trace=True, run_values=values).trace
     for k in (0, 333, 1023):
         own = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml", _overrides(values, k)))
-        for model in (EscalationModel.replay(own, 7, k), EscalationModel.replay(SC, 7, k, parameters=values)):
+        for model in (EscalationModel.replay(own, 7, k), EscalationModel.replay(SC, 7, k, run_values=values)):
             model.run()
             for key in ("intended", "realised", "perceived", "level", "threat", "mde", "contact"):
                 assert np.array_equal(model.history[key], batch[key][k]), (k, key)
 
 
 def test_drill_factors_multiply_every_drills_scale_and_ambiguity_and_replay_exactly():
-    from sim.engines.parameters import with_run_parameters
+    from sim.engines.run_values import with_run_values
 
     f = np.array([0.0, 0.5, 2.0])
-    sc = with_run_parameters(SC, {"drills.*.scale_factor": f, "drills.*.ambiguity_factor": f[::-1]})
+    sc = with_run_values(SC, {"drills.*.scale_factor": f, "drills.*.ambiguity_factor": f[::-1]})
     drilling = SC.drill_rung >= 0
     for k in range(3):
         assert np.array_equal(sc.drill_scale[:, k], np.where(drilling, SC.drill_scale * f[k], 1.0))
         assert np.array_equal(sc.drill_ambiguity[:, k], SC.drill_ambiguity * f[::-1][k])
     values = _values(1024, seed=2)
-    batch = run_batch(SC, 4, 0, 1, 1024, trace=True, parameters=values).trace
+    batch = run_batch(SC, 4, 0, 1, 1024, trace=True, run_values=values).trace
     for k in (5, 900):
-        model = EscalationModel.replay(SC, 4, k, parameters=values).run()
+        model = EscalationModel.replay(SC, 4, k, run_values=values).run()
         assert np.array_equal(model.history["perceived"], batch["perceived"][k])
         assert np.array_equal(model.history["threat"], batch["threat"][k])
 
 
 def test_per_run_results_do_not_depend_on_workers_or_batching():
     values = _values(2500, seed=1)
-    a = run_ensemble(SC, 2500, 3, workers=1, per_run=True, parameters=values)[1]
-    b = run_ensemble(SC, 2500, 3, workers=2, blocks_per_batch=1, per_run=True, parameters=values)[1]
+    a = run_ensemble(SC, 2500, 3, workers=1, per_run=True, run_values=values)[1]
+    b = run_ensemble(SC, 2500, 3, workers=2, blocks_per_batch=1, per_run=True, run_values=values)[1]
     assert all(np.array_equal(a[k], b[k]) for k in a)
     # the first 1,024 runs of a longer ensemble are those of a shorter one
-    c = run_ensemble(SC, 1024, 3, workers=1, per_run=True, parameters={k: v[:1024] for k, v in values.items()})[1]
+    c = run_ensemble(SC, 1024, 3, workers=1, per_run=True, run_values={k: v[:1024] for k, v in values.items()})[1]
     assert all(np.array_equal(a[k][:1024], c[k]) for k in c)
 
 
 def test_bad_per_run_keys_and_lengths_are_refused():
     with pytest.raises(InputError, match="per-run parameters are"):
-        run_ensemble(SC, 10, 0, parameters={"alliances.us_rok.cohesion": np.ones(10)})
+        run_ensemble(SC, 10, 0, run_values={"alliances.us_rok.cohesion": np.ones(10)})
     with pytest.raises(InputError, match="unknown actor 'china'"):
-        run_ensemble(SC, 10, 0, parameters={"actors.china.noise": np.ones(10)})
+        run_ensemble(SC, 10, 0, run_values={"actors.china.noise": np.ones(10)})
     with pytest.raises(InputError, match="has no parameter 'trigger'"):
-        run_ensemble(SC, 10, 0, parameters={"actors.south_korea.rule.trigger": np.ones(10)})
+        run_ensemble(SC, 10, 0, run_values={"actors.south_korea.rule.trigger": np.ones(10)})
     with pytest.raises(ValueError, match="10 values each"):
-        run_ensemble(SC, 10, 0, parameters={"actors.japan.noise": np.ones(9)})
+        run_ensemble(SC, 10, 0, run_values={"actors.japan.noise": np.ones(9)})

@@ -5,7 +5,7 @@ ensemble per vector, one ensemble gives run k the k-th vector. The compiled arra
 parameters gain a run axis: per-actor arrays (N,) become (R, N), drill arrays (T, N) become (T, R, N),
 rule parameters become (R,) arrays; the kernel indexes every one of them the same way either way, so
 run k computes exactly what a scenario compiled with the k-th values computes, operation for
-operation (``tests/engines/test_parameters.py`` replays runs in the Mesa engine to show it).
+operation (``tests/engines/test_run_values.py`` replays runs in the Mesa engine to show it).
 
 Keys are dotted key paths of the scenario, as overrides and sweeps use them. Supported:
 
@@ -87,7 +87,7 @@ def _targets(sc: CompiledScenario, key: str) -> list[tuple[str, int | None, str 
     return out
 
 
-def with_run_parameters(sc: CompiledScenario, values: Mapping[str, np.ndarray]) -> CompiledScenario:
+def with_run_values(sc: CompiledScenario, values: Mapping[str, np.ndarray]) -> CompiledScenario:
     """``sc`` with run k taking ``values[key][k]`` for every key (see the module docstring); all arrays
     have the same length R.
 
@@ -125,12 +125,12 @@ def with_run_parameters(sc: CompiledScenario, values: Mapping[str, np.ndarray]) 
 
 
 def at_values(sc: CompiledScenario, values: Mapping[str, float | np.ndarray]) -> CompiledScenario:
-    """``sc`` at one run's values of per-run keys, as point values: what :func:`with_run_parameters` gives
+    """``sc`` at one run's values of per-run keys, as point values: what :func:`with_run_values` gives
     a run of one, with the run axis dropped (so arrays keep the scenario's shapes). ``values`` maps
     each key to a number or a one-element array."""
     if not values:
         return sc
-    one = with_run_parameters(sc, {k: np.asarray(v, dtype=float).reshape(1) for k, v in values.items()})
+    one = with_run_values(sc, {k: np.asarray(v, dtype=float).reshape(1) for k, v in values.items()})
     out = {name: getattr(one, name)[0] for name in PER_ACTOR if getattr(one, name).ndim == 2}
     out |= {name: getattr(one, name)[:, 0] for name in PER_DRILL_DAY if getattr(one, name).ndim == 3}
     rules = tuple({k: (float(np.asarray(v).reshape(-1)[0]) if np.ndim(v) else v) for k, v in p.items()}
