@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hindcast(sub)
     _add_compare(sub)
     _add_levers(sub)
+    _add_optimize(sub)
     _add_discover(sub)
     _add_validate(sub)
     _add_record_commands(sub)
@@ -105,6 +106,20 @@ def _add_levers(sub) -> None:
     lv.add_argument("--workers", type=_positive_int, help="processes on this machine (default: all cores)")
     lv.add_argument("--runs", type=_positive_int, help="runs per posture, overriding the file (a quick look)")
     lv.add_argument("--scheduler", metavar="ADDRESS", help="run the postures on this Dask scheduler")
+
+
+def _add_optimize(sub) -> None:
+    op = sub.add_parser("optimize", help="many-objective search over lever combinations, and its robustness",
+                        description="Search an optimisation file's lever combinations with NSGA-II, every posture "
+                        "on the same runs and posterior draws; print the Pareto set, the hypervolume by generation "
+                        "per seed and, with a [robustness] table, regret and satisficing of the Pareto policies "
+                        "over posterior draws x samples of the unpinned assumptions. Resumes an interrupted search.")
+    op.add_argument("experiment", type=Path, help="optimisation TOML file (an experiment with an [optimize] table)")
+    op.add_argument("--out", type=Path, help="results directory (default: results/EXPERIMENT_NAME)")
+    op.add_argument("--workers", type=_positive_int, help="processes on this machine (default: all cores)")
+    op.add_argument("--runs", type=_positive_int, help="runs per posture, overriding the file (a quick look)")
+    op.add_argument("--no-plot", action="store_true", help="skip the Pareto and hypervolume figures")
+    op.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
 
 
 def _add_plot(sub) -> None:
