@@ -9,8 +9,10 @@ candidates differ by their levers alone and the Monte Carlo noise cannot pick th
 is its levers' levels, and each distinct one is simulated once (a cache over generations and seeds).
 
 The results directory holds ``manifest.json`` and one ``generations/SSSS_GGGG.json`` per finished
-generation (written atomically): the candidates asked and their objectives. A rerun replays the
-search from them (pymoo's seeded search asks the same candidates) and simulates only what is missing.
+generation (written atomically): the candidates asked and their outputs. A rerun replays the search
+from them (pymoo's seeded search asks the same candidates) and simulates only what is missing; the
+directory is tied to what a posture's numbers depend on (scenario, levers, runs, seed, posterior), so
+more generations or seeds, another population or other costs reuse every posture simulated.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tqdm.auto import tqdm
 
 from sim.analysis.experiment import OUTPUTS, ExperimentMeta, Parameter, _point_scenario
 from sim.core.errors import InputError, problem
-from sim.core.files import atomic_write, versions
+from sim.core.files import atomic_write, claim_dir, versions
 from sim.engines.draws import Stream, make_root
 from sim.engines.parallel import map_in_order
 from sim.engines.resolve import Resolved, resolve
@@ -138,7 +140,11 @@ def load_plan(path: str | Path, runs: int | None = None) -> Plan:
     root = make_root(spec.experiment.seed, Stream.SWEEP_SHARED)
     resolution = resolve(built, overrides=plan.overrides(base), seed=root, runs=plan.runs,
                          posterior="scenario" if spec.experiment.posterior == "scenario" else None)
-    identity = {"spec": spec.model_dump(mode="json"), "runs": plan.runs, "scenario": built.model_dump(mode="json"),
+    # what a posture's numbers depend on: a rerun with other generations, seeds, population or costs
+    # reuses every posture already simulated
+    identity = {"experiment": spec.experiment.model_dump(mode="json"),
+                "parameters": [p.model_dump(mode="json") for p in spec.parameters],
+                "runs": plan.runs, "scenario": built.model_dump(mode="json"),
                 "posterior": resolution.draws.identity() if resolution.draws else None, "levels": levels}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
     return Plan(file, spec, source, levels, plan.runs, resolution, digest)
@@ -233,8 +239,9 @@ def search(plan: Plan, evaluate: Callable[[list[dict]], list[dict]], out: Path, 
     _claim(out, plan)
     found = Search(list(opt.objectives), {}, {})
     stored = _stored(out)
-    for gen in stored.values():
-        found.evaluated |= {tuple(c["key"]): c["outputs"] for c in gen["candidates"]}
+    for gen in stored.values():  # the cost as the file says now
+        found.evaluated |= {tuple(c["key"]): {**c["outputs"], COST: plan.cost(plan.values(tuple(c["key"])))}
+                            for c in gen["candidates"]}
     total = len(opt.seeds) * opt.generations
     with tqdm(total=total, desc=plan.spec.experiment.name, unit="generation", disable=not progress, leave=False) as bar:
         for seed in opt.seeds:
@@ -249,7 +256,7 @@ def search(plan: Plan, evaluate: Callable[[list[dict]], list[dict]], out: Path, 
                     for k, o in zip(new, evaluate([plan.values(k) for k in new])):
                         found.evaluated[k] = {**o, COST: plan.cost(plan.values(k))}
                     found.simulated += len(new)
-                if (seed, g) not in stored:
+                if stored.get((seed, g), {}).get("asked") != [list(k) for k in keys]:
                     _write_generation(out, plan, seed, g, keys, found)
                 pop.set("F", np.array([found.objective(k) for k in keys]))
                 algo.tell(infills=pop)
@@ -265,7 +272,8 @@ def _decode(x: np.ndarray, levels: list[list]) -> tuple[int, ...]:
 def _write_generation(out: Path, plan: Plan, seed: int, g: int, keys: list[tuple], found: Search) -> None:
     cands = [{"key": list(k), "values": plan.values(k), "outputs": found.evaluated[k]} for k in dict.fromkeys(keys)]
     atomic_write(out / "generations" / f"{seed:04d}_{g:04d}.json",
-                 json.dumps({"seed": seed, "generation": g, "candidates": cands}, default=str) + "\n")
+                 json.dumps({"seed": seed, "generation": g, "asked": [list(k) for k in keys], "candidates": cands},
+                            default=str) + "\n")
 
 
 def _stored(out: Path) -> dict[tuple[int, int], dict]:
@@ -278,22 +286,11 @@ def _stored(out: Path) -> dict[tuple[int, int], dict]:
 
 def _claim(out: Path, plan: Plan) -> None:
     """Make ``out`` this optimisation's directory, or refuse one that holds another's results."""
-    manifest = out / "manifest.json"
-    if manifest.exists():
-        try:
-            theirs = json.loads(manifest.read_text()).get("fingerprint")
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{manifest}: unreadable ({exc}); use another --out") from None
-        if theirs != plan.fingerprint:
-            raise InputError(f"{out}: holds the results of another optimisation (or this one with other runs or "
-                             "levers); they are not mixed with these: choose another --out, or delete it")
-        return
-    if out.exists() and any(out.iterdir()):
-        raise InputError(f"{out}: exists and is not an optimisation's directory; choose another --out")
-    (out / "generations").mkdir(parents=True, exist_ok=True)
-    atomic_write(manifest, json.dumps({"file": plan.source, "fingerprint": plan.fingerprint, "runs": plan.runs,
-                                       "spec": plan.spec.model_dump(mode="json"), "levels": plan.levels,
-                                       "versions": versions()}, indent=2, default=str) + "\n")
+    claim_dir(out, "an optimisation's directory", "generations", lambda: {
+        "file": plan.source, "fingerprint": plan.fingerprint, "runs": plan.runs,
+        "spec": plan.spec.model_dump(mode="json"), "levels": plan.levels, "versions": versions()},
+        lambda theirs: None if theirs.get("fingerprint") == plan.fingerprint else
+        "holds the results of another optimisation (or of this one with other levers, runs or seed)")
 
 
 def pareto_keys(found: Search, keys=None) -> list[tuple]:

@@ -98,7 +98,8 @@ def optimize(path, *, runs: int | None = None, out: str | Path | None = None, wo
     rob, chosen = None, []
     if rob_spec is not None:
         chosen = spread(len(rows), rob_spec.policies)
-        rob = evaluate_policies(plan, [plan.values(front[i]) for i in chosen], workers, progress)
+        rob = evaluate_policies(plan, [plan.values(front[i]) for i in chosen], workers, progress,
+                                cache=out / "robustness.npz")
     result = Optimization(plan, found, rows, hv, rob, chosen, out)
     write_results(result)
     return result

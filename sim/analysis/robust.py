@@ -15,6 +15,9 @@ bootstrap interval of a maximum cannot reach above the largest regret seen.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from tqdm.auto import tqdm
 from sim.analysis.experiment import ExperimentFile, Parameter
 from sim.analysis.pairing import unpack_flags
 from sim.core.errors import InputError, problem
+from sim.core.files import atomic_write
 from sim.engines.draws import Stream, make_root
 from sim.engines.parallel import map_in_order
 from sim.engines.resolve import resolve
@@ -80,16 +84,50 @@ def miscalculation_flags(compiled, seed, parameters, *, runs: int, runs_per_draw
     return flags.reshape(-1, runs_per_draw or runs).mean(axis=1)
 
 
-def evaluate_policies(plan, policies: list[dict], workers: int | None = None, progress: bool = False) -> Robustness:
-    """Every policy (lever values) in every future of ``plan``'s ``[robustness]`` table; see the module docstring."""
-    from sim.analysis.experiment import _point_scenario
-
+def evaluate_policies(plan, policies: list[dict], workers: int | None = None, progress: bool = False,
+                      cache: Path | None = None) -> Robustness:
+    """Every policy (lever values) in every future of ``plan``'s ``[robustness]`` table; see the module
+    docstring. The futures' probabilities are kept in ``cache`` (an .npz file) and reused while the
+    postures, the policies and the futures are the same."""
     spec = plan.spec.robustness
     params = assumptions(Path(plan.source).parent / spec.uncertainty, plan.levers, plan.source)
     samples = futures(params, spec.futures, plan.spec.experiment.seed)
     root = make_root(plan.spec.experiment.seed, Stream.SWEEP_SHARED)
     runs = spec.draws * spec.runs_per_draw
     posterior = "scenario" if plan.spec.experiment.posterior == "scenario" else None
+    saved = _saved(cache, key := _key(plan, policies, samples))
+    if saved is not None:
+        p = saved
+    else:
+        p = _simulate(plan, policies, samples, root, runs, posterior, workers, progress)
+        if cache is not None:
+            buf = io.BytesIO()
+            np.savez_compressed(buf, key=key, p=p)
+            atomic_write(cache, buf.getvalue())
+    rows = measures(p, spec.threshold, spec.bootstrap, plan.spec.experiment.seed)
+    return Robustness([p.column for p in params], p.shape[1], spec.threshold, p, rows,
+                      f"95% percentile bootstrap over the {p.shape[1]} futures ({spec.bootstrap} resamples)")
+
+
+def _key(plan, policies: list[dict], samples: list[dict]) -> str:
+    """What the futures' probabilities depend on: the postures' numbers, the policies, the futures."""
+    what = [plan.fingerprint, policies, samples, plan.spec.robustness.model_dump(exclude={"threshold", "bootstrap"})]
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _saved(cache: Path | None, key: str) -> np.ndarray | None:
+    try:
+        with np.load(cache) as f:
+            return f["p"] if str(f["key"]) == key else None
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+
+
+def _simulate(plan, policies, samples, root, runs, posterior, workers, progress) -> np.ndarray:
+    """(policies, samples x draws) P(miscalculation), every policy in every sample on the same runs."""
+    from sim.analysis.experiment import _point_scenario
+
+    spec = plan.spec.robustness
     tasks = []
     for values in policies:
         for sample in samples:
@@ -100,10 +138,7 @@ def evaluate_policies(plan, policies: list[dict], workers: int | None = None, pr
             tasks.append((r.compiled, r.seed, r.parameters))
     results = map_in_order(miscalculation_flags, tasks, workers, runs=runs, runs_per_draw=spec.runs_per_draw)
     shares = list(tqdm(results, total=len(tasks), desc="robustness", disable=not progress, leave=False))
-    p = np.array(shares).reshape(len(policies), -1)  # (policies, samples x draws)
-    rows = measures(p, spec.threshold, spec.bootstrap, plan.spec.experiment.seed)
-    return Robustness([p.column for p in params], p.shape[1], spec.threshold, p, rows,
-                      f"95% percentile bootstrap over the {p.shape[1]} futures ({spec.bootstrap} resamples)")
+    return np.array(shares).reshape(len(policies), -1)
 
 
 def measures(p: np.ndarray, threshold: float, resamples: int, seed: int) -> list[dict]:

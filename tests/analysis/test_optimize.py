@@ -134,6 +134,13 @@ def test_a_bad_file_gets_one_line_and_exit_2(tmp_path, capsys, optimize, lever, 
     assert not (tmp_path / "out").exists()
 
 
+def test_the_shipped_optimisation_plans_cleanly():
+    from conftest import ROOT
+
+    plan = load_plan(ROOT / "experiments" / "optimize.toml")
+    assert [len(lv) for lv in plan.levels] == [2, 4, 2, 2, 4, 2, 4] and plan.fingerprint
+
+
 def test_regret_and_satisficing_of_a_known_matrix():
     """Policy 0 is best in every future but one; policy 1 never: regrets and shares by hand."""
     p = np.array([[0.05, 0.05, 0.20, 0.05], [0.10, 0.15, 0.10, 0.30]])
