@@ -102,8 +102,8 @@ class Plan:
 
     def cost(self, values: dict) -> float:
         """The posture's cost: per lever, its cost per unit times its change from the baseline."""
-        return float(sum(c * _change(values[name], _baseline(p)) for name, c in self.spec.optimize.cost.items()
-                         for p in self.levers if p.column == name))
+        return round(float(sum(c * _change(values[name], _baseline(p)) for name, c in self.spec.optimize.cost.items()
+                               for p in self.levers if p.column == name)), 9)
 
 
 def _baseline(p: Parameter):
@@ -221,6 +221,10 @@ class Search:
     generations: dict[int, list[list[tuple]]]
     simulated: int = 0  # candidates simulated in this call (the rest came from the directory)
 
+    def asked(self) -> list[tuple]:
+        """The postures this search asked for, in order (a directory may hold others, of another search)."""
+        return list(dict.fromkeys(k for gens in self.generations.values() for keys in gens for k in keys))
+
     def objective(self, key: tuple) -> np.ndarray:
         e = self.evaluated[key]
         return np.array([e[COST] if o == COST else e[o][0] for o in self.objectives], dtype=float)
@@ -294,8 +298,9 @@ def _claim(out: Path, plan: Plan) -> None:
 
 
 def pareto_keys(found: Search, keys=None) -> list[tuple]:
-    """The non-dominated candidates among ``keys`` (default: all evaluated), sorted by the first objective."""
-    keys = list(found.evaluated if keys is None else dict.fromkeys(keys))
+    """The non-dominated candidates among ``keys`` (default: all the search asked for), sorted by the
+    first objective."""
+    keys = found.asked() if keys is None else list(dict.fromkeys(keys))
     F = np.array([found.objective(k) for k in keys])
     keep = [i for i in range(len(keys))
             if not np.any(np.all(F <= F[i], axis=1) & np.any(F < F[i], axis=1))]
@@ -306,11 +311,11 @@ def pareto_keys(found: Search, keys=None) -> list[tuple]:
 
 def hypervolumes(found: Search) -> dict[int, list[float]]:
     """Per seed, the hypervolume of the front found by each generation (all candidates evaluated by then),
-    in objectives scaled to [0, 1] between the best and worst values any seed met, against the point
+    in objectives scaled to [0, 1] between the best and worst values any seed asked for, against the point
     1.1 in each: 0 finds nothing, about 1.2 would dominate everything."""
     from pymoo.indicators.hv import HV
 
-    F = np.array([found.objective(k) for k in found.evaluated])
+    F = np.array([found.objective(k) for k in found.asked()])
     low, high = F.min(axis=0), F.max(axis=0)
     span = np.where(high > low, high - low, 1.0)
     hv = HV(ref_point=np.full(F.shape[1], 1.1))

@@ -40,7 +40,7 @@ class Optimization:
     def table(self) -> str:
         opt, plan = self.plan.spec.optimize, self.plan
         names = [p.column for p in plan.levers]
-        lines = [f"{plan.spec.experiment.name}: {len(self.found.evaluated)} postures evaluated on the same "
+        lines = [f"{plan.spec.experiment.name}: {len(self.found.asked())} postures evaluated on the same "
                  f"{plan.runs:,} runs ({plan.resolution.describe()}); NSGA-II, population {opt.population}, "
                  f"{opt.generations} generations, seeds {', '.join(map(str, opt.seeds))}",
                  f"Pareto set: {len(self.pareto)} postures (probabilities in %, 95% intervals over the posterior "
@@ -75,7 +75,7 @@ class Optimization:
     def to_dict(self) -> dict:
         rob = self.robustness
         return {"pareto": self.pareto, "hypervolume": {str(s): h for s, h in self.hypervolume.items()},
-                "evaluated": len(self.found.evaluated),
+                "evaluated": len(self.found.asked()),
                 "robustness": None if rob is None else {
                     "assumptions": rob.assumptions, "futures": rob.futures, "threshold": rob.threshold,
                     "interval": rob.interval, "best": self.policies[rob.best()],

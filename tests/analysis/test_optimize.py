@@ -70,7 +70,7 @@ def test_search_recovers_a_planted_front(tmp_path):
     true = np.array([[i / 40, 1 - np.sqrt(i / 40)] for i in range(41)])
     from pymoo.indicators.hv import HV
 
-    F = np.array([found.objective(k) for k in found.evaluated])
+    F = np.array([found.objective(k) for k in found.asked()])
     low, span = F.min(axis=0), F.max(axis=0) - F.min(axis=0)
     best = HV(ref_point=np.full(2, 1.1))((true - low) / span)
     for seed, hv in hypervolumes(found).items():

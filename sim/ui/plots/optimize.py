@@ -26,7 +26,7 @@ def plot_pareto(rows: list[dict], levers: list[str], objectives: list[str], labe
     order = np.argsort(data[:, len(levers)]) if len(rows) else []
     cmap = colormaps["cividis"]
     x = np.arange(len(axes_names))
-    for rank, i in enumerate(order):
+    for rank, i in reversed(list(enumerate(order))):  # the lowest drawn last, on top
         ax.plot(x, scaled[i], color=cmap(rank / max(1, len(rows) - 1)), lw=1.2, alpha=0.8, label="_")
     for k, a in enumerate(axes_names):
         ax.axvline(k, color="grey", lw=0.8)
