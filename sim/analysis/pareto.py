@@ -48,7 +48,7 @@ class Optimization:
         head = [*names, *(_label(o) for o in opt.objectives)]
         body = [[_show(r[n]) for n in names] + [_objective(r, o) for o in opt.objectives] for r in self.pareto]
         lines += _columns(head, body)
-        lines += ["", "hypervolume by generation (objectives scaled to [0, 1] over every posture evaluated; "
+        lines += ["", "hypervolume by generation (objectives scaled to [0, 1] over every posture the search asked for; "
                   "reference point 1.1)"]
         lines += [f"  seed {s}: " + " ".join(f"{h:.3f}" for h in hv) for s, hv in self.hypervolume.items()]
         if self.robustness is not None:
