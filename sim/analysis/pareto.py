@@ -89,7 +89,7 @@ def optimize(path, *, runs: int | None = None, out: str | Path | None = None, wo
     plan = load_plan(path, runs=runs)
     rob_spec = plan.spec.robustness
     if rob_spec is not None:  # a missing uncertainty file is refused before the search runs
-        assumptions(Path(plan.source).parent / rob_spec.uncertainty, plan.levers, plan.source)
+        assumptions(Path(plan.source).parent / rob_spec.uncertainty, plan.source)
     out = Path(out) if out is not None else Path("results") / plan.spec.experiment.name
     found = search(plan, simulator(plan, workers), out, progress)
     front = pareto_keys(found)

@@ -53,7 +53,7 @@ class Robustness:
                                                           -self.rows[i]["satisficing"][0]))
 
 
-def assumptions(path: str | Path, levers: list[Parameter], file: str) -> list[Parameter]:
+def assumptions(path: str | Path, file: str) -> list[Parameter]:
     """The uncertainty experiment's ranged parameters (the unpinned assumptions)."""
     unc = Path(path)
     if not unc.exists():
@@ -90,7 +90,7 @@ def evaluate_policies(plan, policies: list[dict], workers: int | None = None, pr
     docstring. The futures' probabilities are kept in ``cache`` (an .npz file) and reused while the
     postures, the policies and the futures are the same."""
     spec = plan.spec.robustness
-    params = assumptions(Path(plan.source).parent / spec.uncertainty, plan.levers, plan.source)
+    params = assumptions(Path(plan.source).parent / spec.uncertainty, plan.source)
     samples = futures(params, spec.futures, plan.spec.experiment.seed)
     root = make_root(plan.spec.experiment.seed, Stream.SWEEP_SHARED)
     runs = spec.draws * spec.runs_per_draw
@@ -105,7 +105,7 @@ def evaluate_policies(plan, policies: list[dict], workers: int | None = None, pr
             np.savez_compressed(buf, key=key, p=p)
             atomic_write(cache, buf.getvalue())
     rows = measures(p, spec.threshold, spec.bootstrap, plan.spec.experiment.seed)
-    return Robustness([p.column for p in params], p.shape[1], spec.threshold, p, rows,
+    return Robustness([a.column for a in params], p.shape[1], spec.threshold, p, rows,
                       f"95% percentile bootstrap over the {p.shape[1]} futures ({spec.bootstrap} resamples)")
 
 
