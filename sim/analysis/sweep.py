@@ -30,7 +30,7 @@ from sim.core.errors import InputError
 from sim.analysis.pairing import SweepPairing, pack_outcomes
 from sim.analysis.experiment import Experiment, ExperimentFile, salib_problem
 from sim.engines.parallel import map_as_completed
-from sim.core.files import atomic_write, versions
+from sim.core.files import atomic_write, claim_dir, versions
 from sim.io.summary import summarise_totals
 from sim.model.outcomes import LABELS, DrawCounts
 
@@ -171,23 +171,15 @@ def _on_dask(client, tasks, args):
 
 def _claim(out: Path, exp: Experiment, command) -> None:
     """Make ``out`` this experiment's directory, or refuse if it holds another's results."""
-    manifest = out / "manifest.json"
-    if manifest.exists():
-        try:
-            theirs = json.loads(manifest.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{manifest}: unreadable ({exc}); use another --out") from None
-        if theirs.get("fingerprint") != exp.fingerprint:
-            why = ("the same experiment with other runs per point"
-                   if theirs.get("experiment_name") == exp.meta.name and theirs.get("runs_per_point") != exp.runs
-                   else f"experiment {theirs.get('experiment_name')!r} as it was then")
-            raise InputError(f"{out}: holds results of {why} (runs per point {theirs.get('runs_per_point')}); "
-                             "they are not mixed with these: choose another --out, or delete the directory")
-        return
-    if out.exists() and any(out.iterdir()):
-        raise InputError(f"{out}: exists and is not a sweep directory; choose another --out")
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    atomic_write(manifest, json.dumps({
+    def refuse(theirs: dict) -> str | None:
+        if theirs.get("fingerprint") == exp.fingerprint:
+            return None
+        why = ("the same experiment with other runs per point"
+               if theirs.get("experiment_name") == exp.meta.name and theirs.get("runs_per_point") != exp.runs
+               else f"experiment {theirs.get('experiment_name')!r} as it was then")
+        return f"holds results of {why} (runs per point {theirs.get('runs_per_point')})"
+
+    claim_dir(out, "a sweep directory", "points", lambda: {
         "experiment_file": exp.source,
         "experiment_name": exp.meta.name,
         "fingerprint": exp.fingerprint,
@@ -195,7 +187,7 @@ def _claim(out: Path, exp: Experiment, command) -> None:
         "resolved": exp.resolved(),
         "versions": versions(),
         "command": command,
-    }, indent=2, default=str) + "\n")
+    }, refuse)
 
 
 def _finished(out: Path, exp: Experiment) -> dict[int, dict]:

@@ -81,3 +81,30 @@ def replace_dir(out: Path, fill: Callable[[Path], object]):
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return value
+
+
+def claim_dir(out: Path, kind: str, subdir: str, manifest: Callable[[], dict],
+              refuse: Callable[[dict], str | None]) -> None:
+    """Make ``out`` a results directory of ``kind`` (its ``manifest.json`` and folder ``subdir``), or
+    refuse one that holds other results: ``refuse(theirs)`` says why its manifest is not this one's,
+    or None; an unreadable manifest or a directory holding anything else is refused too."""
+    import json
+
+    from sim.core.errors import InputError
+
+    path = out / "manifest.json"
+    if path.exists():
+        try:
+            theirs = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: unreadable ({exc}); use another --out") from None
+        why = refuse(theirs)
+        if why is not None:
+            raise InputError(f"{out}: {why}; they are not mixed with these: choose another --out, or delete the "
+                             "directory")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise InputError(f"{out}: exists and is not {kind}; choose another --out")
+    (out / subdir).mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(manifest(), indent=2, default=str) + "\n")
+

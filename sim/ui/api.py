@@ -233,6 +233,26 @@ def levers(experiment, *, runs: int | None = None, out: str | Path | None = None
     return ranking
 
 
+def optimize(experiment, *, runs: int | None = None, out: str | Path | None = None, workers: int | None = None,
+             figures: bool = True, progress: bool = False):
+    """Search an optimisation file's lever combinations as ``escsim optimize`` does
+    (:func:`sim.analysis.pareto.optimize`: NSGA-II on common random numbers, resuming in ``out``, default
+    ``results/NAME``), with its Pareto set, hypervolume by generation per seed and, with a
+    ``[robustness]`` table, regret and satisficing; with ``figures``, ``pareto`` and ``hypervolume``
+    figures beside the results (their paths in ``result.figures``). Needs the ``optimize`` extra."""
+    try:
+        from sim.analysis.pareto import optimize as run_optimize
+        import pymoo  # noqa: F401
+    except ImportError:
+        raise InputError("optimize needs pymoo: pip install 'escalation-sim[optimize]'") from None
+    result = run_optimize(experiment, runs=runs, out=out, workers=workers, progress=progress)
+    if figures:
+        from sim.ui.plots import optimize_figures
+
+        result.figures = optimize_figures(result)
+    return result
+
+
 # the record's calls (hindcast, calibrate, forecast, evaluate, import-record) live in sim.ui.api_record
 from sim.ui.api_record import (CalibrationResult, EvaluationResult, ForecastResult, HindcastResult,  # noqa: E402,F401
                                calibrate, evaluate, forecast, hindcast, import_record)

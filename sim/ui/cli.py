@@ -203,6 +203,16 @@ def _levers(args) -> int:
     return 0
 
 
+def _optimize(args) -> int:
+    from sim.ui import api
+
+    result = api.optimize(args.experiment, runs=args.runs, out=args.out, workers=args.workers,
+                          figures=not args.no_plot, progress=sys.stderr.isatty())
+    print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
+    print(f"results in {result.out}")
+    return 0
+
+
 def _discover(args) -> int:
     from sim.analysis.discover import check_threshold, discover
     from sim.ui.plots import discovery_figures

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hindcast(sub)
     _add_compare(sub)
     _add_levers(sub)
+    _add_optimize(sub)
     _add_discover(sub)
     _add_validate(sub)
     _add_record_commands(sub)
@@ -100,11 +101,26 @@ def _add_levers(sub) -> None:
                         "escsim sweep does, then print its postures sorted by the paired change in the first "
                         "output, with 95%% intervals over the posterior draws and the share of draws in which "
                         "each lowered it, and write them to levers.csv in the results directory.")
-    lv.add_argument("experiment", type=Path, help="experiment TOML file (sampler pairs or oat)")
-    lv.add_argument("--out", type=Path, help="results directory (default: results/EXPERIMENT_NAME)")
-    lv.add_argument("--workers", type=_positive_int, help="processes on this machine (default: all cores)")
-    lv.add_argument("--runs", type=_positive_int, help="runs per posture, overriding the file (a quick look)")
+    _experiment_args(lv, "experiment TOML file (sampler pairs or oat)")
     lv.add_argument("--scheduler", metavar="ADDRESS", help="run the postures on this Dask scheduler")
+
+
+def _experiment_args(p, what: str) -> None:
+    """The experiment file, --out, --workers and --runs of a command that runs postures."""
+    p.add_argument("experiment", type=Path, help=what)
+    p.add_argument("--out", type=Path, help="results directory (default: results/EXPERIMENT_NAME)")
+    p.add_argument("--workers", type=_positive_int, help="processes on this machine (default: all cores)")
+    p.add_argument("--runs", type=_positive_int, help="runs per posture, overriding the file (a quick look)")
+
+
+def _add_optimize(sub) -> None:
+    what = ("NSGA-II over an optimisation file's lever combinations, each on the same runs and posterior draws: the "
+            "Pareto set, hypervolume by generation per seed, and with [robustness] regret and satisficing over "
+            "posterior draws x samples of the unpinned assumptions. Resumes an interrupted search.")
+    op = sub.add_parser("optimize", help="many-objective search over lever combinations", description=what)
+    _experiment_args(op, "optimisation TOML file (an experiment with an [optimize] table)")
+    op.add_argument("--no-plot", action="store_true", help="skip the Pareto and hypervolume figures")
+    op.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
 
 
 def _add_plot(sub) -> None:

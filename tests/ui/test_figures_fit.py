@@ -118,6 +118,12 @@ FIGURES = {
     "plot_discovery": lambda r: plots.plot_discovery(discovery()),
     "plot_evaluation": lambda r: evaluation(),
     "plot_tail": lambda r: plots.plot_tail(SC, r.ensemble.totals.first_passage, r.ensemble.runs, RARE),
+    "plot_pareto": lambda r: plots.plot_pareto(
+        [{LONG: 0.3 + 0.1 * i, "summits": i % 2 == 0, "p_miscalculation": 0.12 - 0.01 * i, "cost": float(i)}
+         for i in range(5)], [LONG, "summits"], ["p_miscalculation", "cost"],
+        {"p_miscalculation": "P(miscalculation)"}, title="optimize"),
+    "plot_hypervolume": lambda r: plots.plot_hypervolume({1: [0.5, 0.7, 0.8, 0.8], 2: [0.5, 0.7, 0.8, 0.8],
+                                                         3: [0.6, 0.75, 0.8, 0.81]}, title="optimize"),
 }
 
 
