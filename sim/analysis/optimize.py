@@ -204,7 +204,7 @@ def simulator(plan: Plan, workers: int | None = None) -> Callable[[list[dict]], 
             ov = plan.overrides(values)
             built = _point_scenario(plan.scenario, ov, plan.source, plan.spec, values)
             r = plan.resolution.varied(built, compile_scenario(built), ov, plan.resolution.seed)
-            tasks.append((r.compiled, r.seed, r.parameters))
+            tasks.append((r.compiled, r.seed, r.run_values))
         return list(map_in_order(evaluate_candidate, tasks, workers, runs=plan.runs,
                                  runs_per_draw=plan.resolution.draws.runs_per_draw if plan.resolution.draws else None,
                                  outputs=tuple(plan.outputs)))

@@ -135,7 +135,7 @@ def _simulate(plan, policies, samples, root, runs, posterior, workers, progress)
             built = _point_scenario(plan.scenario, ov, plan.source, plan.spec, values)
             r = resolve(built, overrides=ov, seed=root, runs=runs, runs_per_draw=spec.runs_per_draw,
                         posterior=posterior)
-            tasks.append((r.compiled, r.seed, r.parameters))
+            tasks.append((r.compiled, r.seed, r.run_values))
     results = map_in_order(miscalculation_flags, tasks, workers, runs=runs, runs_per_draw=spec.runs_per_draw)
     shares = list(tqdm(results, total=len(tasks), desc="robustness", disable=not progress, leave=False))
     return np.array(shares).reshape(len(policies), -1)

@@ -121,7 +121,7 @@ def plot_discovery(d: Discovery, path: str | Path | None = None):
     left.set_ylim(0, 1.03)
     left.set_xlabel("coverage (share of the high points inside the box)")
     left.set_ylabel("density (share of the box's points that are high)")
-    left.set_title("trade-off along the peeling trajectory (dashed: density asked for)", fontsize=9)
+    left.set_title("trade-off along the peeling trajectory\n(dashed: density asked for)", fontsize=9)
     ys = np.arange(len(d.columns))[::-1]
     height = 0.7 / max(1, len(d.boxes))
     for y, c in zip(ys, d.columns):
