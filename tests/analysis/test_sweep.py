@@ -187,6 +187,7 @@ def test_another_experiment_or_other_runs_in_the_same_directory_is_refused(tmp_p
     assert before == {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow  # 7 s; adaptive stopping is a sweep option few use
 def test_adaptive_runs_stop_when_the_interval_is_narrow_enough(tmp_path):
     def half_width(row):
         return max(float(row["p_miscalculation"]) - float(row["p_miscalculation_low"]),
@@ -206,6 +207,7 @@ def test_adaptive_runs_stop_when_the_interval_is_narrow_enough(tmp_path):
     assert half_width(rows(run_sweep(load_experiment(fewer), tmp_path / "fewer", workers=1).table)[0]) > target
 
 
+@pytest.mark.slow  # 13 s to start a local cluster; the dask path is an extra
 def test_dask_cluster_gives_the_same_table_as_the_local_pool(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     path = write_experiment(tmp_path, COHESION + "values = [0.0, 0.7, 1.0]\n")

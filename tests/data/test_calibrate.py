@@ -42,6 +42,7 @@ def test_the_record_statistics_are_the_records():
     assert obs["log_rate_ratio"] == pytest.approx(np.log((32.5 / 593) / (63.5 / 3425)))
 
 
+@pytest.mark.slow  # 11 s; the statistics are also checked bit for bit by the coverage tests
 def test_simulated_statistics_repeat_and_follow_the_parameters():
     cal = load_calibration(ROOT / "calibration" / "korea.toml")
     # no threat feedback (kappa 0), so the rate alone sets the count: about 24 times as many days at 0.05

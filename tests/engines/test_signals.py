@@ -197,6 +197,8 @@ def test_workers_forked_off_the_main_thread_die_with_their_parent(tmp_path):
 # Ctrl-C at a terminal reaches the whole process group, workers included; SIGTERM usually comes from
 # `kill PID`, to the main process alone, which must then end the workers itself.
 SIGNALS = {"SIGINT": (signal.SIGINT, True, 130, "interrupted"), "SIGTERM": (signal.SIGTERM, False, 143, "terminated")}
+# Ctrl-C in the fast set; SIGTERM, which main() turns into the same unwinding, with the slow tests (5-10 s each)
+SIGNAL_CASES = [pytest.param("SIGINT"), pytest.param("SIGTERM", marks=pytest.mark.slow)]
 
 
 def stop(proc, tmp_path, how, settle=0.5):
@@ -214,7 +216,7 @@ def stop(proc, tmp_path, how, settle=0.5):
     assert not list(tmp_path.rglob("*.tmp")), "a temporary file was left behind"
 
 
-@pytest.mark.parametrize("how", SIGNALS)
+@pytest.mark.parametrize("how", SIGNAL_CASES)
 def test_run_stops_and_writes_nothing(tmp_path, how):
     args, out = run_workload(tmp_path)
     with started("-m", "sim", *args) as proc:
@@ -222,7 +224,7 @@ def test_run_stops_and_writes_nothing(tmp_path, how):
     assert not out.exists(), "an interrupted run wrote results"
 
 
-@pytest.mark.parametrize("how", SIGNALS)
+@pytest.mark.parametrize("how", SIGNAL_CASES)
 def test_calibrate_stops_and_writes_no_report(tmp_path, how):
     args, out = calibrate_workload(tmp_path)
     with started("-m", "sim", *args) as proc:
@@ -230,7 +232,7 @@ def test_calibrate_stops_and_writes_no_report(tmp_path, how):
     assert not any(out.iterdir()), "an interrupted calibration wrote a posterior"
 
 
-@pytest.mark.parametrize("how", SIGNALS)
+@pytest.mark.parametrize("how", SIGNAL_CASES)
 def test_sweep_stops_keeps_finished_points_and_resumes(tmp_path, how):
     args, out = sweep_workload(tmp_path)
     with started("-m", "sim", *args) as proc:

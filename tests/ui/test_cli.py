@@ -45,6 +45,7 @@ def test_table_output_names_the_three_probabilities(tmp_path, capsys):
     assert not (tmp_path / "o" / "escalation_curves.png").exists()
 
 
+@pytest.mark.slow  # 8 s in a fresh interpreter; test_the_escsim_command_is_the_clis_main guards the entry point
 def test_python_dash_m_sim_is_the_same_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sim", "validate", str(SCENARIOS / "asian_nato.toml")],
                           capture_output=True, text=True, cwd=ROOT)
