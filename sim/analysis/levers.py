@@ -57,7 +57,7 @@ class LeverRanking:
         width = max(len("posture"), *(len(r["posture"]) for r in self.rows))
         lines.append(f"{'posture':<{width}}" + "".join(f"{LABELS.get(o, o):>34}{'draws -/+':>12}" for o in self.outputs))
         for r in self.rows:
-            cells = "".join(f"{_difference(r, o):>34}{_shares(r, o):>12}" for o in self.outputs)
+            cells = "".join(f"{difference_text(r, o):>34}{draw_shares_text(r, o):>12}" for o in self.outputs)
             lines.append(f"{r['posture']:<{width}}{cells}")
         return "\n".join(lines)
 
@@ -119,13 +119,15 @@ def _number(text) -> float | None:
     return None if text in (None, "") else float(text)
 
 
-def _difference(row: dict, o: str) -> str:
+def difference_text(row: dict, o: str) -> str:
+    """A posture's change in ``o`` in percentage points with its interval (the table and the page)."""
     d, lo, hi = row[f"{o}_diff"], row[f"{o}_diff_low"], row[f"{o}_diff_high"]
     if lo is None or hi is None:
         return f"{100 * d:+.2f} (no interval)"
     return f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]"
 
 
-def _shares(row: dict, o: str) -> str:
+def draw_shares_text(row: dict, o: str) -> str:
+    """The shares of draws in which a posture lowered / raised ``o``, or '-' without draws."""
     lower, higher = row.get(f"{o}_draws_lower"), row.get(f"{o}_draws_higher")
     return "-" if lower is None else f"{100 * lower:.0f}/{100 * higher:.0f}%"

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.core.numbers import json_ready
 from sim.model.compile import CompiledScenario
 from sim.analysis.jumps import Jumps, cap_from, has_jumps
 from sim.analysis.splitting import DEFAULT_SCORE, SCORES, Repetition, pilot_hazards, run_repetitions, segment_draws
@@ -242,7 +243,7 @@ def summarise_rare(res: RareResult, confidence: float = 0.95) -> dict:
         "paths": path_shares(res),
         "repetition_estimates": est.tolist(),
     })
-    return _finite(out)
+    return json_ready(out)
 
 
 def _parameters_text(res: RareResult) -> str:
@@ -282,18 +283,6 @@ def path_shares(res: RareResult) -> dict | None:
     return {"paths": int(sum(r.reached for r in res.repetitions)), "began_with_mde": share("began_with_mde"),
             "any_mde_before_target": share("any_mde"), "no_climb_before_target": share("no_climb"),
             "first_climber": per_actor("first_climber"), "reached_by": per_actor("reached_by")}
-
-
-def _finite(obj):
-    """NaN (an undefined interval or error) as None, so that the JSON is standard."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
 
 
 def rare_root(seed: Seed) -> np.random.SeedSequence:

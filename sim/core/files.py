@@ -6,6 +6,7 @@ a results directory is built beside the old one and swapped in whole (:func:`rep
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-
+from sim.core.errors import InputError
 
 
 def versions() -> dict[str, str | None]:
@@ -88,10 +89,6 @@ def claim_dir(out: Path, kind: str, subdir: str, manifest: Callable[[], dict],
     """Make ``out`` a results directory of ``kind`` (its ``manifest.json`` and folder ``subdir``), or
     refuse one that holds other results: ``refuse(theirs)`` says why its manifest is not this one's,
     or None; an unreadable manifest or a directory holding anything else is refused too."""
-    import json
-
-    from sim.core.errors import InputError
-
     path = out / "manifest.json"
     if path.exists():
         try:
@@ -107,4 +104,3 @@ def claim_dir(out: Path, kind: str, subdir: str, manifest: Callable[[], dict],
         raise InputError(f"{out}: exists and is not {kind}; choose another --out")
     (out / subdir).mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(manifest(), indent=2, default=str) + "\n")
-

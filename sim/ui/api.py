@@ -180,15 +180,27 @@ def sweep(experiment, *, runs: int | None = None, out: str | Path | None = None,
           command: list[str] | None = None) -> SweepResult:
     """Run an experiment file's sweep as ``escsim sweep`` does: every point planned and validated first,
     then each point not already finished in ``out`` (default ``results/NAME``); an interrupted sweep
-    resumes there. ``runs`` overrides the runs per point; with ``figures`` the design's figure is written
-    beside the table once every point is done."""
-    exp = load_experiment(experiment, runs=runs)
+    resumes there. ``experiment`` is a file, or an :class:`Experiment` already loaded (and planned with
+    its ``runs``); ``runs`` overrides a file's runs per point; with ``figures`` the design's figure is
+    written beside the table once every point is done."""
+    exp = _experiment(experiment, runs)
     out = Path(out) if out is not None else Path("results") / exp.meta.name
     report = run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress, command=command)
     result = SweepResult(exp, report, out)
     if figures and result.finished:
         result.figures = sweep_figures([out])
     return result
+
+
+def _experiment(experiment, runs: int | None) -> Experiment:
+    """An experiment file loaded and planned (every point validated), or one already loaded, which
+    keeps the runs it was planned with."""
+    if not isinstance(experiment, Experiment):
+        return load_experiment(experiment, runs=runs)
+    if runs is not None and runs != experiment.runs:
+        raise InputError(f"runs={runs}: {experiment.source} is already planned with {experiment.runs} runs per "
+                         "point; load it with load_experiment(..., runs=...)")
+    return experiment
 
 
 def compare(targets, overrides=None, *, over: str | Path | None = None, runs: int | None = None,
@@ -225,8 +237,9 @@ def levers(experiment, *, runs: int | None = None, out: str | Path | None = None
     lever design (sampler pairs or oat, common random numbers) before anything runs, swept as
     :func:`sweep` sweeps it (resuming in ``out``), ranked (:func:`sim.analysis.levers.rank_levers`) and
     written as ``levers.csv`` beside the sweep's table; the ranking's ``path`` is that file."""
-    check_lever_experiment(load_experiment(experiment, runs=runs))
-    result = sweep(experiment, runs=runs, out=out, workers=workers, scheduler=scheduler, progress=progress,
+    exp = _experiment(experiment, runs)
+    check_lever_experiment(exp)
+    result = sweep(exp, out=out, workers=workers, scheduler=scheduler, progress=progress,
                    command=command)
     ranking = rank_levers(load_sweep(result.out), result.experiment.meta.outputs)
     ranking.path = write_ranking(ranking, result.out)

@@ -95,7 +95,7 @@ def _sweep(args) -> int:
     out = args.out or Path("results") / exp.meta.name
     print(f"{exp.meta.name}: {len(exp.points)} points ({exp.meta.sampler}) x {exp.runs:,} runs of "
           f"{exp.base.scenario.name}; results in {out}", flush=True)
-    result = api.sweep(args.experiment, runs=args.runs, out=out, workers=args.workers, scheduler=args.scheduler,
+    result = api.sweep(exp, out=out, workers=args.workers, scheduler=args.scheduler,
                        progress=sys.stderr.isatty(), command=["escsim", *sys.argv[1:]])
     report = result.report
     print(f"computed {report.computed} points, {report.reused} were already done; table: {report.table}")

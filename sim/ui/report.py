@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.analysis.discover import available, discover
 from sim.analysis.experiment import Experiment, load_experiment
-from sim.analysis.levers import LeverRanking, rank_levers
+from sim.analysis.levers import LeverRanking, difference_text, draw_shares_text, rank_levers
 from sim.analysis.sweep import load_sweep
 from sim.core.errors import InputError
 from sim.core.files import atomic_write
@@ -107,11 +107,8 @@ def ranking_lines(ranking: LeverRanking) -> list[str]:
 
 
 def _ranking_cell(row: dict, o: str) -> str:
-    d, lo, hi = (row[f"{o}{s}"] for s in ("_diff", "_diff_low", "_diff_high"))
-    text = f"{100 * d:+.2f}" + (" (no interval)" if lo is None else f" [{100 * lo:+.2f}, {100 * hi:+.2f}]")
-    if row.get(f"{o}_draws_lower") is not None:
-        text += f" ({100 * row[f'{o}_draws_lower']:.0f}/{100 * row[f'{o}_draws_higher']:.0f}%)"
-    return text
+    shares = draw_shares_text(row, o)
+    return difference_text(row, o) + ("" if shares == "-" else f" ({shares})")
 
 
 def discovery_section(results: Path, page_dir: Path, name: str, above: float, section: Section) -> list[str]:
