@@ -60,7 +60,7 @@ from sim.model.scenario import read_input_file
 from sim.model.schema import StrictTable
 
 STATISTICS = ("mean_provocation_days", "variance_provocation_days", "log_rate_ratio", "clash_years", "clashes",
-              "max_provocation_days")
+              "max_provocation_days", "lag1_autocorrelation", "largest_month", "active_months", "windows_answered")
 METHOD = "reference-table ABC: rejection with an Epanechnikov kernel, local-linear regression adjustment"
 
 
@@ -155,46 +155,97 @@ def load_calibration(path: str | Path) -> Calibration:
 # ---------------------------------------------------------------- the statistics
 
 
+# what a history's statistics are made of, per year (Y, R) or (Y,): see history_statistics
+YEAR_FIELDS = ("provocations", "inside", "onsets", "largest_month", "active_months", "answered")
+
+
 def history_statistics(provocations: np.ndarray, inside: np.ndarray, onsets: np.ndarray, window_days: np.ndarray,
-                       year_days: np.ndarray) -> np.ndarray:
-    """The summary statistics of histories. provocations, inside, onsets: (Y, R) counts per year and
-    history; window_days, year_days: (Y,). Returns (R, 6) in the order of STATISTICS."""
+                       year_days: np.ndarray, largest_month: np.ndarray, active_months: np.ndarray,
+                       answered: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The summary statistics of histories. provocations, inside, onsets, largest_month, active_months,
+    answered: (Y, R) per year and history (:func:`sim.data.predictive.year_patterns` for the last three);
+    window_days, year_days, starts (exercise windows begun): (Y,). Returns (R, 10) in the order of
+    STATISTICS: the yearly provocation days' mean, variance, largest and lag-1 autocorrelation, the log
+    rate ratio inside/outside exercise windows, clash years and clashes, the most provocation days in
+    one month, the months with any, and the share of exercise windows answered within 30 days."""
     ratio = rate_ratio(inside.sum(0), window_days.sum(), provocations.sum(0) - inside.sum(0),
                        (year_days - window_days).sum(), pseudo=0.5)
     return np.stack([provocations.mean(0), provocations.var(0, ddof=1), np.log(ratio),
-                     (onsets > 0).sum(0), onsets.sum(0), provocations.max(0)], axis=1).astype(float)
+                     (onsets > 0).sum(0), onsets.sum(0), provocations.max(0),
+                     lag1_autocorrelation(provocations), largest_month.max(0), active_months.sum(0),
+                     answered.sum(0) / max(int(np.sum(starts)), 1)], axis=1).astype(float)
+
+
+def year_arrays(years) -> dict[str, np.ndarray]:
+    """Simulated years (year -> :class:`sim.data.predictive.YearRuns`, in order) as the (Y, R) arrays
+    of YEAR_FIELDS and the (Y,) window_days and starts that :func:`history_statistics` takes."""
+    rs = list(years.values())
+    out = {name: np.array([getattr(r, attr) for r in rs]) for name, attr in zip(YEAR_FIELDS, (
+        "provocation_days", "provocation_days_in_windows", "crisis_onsets", "largest_month", "active_months",
+        "windows_answered"))}
+    out["window_days"] = np.array([r.window_days for r in rs])
+    out["starts"] = np.array([r.window_starts for r in rs])
+    return out
+
+
+def record_arrays(hc: Hindcast, through: int | None = None) -> dict[str, np.ndarray]:
+    """The record's years (up to ``through``) as :func:`year_arrays` gives simulated ones (one history),
+    with ``year_days``; the patterns within each year use that year's exercise days in the hindcast."""
+    from sim.data.predictive import record_steps, year_patterns
+    from sim.model.compile import compile_scenario
+
+    rows = {}
+    for y in hc.years:
+        if through is not None and y > through:
+            break
+        r, sc = hc.record[y], compile_scenario(hc.scenarios[y])
+        exercise = (sc.drill_rung >= 0).any(axis=1)
+        big, active, answered, starts = year_patterns(record_steps(r.provocation_dates, sc.start, sc.horizon),
+                                                      sc.start, exercise)
+        rows[y] = (r.provocation_days, r.provocation_days_in_windows, r.core_clashes, big[0], active[0], answered[0],
+                   r.window_days, starts, r.days)
+    cols = list(zip(*rows.values()))
+    out = {name: np.array(cols[k])[:, None] for k, name in enumerate(YEAR_FIELDS)}
+    out["window_days"], out["starts"], out["year_days"] = (np.array(c) for c in cols[6:])
+    return out
+
+
+def lag1_autocorrelation(counts: np.ndarray) -> np.ndarray:
+    """The lag-1 autocorrelation of each history's yearly counts (Y, R) -> (R,): sum over consecutive
+    years of (x_t - mean)(x_t+1 - mean) over the sum of squares, the usual estimator; 0 for a history
+    whose years are all equal (nothing to correlate). It is what tells a persistent regime
+    (``provocation.regime_persistence``) from a fresh one each year."""
+    x = np.asarray(counts, dtype=float)
+    d = x - x.mean(axis=0)
+    ss = (d**2).sum(axis=0)
+    cross = (d[1:] * d[:-1]).sum(axis=0)
+    return np.divide(cross, ss, out=np.zeros_like(ss), where=ss > 0)
 
 
 def distance_scale(statistics: np.ndarray) -> np.ndarray:
     """The statistics as the ABC distance compares them: counts and the variance on a log scale
     (log1p), so that a history with ten times the record's provocations is far, but not so far that
-    the distance is about nothing else; the log rate ratio and the clash years as they are."""
+    the distance is about nothing else; the log rate ratio, the clash years, the autocorrelation and the
+    share of windows answered as they are."""
     x = np.array(statistics, dtype=float)
-    for c in (0, 1, 4, 5):
+    for c in (0, 1, 4, 5, 7, 8):  # the counts and the variance
         x[..., c] = np.log1p(x[..., c])
     return x
 
 
 def observed_statistics(hc: Hindcast) -> np.ndarray:
-    """The record's summary statistics, (6,)."""
-    rec = [hc.record[y] for y in hc.years]
-    col = np.array
-    return history_statistics(col([[r.provocation_days] for r in rec]), col([[r.provocation_days_in_windows] for r in rec]),
-                              col([[r.core_clashes] for r in rec]), col([r.window_days for r in rec]),
-                              col([r.days for r in rec]))[0]
+    """The record's summary statistics, (10,)."""
+    return history_statistics(**record_arrays(hc))[0]
 
 
 def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed, workers: int | None = None,
                         ) -> np.ndarray:
-    """One simulated history per parameter vector: (R, 6) statistics, R the length of the values.
+    """One simulated history per parameter vector: (R, 10) statistics, R the length of the values.
     ``seed`` is a whole number (the hindcast's stream of it) or a root (a table batch's)."""
 
     R = len(next(iter(values.values())))
     years = simulate_years(cal.hindcast, R, seed, workers, run_values=values, compiled=cal.years)
-    per_year = [(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, r.window_days,
-                 cal.years[y].horizon) for y, r in years.items()]
-    prov, inside, onsets, wdays, ydays = (np.array(x) for x in zip(*per_year))
-    return history_statistics(prov, inside, onsets, wdays, ydays)
+    return history_statistics(**year_arrays(years), year_days=np.array([cal.years[y].horizon for y in years]))
 
 
 # ---------------------------------------------------------------- the reference table and the coverage check
@@ -203,7 +254,7 @@ def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed
 @dataclass(frozen=True)
 class Table:
     """A reference table: ``theta`` (N, d) drawn from the priors, in the order of the file's keys, and
-    ``statistics`` (N, 6) of each one's simulated history, in the order of STATISTICS; ``seconds`` to
+    ``statistics`` (N, 10) of each one's simulated history, in the order of STATISTICS; ``seconds`` to
     simulate it."""
 
     theta: np.ndarray
@@ -257,7 +308,7 @@ def calibrate(path: str | Path | Calibration, *, samples: int | None = None, wor
     posterior and its diagnostics.
 
     ``path`` is a calibration file or one already read by :func:`load_calibration`. ``samples`` and
-    ``seed`` override the file's. ``log(text)`` reports progress. ``observed`` (6,), in the order of
+    ``seed`` override the file's. ``log(text)`` reports progress. ``observed`` (10,), in the order of
     STATISTICS, replaces the record's statistics (tests of recovery use data the model itself made).
     ``table`` reuses a table :func:`build_table` made for this file and seed. ``coverage=False`` skips
     the coverage check (its entry is then None).

@@ -14,6 +14,7 @@ does it for the whole period, run k of every year being one history.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,6 +40,45 @@ class YearRuns:
     provocation_days_in_windows: np.ndarray
     crisis_onsets: np.ndarray
     window_days: int  # days of the year inside an exercise window (the record's definition)
+    # the year's provocation regime of the actor as a standard normal score (R,): the next year's
+    # ``regime_last_year`` when the regime persists (sim.model.regime.regime_score)
+    regime_score: np.ndarray | None = None
+    # when provocations fall within the year (:func:`year_patterns`), per run (R,)
+    largest_month: np.ndarray | None = None
+    active_months: np.ndarray | None = None
+    windows_answered: np.ndarray | None = None
+    window_starts: int = 0
+
+
+ANSWER_DAYS = 30  # an exercise window is answered when a provocation comes within this many days of its start
+
+
+def year_patterns(steps: np.ndarray, start: dt.date, exercise_days: np.ndarray, within: int = ANSWER_DAYS
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """When a year's provocations fall, for the statistics that see more than the yearly count.
+
+    steps (R, T) bool: the days (from ``start``) with a provocation, per run (the record is one run);
+    exercise_days (T,) bool. Returns per run (R,): the most provocation days in one calendar month, the
+    months with any, and the exercise windows answered (a provocation day within ``within`` days of the
+    window's first day, that day included); and the number of windows (runs of exercise days) begun in
+    the year."""
+    steps = np.asarray(steps, dtype=bool)
+    T = steps.shape[1]
+    month = np.array([(start + dt.timedelta(days=t)).month for t in range(T)])
+    monthly = np.stack([steps[:, month == m].sum(axis=1) for m in np.unique(month)], axis=1)
+    ex = np.asarray(exercise_days, dtype=bool)
+    starts = np.flatnonzero(ex & ~np.concatenate([[False], ex[:-1]]))
+    answered = sum((steps[:, s:s + within].any(axis=1) for s in starts), np.zeros(len(steps), dtype=np.int64))
+    return monthly.max(axis=1), (monthly > 0).sum(axis=1), answered, len(starts)
+
+
+def record_steps(dates, start: dt.date, days: int) -> np.ndarray:
+    """The record's provocation dates as steps (1, days) from ``start``."""
+    steps = np.zeros((1, days), dtype=bool)
+    for d in dates:
+        if 0 <= (d - start).days < days:
+            steps[0, (d - start).days] = True
+    return steps
 
 
 @dataclass(frozen=True)

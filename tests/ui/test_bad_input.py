@@ -55,6 +55,10 @@ CASES = {
                                "actors.united_states.rule.cool", ["not a parameter of rule 'restraint'", "cool_rate"]),
     "missing required key": (edit("capability = 45.0\n", ""), "actors.south_korea.capability", ["required"]),
     "bool for number": (edit("horizon = 365", "horizon = true"), "scenario.horizon", ["valid integer"]),
+    "persistence of 1": (edit("regime_dispersion = 0.7787,", "regime_dispersion = 0.7787, regime_persistence = 1.0,"),
+                         "actors.north_korea.provocation.regime_persistence", ["less than 1"]),
+    "last year not a number": (edit("regime_dispersion = 0.7787,", 'regime_dispersion = 0.7787, regime_last_year = "high",'),
+                               "actors.north_korea.provocation.regime_last_year", ["valid number"]),
 }
 
 
