@@ -12,7 +12,12 @@ for it), and the method's settings. The summary statistics are those of the reco
 - ``clash_years`` and ``clashes``: years with a clash, and clashes, over the period;
 - ``max_provocation_days``: the most provocation days in any one year (20 in the record, 2016),
   which tells a history with one explosive threat spiral from one of steady, overdispersed years
-  that mean and variance alone may not.
+  that mean and variance alone may not;
+- ``lag1_autocorrelation``: of the yearly provocation days (0.09 in the record): it identifies the
+  regime's persistence;
+- ``largest_month``, ``active_months`` and ``windows_answered``, from the days of the provocations
+  (:func:`sim.data.predictive.year_patterns`): the most in one calendar month, the months with any,
+  and the share of exercise windows with a provocation within 30 days of their start.
 
 The method (:mod:`sim.data.abc`): a *reference table* of ``table`` parameter vectors drawn from the prior,
 each with one simulated 11-year history, is simulated once; the posterior keeps the ``samples``
@@ -53,7 +58,8 @@ from sim.data.record import rate_ratio
 from sim.model.compile import compile_scenario
 from sim.engines.draws import Stream, child, make_root
 from sim.core.errors import InputError, problem
-from sim.data.hindcast import Hindcast, load_hindcast, simulate_years
+from sim.data.hindcast import YEAR_FIELDS, Hindcast, load_hindcast, record_arrays, simulate_years, year_arrays  # noqa: F401
+from sim.data.predictive import lag1_autocorrelation
 from sim.engines.run_values import check_keys
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior  # noqa: F401 (re-exported)
 from sim.model.scenario import read_input_file
@@ -155,10 +161,6 @@ def load_calibration(path: str | Path) -> Calibration:
 # ---------------------------------------------------------------- the statistics
 
 
-# what a history's statistics are made of, per year (Y, R) or (Y,): see history_statistics
-YEAR_FIELDS = ("provocations", "inside", "onsets", "largest_month", "active_months", "answered")
-
-
 def history_statistics(provocations: np.ndarray, inside: np.ndarray, onsets: np.ndarray, window_days: np.ndarray,
                        year_days: np.ndarray, largest_month: np.ndarray, active_months: np.ndarray,
                        answered: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -174,52 +176,6 @@ def history_statistics(provocations: np.ndarray, inside: np.ndarray, onsets: np.
                      (onsets > 0).sum(0), onsets.sum(0), provocations.max(0),
                      lag1_autocorrelation(provocations), largest_month.max(0), active_months.sum(0),
                      answered.sum(0) / max(int(np.sum(starts)), 1)], axis=1).astype(float)
-
-
-def year_arrays(years) -> dict[str, np.ndarray]:
-    """Simulated years (year -> :class:`sim.data.predictive.YearRuns`, in order) as the (Y, R) arrays
-    of YEAR_FIELDS and the (Y,) window_days and starts that :func:`history_statistics` takes."""
-    rs = list(years.values())
-    out = {name: np.array([getattr(r, attr) for r in rs]) for name, attr in zip(YEAR_FIELDS, (
-        "provocation_days", "provocation_days_in_windows", "crisis_onsets", "largest_month", "active_months",
-        "windows_answered"))}
-    out["window_days"] = np.array([r.window_days for r in rs])
-    out["starts"] = np.array([r.window_starts for r in rs])
-    return out
-
-
-def record_arrays(hc: Hindcast, through: int | None = None) -> dict[str, np.ndarray]:
-    """The record's years (up to ``through``) as :func:`year_arrays` gives simulated ones (one history),
-    with ``year_days``; the patterns within each year use that year's exercise days in the hindcast."""
-    from sim.data.predictive import record_steps, year_patterns
-    from sim.model.compile import compile_scenario
-
-    rows = {}
-    for y in hc.years:
-        if through is not None and y > through:
-            break
-        r, sc = hc.record[y], compile_scenario(hc.scenarios[y])
-        exercise = (sc.drill_rung >= 0).any(axis=1)
-        big, active, answered, starts = year_patterns(record_steps(r.provocation_dates, sc.start, sc.horizon),
-                                                      sc.start, exercise)
-        rows[y] = (r.provocation_days, r.provocation_days_in_windows, r.core_clashes, big[0], active[0], answered[0],
-                   r.window_days, starts, r.days)
-    cols = list(zip(*rows.values()))
-    out = {name: np.array(cols[k])[:, None] for k, name in enumerate(YEAR_FIELDS)}
-    out["window_days"], out["starts"], out["year_days"] = (np.array(c) for c in cols[6:])
-    return out
-
-
-def lag1_autocorrelation(counts: np.ndarray) -> np.ndarray:
-    """The lag-1 autocorrelation of each history's yearly counts (Y, R) -> (R,): sum over consecutive
-    years of (x_t - mean)(x_t+1 - mean) over the sum of squares, the usual estimator; 0 for a history
-    whose years are all equal (nothing to correlate). It is what tells a persistent regime
-    (``provocation.regime_persistence``) from a fresh one each year."""
-    x = np.asarray(counts, dtype=float)
-    d = x - x.mean(axis=0)
-    ss = (d**2).sum(axis=0)
-    cross = (d[1:] * d[:-1]).sum(axis=0)
-    return np.divide(cross, ss, out=np.zeros_like(ss), where=ss > 0)
 
 
 def distance_scale(statistics: np.ndarray) -> np.ndarray:

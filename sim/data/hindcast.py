@@ -52,7 +52,7 @@ from sim.data.record import NOT_HELD, Exercise, Record, read_record
 from sim.model.scenario import ScenarioFile, read_input_file, validate_scenario
 from sim.model.schema import Scenario, StrictTable
 from sim.data.predictive import (STATISTICS, Check, YearRuns, compare_to_record, period_statistics, predict,
-                                 year_patterns)
+                                 lag1_autocorrelation, record_steps, year_patterns)
 
 class DrillKind(StrictTable):
     """Drill parameters of one exercise kind (the meanings of the scenario keys ``drills.NAME.*``)."""
@@ -276,6 +276,49 @@ def linked_regimes(years: Mapping[int, object], roots: Mapping[int, object], run
     return {y: (v or None) for y, v in values.items()}, scores
 
 
+# what a history's statistics are made of, per year (Y, R) or (Y,): see history_statistics
+YEAR_FIELDS = ("provocations", "inside", "onsets", "largest_month", "active_months", "answered")
+
+
+def year_arrays(years) -> dict[str, np.ndarray]:
+    """Simulated years (year -> :class:`sim.data.predictive.YearRuns`, in order) as the (Y, R) arrays
+    of YEAR_FIELDS and the (Y,) window_days and starts that :func:`history_statistics` takes."""
+    rs = list(years.values())
+    out = {name: np.array([getattr(r, attr) for r in rs]) for name, attr in zip(YEAR_FIELDS, (
+        "provocation_days", "provocation_days_in_windows", "crisis_onsets", "largest_month", "active_months",
+        "windows_answered"))}
+    out["window_days"] = np.array([r.window_days for r in rs])
+    out["starts"] = np.array([r.window_starts for r in rs])
+    return out
+
+
+def record_arrays(hc: Hindcast, through: int | None = None) -> dict[str, np.ndarray]:
+    """The record's years (up to ``through``) as :func:`year_arrays` gives simulated ones (one history),
+    with ``year_days``; the patterns within each year use that year's exercise days in the hindcast."""
+    rows = {}
+    for y in hc.years:
+        if through is not None and y > through:
+            break
+        r, sc = hc.record[y], compile_scenario(hc.scenarios[y])
+        exercise = (sc.drill_rung >= 0).any(axis=1)
+        big, active, answered, starts = year_patterns(record_steps(r.provocation_dates, sc.start, sc.horizon),
+                                                      sc.start, exercise)
+        rows[y] = (r.provocation_days, r.provocation_days_in_windows, r.core_clashes, big[0], active[0], answered[0],
+                   r.window_days, starts, r.days)
+    cols = list(zip(*rows.values()))
+    out = {name: np.array(cols[k])[:, None] for k, name in enumerate(YEAR_FIELDS)}
+    out["window_days"], out["starts"], out["year_days"] = (np.array(c) for c in cols[6:])
+    return out
+
+
+def record_patterns(hc: Hindcast) -> dict[str, float]:
+    """The record's values of :data:`sim.data.predictive.PATTERN_STATISTICS` over the hindcast's years."""
+    r = record_arrays(hc)
+    return {"lag1_autocorrelation": float(lag1_autocorrelation(r["provocations"])[0]),
+            "largest_month": int(r["largest_month"].max()), "active_months": int(r["active_months"].sum()),
+            "windows_answered": float(r["answered"].sum() / max(int(r["starts"].sum()), 1))}
+
+
 def resolve_histories(hc: Hindcast, runs: int, seed=0, posterior="scenario"):
     """What each simulated history takes (:func:`sim.engines.resolve.resolve`, one draw per history): the
     template's posterior (or ``posterior``: a file, a :class:`sim.engines.posterior.Posterior`, or None /
@@ -295,7 +338,7 @@ def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, s
 
 
     comparison = compare_to_record(hc.record, predict(years, band))
-    period = period_statistics(hc.record, years, band)
+    period = period_statistics(hc.record, years, band, record_patterns(hc))
 
     def check(c: Check) -> dict:
         return {"observed": c.observed, "median": c.median, "low": c.low, "high": c.high, "inside": c.inside}

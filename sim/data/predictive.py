@@ -72,6 +72,18 @@ def year_patterns(steps: np.ndarray, start: dt.date, exercise_days: np.ndarray, 
     return monthly.max(axis=1), (monthly > 0).sum(axis=1), answered, len(starts)
 
 
+def lag1_autocorrelation(counts: np.ndarray) -> np.ndarray:
+    """The lag-1 autocorrelation of each history's yearly counts (Y, R) -> (R,): sum over consecutive
+    years of (x_t - mean)(x_t+1 - mean) over the sum of squares, the usual estimator; 0 for a history
+    whose years are all equal (nothing to correlate). It is what tells a persistent regime
+    (``provocation.regime_persistence``) from a fresh one each year."""
+    x = np.asarray(counts, dtype=float)
+    d = x - x.mean(axis=0)
+    ss = (d**2).sum(axis=0)
+    cross = (d[1:] * d[:-1]).sum(axis=0)
+    return np.divide(cross, ss, out=np.zeros_like(ss), where=ss > 0)
+
+
 def record_steps(dates, start: dt.date, days: int) -> np.ndarray:
     """The record's provocation dates as steps (1, days) from ``start``."""
     steps = np.zeros((1, days), dtype=bool)
@@ -206,15 +218,20 @@ def predict(years: Mapping[int, YearRuns], band: float = 0.9) -> dict[int, YearP
 
 
 PERIOD_STATISTICS = ("clash_years", "clashes", "rate_ratio_in_windows", "provocation_days", "max_provocation_days")
+PATTERN_STATISTICS = ("lag1_autocorrelation", "largest_month", "active_months", "windows_answered")
 
 
-def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9) -> dict[str, Check]:
+def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9,
+                      patterns: Mapping[str, float] | None = None) -> dict[str, Check]:
     """The whole period's statistics, observed and simulated (run k of every year as one history).
 
     clash_years: years with at least one clash; clashes: their total; rate_ratio_in_windows: the
     provocation-day rate inside exercise windows over the rate outside, pooled over the years;
-    provocation_days: the period's total; max_provocation_days: the most in any one year. Bands are
-    central ``band`` quantiles over histories.
+    provocation_days: the period's total; max_provocation_days: the most in any one year. With
+    ``patterns`` (the record's values of PATTERN_STATISTICS, :func:`sim.data.hindcast.record_patterns`)
+    also those: the yearly counts' lag-1 autocorrelation, the most provocation days in a month, the
+    months with any, the share of exercise windows answered within 30 days. Bands are central
+    ``band`` quantiles over histories.
     """
     ys = sorted(years)
     onsets = np.stack([years[y].crisis_onsets for y in ys])  # (Y, R)
@@ -232,9 +249,17 @@ def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float
                 "rate_ratio_in_windows": rate_ratio(obs_in, obs_days_in, obs_all - obs_in, days_all - obs_days_in),
                 "provocation_days": obs_all,
                 "max_provocation_days": max(record[y].provocation_days for y in ys)}
+    if patterns is not None:
+        runs = [years[y] for y in ys]
+        starts = max(sum(r.window_starts for r in runs), 1)
+        simulated |= {"lag1_autocorrelation": lag1_autocorrelation(prov),
+                      "largest_month": np.max([r.largest_month for r in runs], axis=0),
+                      "active_months": np.sum([r.active_months for r in runs], axis=0),
+                      "windows_answered": np.sum([r.windows_answered for r in runs], axis=0) / starts}
+        observed |= dict(patterns)
     tail = (1.0 - band) / 2.0
     out = {}
-    for key in PERIOD_STATISTICS:
+    for key in (*PERIOD_STATISTICS, *(PATTERN_STATISTICS if patterns is not None else ())):
         x = simulated[key][np.isfinite(simulated[key])]
         lo, med, hi = np.quantile(x, [tail, 0.5, 1.0 - tail], method="inverted_cdf")
         out[key] = Check(observed=observed[key], median=float(med), low=float(lo), high=float(hi),
