@@ -31,6 +31,10 @@ class CompiledScenario:
     not drilling), drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity *
     (1 - transparency)), summit_relief (T, N), backchannel (T, P; daily success probability),
     lever pairs (P, 2).
+    Drills that deter (docs/model.md section 3): drill_deterrence, drill_deterrence_days (N,), the
+    strength and e-folding time of the deterred actor's response to exercises; exercise_weight (N, N),
+    row i's shares of A* w over the actors j it is threatened by (rows sum to 1, or 0); last_drill
+    (T, N), the latest step <= t on which each actor drilled (-1: none yet).
     """
 
     name: str
@@ -72,6 +76,10 @@ class CompiledScenario:
     backchannel: np.ndarray
     rule_names: tuple[str, ...]
     rule_params: tuple[dict, ...]
+    drill_deterrence: np.ndarray
+    drill_deterrence_days: np.ndarray
+    exercise_weight: np.ndarray
+    last_drill: np.ndarray
     drill_periods: tuple[tuple[str, int, int, bool], ...] = field(default=())
 
     @property
@@ -104,6 +112,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
     log_ratio = opposing_log_ratio(A_star, cap)
     drill_rung, drill_scale, drill_amb, periods = _drills(sc, idx)
     pairs, backchannel, relief = _channels(sc, idx)
+    weight = A_star * (cap[None, :] / cap[:, None]) ** sc.model.gamma  # A* w
 
     def per_actor(get, dtype=float):
         return np.array([get(a) for a in actors], dtype=dtype)
@@ -138,7 +147,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         contact_rate=per_actor(lambda a: a.provocation.contact_rate),
         in_kind=per_actor(lambda a: a.in_kind),
         threat_weight=A_star,
-        weight=A_star * (cap[None, :] / cap[:, None]) ** sc.model.gamma,
+        weight=weight,
         engaged=(A_star >= sc.model.engage) & (A_star > 0),  # never oneself, never a non-adversary
         bias=bias,
         hotline_eta=_hotlines(sc, idx),
@@ -150,6 +159,10 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         backchannel=backchannel,
         rule_names=tuple(a.rule.name for a in actors),
         rule_params=tuple({**get_rule(a.rule.name).defaults, **a.rule.params()} for a in actors),
+        drill_deterrence=per_actor(lambda a: a.provocation.drill_deterrence),
+        drill_deterrence_days=per_actor(lambda a: a.provocation.drill_deterrence_days),
+        exercise_weight=exercise_weights(weight),
+        last_drill=latest_drill(drill_rung),
         drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
     )
 
@@ -277,3 +290,19 @@ def deterrence(lam, log_ratio):
     :func:`opposing_log_ratio`, elementwise (per actor, or per run and actor); 1 where nobody
     engaged against i is stronger. The one copy of the formula: compiling and per-run values use it."""
     return np.exp(-lam * log_ratio)
+
+
+def exercise_weights(weight: np.ndarray) -> np.ndarray:
+    """Each row of A* w (N, N) as shares that sum to 1 (a row of zeros stays zero): how much of the
+    capability-weighted coalition against actor i each actor j is. An exercise by all of i's
+    adversaries at scale 1 then shows i an exercised capability E_i = 1 (docs/model.md section 3)."""
+    total = weight.sum(axis=1, keepdims=True)
+    return np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
+
+
+def latest_drill(drill_rung: np.ndarray) -> np.ndarray:
+    """(T, N) int: the latest step s <= t on which actor j drilled (drill_rung[s, j] >= 0), -1 before
+    its first drill. Drills are fixed by the calendar, so this is worked out once per scenario."""
+    T, n = drill_rung.shape
+    steps = np.where(drill_rung >= 0, np.arange(T)[:, None], -1)
+    return np.maximum.accumulate(steps, axis=0) if T else steps.astype(np.int64)
