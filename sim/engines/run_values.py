@@ -118,7 +118,7 @@ def with_run_values(sc: CompiledScenario, values: Mapping[str, np.ndarray]) -> C
             else:
                 arr = changes.setdefault(field, np.tile(getattr(sc, field), (R, 1)))
                 arr[:, i] = v
-    out = {k: a for k, a in changes.items() if not k.startswith("drill_")}
+    out = {k: a for k, a in changes.items() if k not in PER_DRILL_DAY}  # the drills' factors follow
     drilling = (sc.drill_rung >= 0)[:, None, :]  # (T, 1, N)
     if "drill_scale" in changes:
         out["drill_scale"] = np.where(drilling, sc.drill_scale[:, None, :] * changes["drill_scale"][None, :, None], 1.0)

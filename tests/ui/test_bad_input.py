@@ -55,6 +55,12 @@ CASES = {
                                "actors.united_states.rule.cool", ["not a parameter of rule 'restraint'", "cool_rate"]),
     "missing required key": (edit("capability = 45.0\n", ""), "actors.south_korea.capability", ["required"]),
     "bool for number": (edit("horizon = 365", "horizon = true"), "scenario.horizon", ["valid integer"]),
+    "negative drill deterrence": (edit("spiral_cap = 24.86 }", "spiral_cap = 24.86, drill_deterrence = -0.5 }"),
+                                  "actors.north_korea.provocation.drill_deterrence",
+                                  ["greater than or equal to 0", "-0.5"]),
+    "drill deterrence that never fades": (edit("spiral_cap = 24.86 }", "spiral_cap = 24.86, drill_deterrence_days = 0.0 }"),
+                                          "actors.north_korea.provocation.drill_deterrence_days",
+                                          ["greater than 0", "0.0"]),
 }
 
 
