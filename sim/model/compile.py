@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import combinations
 
 import numpy as np
@@ -78,9 +79,13 @@ class CompiledScenario:
     rule_params: tuple[dict, ...]
     drill_deterrence: np.ndarray
     drill_deterrence_days: np.ndarray
-    exercise_weight: np.ndarray
     last_drill: np.ndarray
     drill_periods: tuple[tuple[str, int, int, bool], ...] = field(default=())
+
+    @cached_property
+    def exercise_weight(self) -> np.ndarray:
+        """W (N, N): row i's shares of A* w (:func:`exercise_weights`), worked out once per scenario."""
+        return exercise_weights(self.weight)
 
     @property
     def n_actors(self) -> int:
@@ -112,7 +117,6 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
     log_ratio = opposing_log_ratio(A_star, cap)
     drill_rung, drill_scale, drill_amb, periods = _drills(sc, idx)
     pairs, backchannel, relief = _channels(sc, idx)
-    weight = A_star * (cap[None, :] / cap[:, None]) ** sc.model.gamma  # A* w
 
     def per_actor(get, dtype=float):
         return np.array([get(a) for a in actors], dtype=dtype)
@@ -147,7 +151,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         contact_rate=per_actor(lambda a: a.provocation.contact_rate),
         in_kind=per_actor(lambda a: a.in_kind),
         threat_weight=A_star,
-        weight=weight,
+        weight=A_star * (cap[None, :] / cap[:, None]) ** sc.model.gamma,
         engaged=(A_star >= sc.model.engage) & (A_star > 0),  # never oneself, never a non-adversary
         bias=bias,
         hotline_eta=_hotlines(sc, idx),
@@ -159,12 +163,18 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         backchannel=backchannel,
         rule_names=tuple(a.rule.name for a in actors),
         rule_params=tuple({**get_rule(a.rule.name).defaults, **a.rule.params()} for a in actors),
-        drill_deterrence=per_actor(lambda a: a.provocation.drill_deterrence),
-        drill_deterrence_days=per_actor(lambda a: a.provocation.drill_deterrence_days),
-        exercise_weight=exercise_weights(weight),
-        last_drill=latest_drill(drill_rung),
+        **_drill_deterrence(sc, drill_rung),
         drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
     )
+
+
+def _drill_deterrence(sc: Scenario, drill_rung: np.ndarray) -> dict:
+    """The compiled fields of drills that deter (docs/model.md section 3): each actor's strength and
+    e-folding time, and the latest drill day of each actor up to each step."""
+    actors = sc.actors.values()
+    return {"drill_deterrence": np.array([a.provocation.drill_deterrence for a in actors], dtype=float),
+            "drill_deterrence_days": np.array([a.provocation.drill_deterrence_days for a in actors], dtype=float),
+            "last_drill": latest_drill(drill_rung)}
 
 
 def _threat_weights(sc: Scenario, idx: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -303,6 +313,5 @@ def exercise_weights(weight: np.ndarray) -> np.ndarray:
 def latest_drill(drill_rung: np.ndarray) -> np.ndarray:
     """(T, N) int: the latest step s <= t on which actor j drilled (drill_rung[s, j] >= 0), -1 before
     its first drill. Drills are fixed by the calendar, so this is worked out once per scenario."""
-    T, n = drill_rung.shape
-    steps = np.where(drill_rung >= 0, np.arange(T)[:, None], -1)
-    return np.maximum.accumulate(steps, axis=0) if T else steps.astype(np.int64)
+    steps = np.where(drill_rung >= 0, np.arange(len(drill_rung), dtype=np.int64)[:, None], -1)
+    return np.maximum.accumulate(steps, axis=0)

@@ -21,6 +21,7 @@ from scipy.special import gammaincinv
 
 from sim.model import loops
 from sim.model.arrays import any_true, columns_with_any
+from sim.model.exercise import exercise_phase, no_exercise
 from sim.model.rules import engine_function
 
 
@@ -31,34 +32,13 @@ def hazard_probabilities(rate_provocation, rate_contact, regime, growth, cap, de
     """Daily chances 1 - exp(-h), h = rate regime spiral D X, of a provocation ([0]) and of a contact
     incident ([1]): (2, R, N), with the spiral min(exp(kappa th), cap) shared by both. Rates, cap and
     D (N,) or (R, N); regime and growth = exp(kappa th) (R, N); exercise X, the drills' deterrent
-    factor (:func:`exercise_factor`), (N,) or (R, N), or None for 1 (exactly today's hazard)."""
+    factor (:func:`sim.model.exercise.exercise_factor`), (N,) or (R, N), or None for 1 (exactly today's hazard)."""
     out = np.empty((2, *growth.shape))
-    x = _ones_row(growth.shape[1]) if exercise is None else _rows(exercise)
+    x = no_exercise(growth.shape[1]) if exercise is None else _rows(exercise)
     loops.hazard_exponents_into(_rows(rate_provocation), _rows(rate_contact), regime, growth, _rows(cap),
                                 _rows(deterrence), x, out)
     np.expm1(out, out=out)  # NumPy's expm1: the engines' numbers are made of its last bits
     return np.negative(out, out=out)
-
-
-def exercise_factor(strength, days, weight, scale, age, drilled):
-    """The drills' deterrent factor X_i = exp(-s_i E_i) on actor i's provocation and contact hazards,
-    E_i = sum_j W_ij scale_j exp(-age_j / tau_i): the exercised capability of the latest drills of the
-    actors i is threatened by (their shares W of the coalition, their scale), fading with e-folding
-    time tau_i after each drill ends (docs/model.md section 3).
-
-    strength s, days tau (N,) or (R, N); weight W (N, N), row = deterred actor; scale (N,) or (R, N)
-    the scale of each actor's latest drill day; age (N,) float days since it (0 while drilling);
-    drilled (N,) bool, whether each actor has drilled yet. Returns (1 or R, N).
-    """
-    strength, days, scale = _rows(np.asarray(strength, dtype=float)), _rows(np.asarray(days, dtype=float)), \
-        _rows(np.asarray(scale, dtype=float))
-    R, N = max(len(strength), len(days), len(scale)), len(weight)
-    fading = np.empty((len(days), N, N))
-    loops.exercise_fading_into(np.asarray(age, dtype=float), days, fading)
-    np.exp(fading, out=fading)  # NumPy's exp, as the spiral's
-    out = np.empty((R, N))
-    loops.exercise_exponents_into(strength, weight, scale, fading, np.asarray(drilled, dtype=bool), out)
-    return np.exp(out, out=out)
 
 
 def regime_multiplier(u, dispersion):
@@ -215,19 +195,6 @@ def _rows(value):
     return value if value.ndim == 2 else value.reshape(1, -1)
 
 
-_ONES: dict[int, np.ndarray] = {}
-
-
-def _ones_row(n):
-    """(1, n) ones, read-only and shared: the drills' deterrent factor where nothing deters by drilling."""
-    try:
-        return _ONES[n]
-    except KeyError:
-        ones = np.ones((1, n))
-        ones.flags.writeable = False
-        return _ONES.setdefault(n, ones)
-
-
 def misperception_driven(level, decided, counterfactual):
     """Step tag: the actor climbed, and higher than it would have on intended actions. (R,) bool."""
     return (decided > level) & (decided > counterfactual)
@@ -278,24 +245,8 @@ def intend_chances(sc, threat, regime, t):
     growth = loops.spiral_exponents(_rows(sc.kappa), threat)
     np.exp(growth, out=growth)  # NumPy's exp; the spiral saturates at the cap (inf, the default: none)
     return hazard_probabilities(sc.base_rate, sc.contact_rate, regime, growth, sc.spiral_cap, sc.deterrence,
-                                exercise_phase(sc, t))
+                                exercise_phase(sc, t))  # drills that deter (sim.model.exercise)
 
-
-def exercise_phase(sc, t):
-    """The drills' deterrent factor on step t (:func:`exercise_factor`), (1 or R, N), or None when it is
-    1 for every actor: nobody is deterred by drills (strength 0, the default) or nobody has drilled yet.
-    Then no extra work is done and the hazards are exactly those without the channel."""
-    if not any_true(sc.drill_deterrence):
-        return None
-    last = sc.last_drill[t]
-    drilled = last >= 0
-    if not drilled.any():
-        return None
-    actors = np.arange(len(last))
-    on = np.where(drilled, last, t)  # an actor yet to drill reads today's row; it is skipped anyway
-    scale = sc.drill_scale[on, actors] if sc.drill_scale.ndim == 2 else sc.drill_scale[on, :, actors].T
-    return exercise_factor(sc.drill_deterrence, sc.drill_deterrence_days, sc.exercise_weight, scale,
-                           (t - on).astype(float), drilled)
 
 
 def execute_phase(sc, intended, draws):

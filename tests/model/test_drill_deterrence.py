@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from conftest import SCENARIOS, compiled, two_actor_raw
 from sim.model import kernel
 from sim.model.compile import compile_scenario, latest_drill
+from sim.model.exercise import exercise_phase
 from sim.model.scenario import load_scenario
 
 START = dt.date(2024, 1, 1)
@@ -80,7 +81,7 @@ def test_strength_zero_is_exactly_the_hazard_without_the_channel():
     for sc in (planted(0.0, 4.0), planted(0.0, 0.1)):
         for t in range(sc.horizon):
             assert np.array_equal(chances(sc, t), chances(plain, t)), t
-            assert kernel.exercise_phase(sc, t) is None
+            assert exercise_phase(sc, t) is None
 
 
 def test_the_coalition_shares_and_the_latest_drill():
@@ -97,8 +98,8 @@ def test_the_coalition_shares_and_the_latest_drill():
     t = (dt.date(2024, 3, 4) - sc.start).days
     deterred = replace(sc, drill_deterrence=np.where(np.arange(sc.n_actors) == nk, 1.0, 0.0))
     E = 1.5 * (sc.exercise_weight[nk, us] + sc.exercise_weight[nk, sk])
-    assert kernel.exercise_phase(deterred, t)[0, nk] == pytest.approx(math.exp(-E), rel=1e-14)
-    assert kernel.exercise_phase(deterred, t)[0, us] == 1.0  # strength 0: not deterred
+    assert exercise_phase(deterred, t)[0, nk] == pytest.approx(math.exp(-E), rel=1e-14)
+    assert exercise_phase(deterred, t)[0, us] == 1.0  # strength 0: not deterred
 
 
 settings_ = settings(max_examples=60)
