@@ -17,7 +17,7 @@ from sim.engines.draws import StepDraws, Stream, child, fill_step, n_uniforms
 from sim.engines.ensemble import step_runs
 from sim.engines.run_values import select_rows, with_run_values
 from sim.model.compile import CompiledScenario
-from sim.model.kernel import regime_multiplier
+from sim.model.kernel import run_regimes
 
 CHUNK = 32
 """Steps of draws per chunk of a replica's stream: each chunk is one ``fill_step`` of (CHUNK, ...)."""
@@ -162,7 +162,7 @@ class _Batch:
         segs = [_Segment(root, repetitions[r // n], 0, r % n) for r in range(R)]
         for r, s in enumerate(segs):
             self.regime_u[r] = s.rng.random(N)
-        self.regime = regime_multiplier(self.regime_u, sc.regime_dispersion)
+        self.regime = run_regimes(sc, self.regime_u)
         # the score of the initial state (its regime drawn): a survivor above a level only there is
         # branched before step 0, keeping its regime
         self.xi0 = self._score(sc, 0, np.zeros(R, dtype=np.int64), self.level[0].astype(np.int64),

@@ -29,7 +29,7 @@ from sim.engines.ensemble import run_ensemble
 from sim.core.errors import InputError
 from sim.analysis.pairing import SweepPairing, pack_outcomes
 from sim.analysis.experiment import Experiment, ExperimentFile, salib_problem
-from sim.engines.parallel import map_as_completed
+from sim.engines.parallel import connect, map_as_completed
 from sim.core.files import atomic_write, claim_dir, versions
 from sim.io.summary import summarise_totals
 from sim.model.outcomes import LABELS, DrawCounts
@@ -113,7 +113,7 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
               progress: bool = False, command: list[str] | None = None) -> SweepReport:
     """Run every point of ``exp`` not already finished in ``out``; see the module docstring."""
     out = Path(out)
-    client = _connect(scheduler) if scheduler else None  # an unreachable cluster fails before any write
+    client = connect(scheduler) if scheduler else None  # an unreachable cluster fails before any write
     done: dict[int, dict] = {}
     try:
         _claim(out, exp, command)
@@ -148,17 +148,6 @@ def run_sweep(exp: Experiment, out: str | Path, *, workers: int | None = None, s
 def _task(resolved) -> tuple:
     """run_point's arguments for one resolved point: its compiled scenario, stream and per-run values."""
     return resolved.compiled, resolved.seed, resolved.run_values
-
-
-def _connect(address: str):
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise InputError("--scheduler needs Dask: pip install 'escalation-sim[dask]'") from None
-    try:
-        return Client(address, timeout="5s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
 
 
 def _on_dask(client, tasks, args):

@@ -12,7 +12,12 @@ for it), and the method's settings. The summary statistics are those of the reco
 - ``clash_years`` and ``clashes``: years with a clash, and clashes, over the period;
 - ``max_provocation_days``: the most provocation days in any one year (20 in the record, 2016),
   which tells a history with one explosive threat spiral from one of steady, overdispersed years
-  that mean and variance alone may not.
+  that mean and variance alone may not;
+- ``lag1_autocorrelation``: of the yearly provocation days (0.09 in the record): it identifies the
+  regime's persistence;
+- ``largest_month``, ``active_months`` and ``windows_answered``, from the days of the provocations
+  (:func:`sim.data.predictive.year_patterns`): the most in one calendar month, the months with any,
+  and the share of exercise windows with a provocation within 30 days of their start.
 
 The method (:mod:`sim.data.abc`): a *reference table* of ``table`` parameter vectors drawn from the prior,
 each with one simulated 11-year history, is simulated once; the posterior keeps the ``samples``
@@ -53,14 +58,15 @@ from sim.data.record import rate_ratio
 from sim.model.compile import compile_scenario
 from sim.engines.draws import Stream, child, make_root
 from sim.core.errors import InputError, problem
-from sim.data.hindcast import Hindcast, load_hindcast, simulate_years
+from sim.data.hindcast import YEAR_FIELDS, Hindcast, load_hindcast, record_arrays, simulate_years, year_arrays  # noqa: F401
+from sim.data.predictive import lag1_autocorrelation
 from sim.engines.run_values import check_keys
 from sim.engines.posterior import Posterior, posterior_summary, write_posterior  # noqa: F401 (re-exported)
 from sim.model.scenario import read_input_file
 from sim.model.schema import StrictTable
 
 STATISTICS = ("mean_provocation_days", "variance_provocation_days", "log_rate_ratio", "clash_years", "clashes",
-              "max_provocation_days")
+              "max_provocation_days", "lag1_autocorrelation", "largest_month", "active_months", "windows_answered")
 METHOD = "reference-table ABC: rejection with an Epanechnikov kernel, local-linear regression adjustment"
 
 
@@ -156,45 +162,46 @@ def load_calibration(path: str | Path) -> Calibration:
 
 
 def history_statistics(provocations: np.ndarray, inside: np.ndarray, onsets: np.ndarray, window_days: np.ndarray,
-                       year_days: np.ndarray) -> np.ndarray:
-    """The summary statistics of histories. provocations, inside, onsets: (Y, R) counts per year and
-    history; window_days, year_days: (Y,). Returns (R, 6) in the order of STATISTICS."""
+                       year_days: np.ndarray, largest_month: np.ndarray, active_months: np.ndarray,
+                       answered: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The summary statistics of histories. provocations, inside, onsets, largest_month, active_months,
+    answered: (Y, R) per year and history (:func:`sim.data.predictive.year_patterns` for the last three);
+    window_days, year_days, starts (exercise windows begun): (Y,). Returns (R, 10) in the order of
+    STATISTICS: the yearly provocation days' mean, variance, largest and lag-1 autocorrelation, the log
+    rate ratio inside/outside exercise windows, clash years and clashes, the most provocation days in
+    one month, the months with any, and the share of exercise windows answered within 30 days."""
     ratio = rate_ratio(inside.sum(0), window_days.sum(), provocations.sum(0) - inside.sum(0),
                        (year_days - window_days).sum(), pseudo=0.5)
     return np.stack([provocations.mean(0), provocations.var(0, ddof=1), np.log(ratio),
-                     (onsets > 0).sum(0), onsets.sum(0), provocations.max(0)], axis=1).astype(float)
+                     (onsets > 0).sum(0), onsets.sum(0), provocations.max(0),
+                     lag1_autocorrelation(provocations), largest_month.max(0), active_months.sum(0),
+                     answered.sum(0) / max(int(np.sum(starts)), 1)], axis=1).astype(float)
 
 
 def distance_scale(statistics: np.ndarray) -> np.ndarray:
     """The statistics as the ABC distance compares them: counts and the variance on a log scale
     (log1p), so that a history with ten times the record's provocations is far, but not so far that
-    the distance is about nothing else; the log rate ratio and the clash years as they are."""
+    the distance is about nothing else; the log rate ratio, the clash years, the autocorrelation and the
+    share of windows answered as they are."""
     x = np.array(statistics, dtype=float)
-    for c in (0, 1, 4, 5):
+    for c in (0, 1, 4, 5, 7, 8):  # the counts and the variance
         x[..., c] = np.log1p(x[..., c])
     return x
 
 
 def observed_statistics(hc: Hindcast) -> np.ndarray:
-    """The record's summary statistics, (6,)."""
-    rec = [hc.record[y] for y in hc.years]
-    col = np.array
-    return history_statistics(col([[r.provocation_days] for r in rec]), col([[r.provocation_days_in_windows] for r in rec]),
-                              col([[r.core_clashes] for r in rec]), col([r.window_days for r in rec]),
-                              col([r.days for r in rec]))[0]
+    """The record's summary statistics, (10,)."""
+    return history_statistics(**record_arrays(hc))[0]
 
 
 def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed, workers: int | None = None,
                         ) -> np.ndarray:
-    """One simulated history per parameter vector: (R, 6) statistics, R the length of the values.
+    """One simulated history per parameter vector: (R, 10) statistics, R the length of the values.
     ``seed`` is a whole number (the hindcast's stream of it) or a root (a table batch's)."""
 
     R = len(next(iter(values.values())))
     years = simulate_years(cal.hindcast, R, seed, workers, run_values=values, compiled=cal.years)
-    per_year = [(r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets, r.window_days,
-                 cal.years[y].horizon) for y, r in years.items()]
-    prov, inside, onsets, wdays, ydays = (np.array(x) for x in zip(*per_year))
-    return history_statistics(prov, inside, onsets, wdays, ydays)
+    return history_statistics(**year_arrays(years), year_days=np.array([cal.years[y].horizon for y in years]))
 
 
 # ---------------------------------------------------------------- the reference table and the coverage check
@@ -203,7 +210,7 @@ def simulate_statistics(cal: Calibration, values: Mapping[str, np.ndarray], seed
 @dataclass(frozen=True)
 class Table:
     """A reference table: ``theta`` (N, d) drawn from the priors, in the order of the file's keys, and
-    ``statistics`` (N, 6) of each one's simulated history, in the order of STATISTICS; ``seconds`` to
+    ``statistics`` (N, 10) of each one's simulated history, in the order of STATISTICS; ``seconds`` to
     simulate it."""
 
     theta: np.ndarray
@@ -257,7 +264,7 @@ def calibrate(path: str | Path | Calibration, *, samples: int | None = None, wor
     posterior and its diagnostics.
 
     ``path`` is a calibration file or one already read by :func:`load_calibration`. ``samples`` and
-    ``seed`` override the file's. ``log(text)`` reports progress. ``observed`` (6,), in the order of
+    ``seed`` override the file's. ``log(text)`` reports progress. ``observed`` (10,), in the order of
     STATISTICS, replaces the record's statistics (tests of recovery use data the model itself made).
     ``table`` reuses a table :func:`build_table` made for this file and seed. ``coverage=False`` skips
     the coverage check (its entry is then None).

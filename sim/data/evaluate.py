@@ -174,7 +174,8 @@ def evaluation_files(ev: Evaluation, summary: dict, command: list[str] | None = 
            "model_forecasts": {str(fc.year): {"origin": fc.origin, **fc.counts(),
                                               **{k: fc.summary[k] for k in ("p_crisis", "p_war", "p_miscalculation")}}
                                for fc in ev.forecasts},
-           "conditioning": "each origin T: ABC posterior on the record's years up to T; the priors, the model and "
-                           "its statistics were chosen with the whole 2011-2021 record in view",
+           "conditioning": "each origin T: ABC posterior on the record's years up to T (the calibration's statistics "
+                           "and year T's count), each kept history carrying its regime of T into T+1; the priors, "
+                           "the model and its statistics were chosen with the whole 2011-2021 record in view",
            "command": command, "versions": versions()}
     return {"evaluation.json": json.dumps(doc, indent=2) + "\n", "evaluation.csv": text.getvalue()}

@@ -9,16 +9,17 @@ What is conditioned on what (docs/model.md, section "Forecasts"):
    table size and seed its statistics over all years are the shipped calibration's.
 2. **Conditioning on the record through origin T** (:func:`condition`): the calibration's summary
    statistics (:func:`sim.data.calibrate.history_statistics`) computed on the years first..T only, of
-   the record and of every table row (the row's years after T are ignored), and the same ABC
-   (:func:`sim.data.abc.posterior`: nearest ``samples`` rows, Epanechnikov weights, local-linear
-   adjustment). The result approximates p(theta | record first..T). Nothing after T enters it.
+   the record and of every table row (the row's years after T are ignored), and year T's own count,
+   in the same ABC (:func:`sim.data.abc.posterior`: nearest ``samples`` rows, Epanechnikov weights,
+   local-linear adjustment). The kept rows' regime scores of year T come along as the posterior's
+   column ``regime_last_year``: the result approximates p(theta, z_T | record first..T). Nothing
+   after T enters it.
 3. **The forecast of year Y > T** (:func:`forecast_year`): year Y's scenario (the hindcast's template
    with Y's rows of the exercise windows file as drills, built as the hindcast builds its years)
    simulated with parameters drawn from that posterior through :func:`sim.engines.resolve.resolve`
-   (``draws`` draws of ``runs_per_draw`` runs), on the stream ``(seed, FORECAST, T, Y)``. Its runs
-   are the posterior predictive of year Y given the record through T. The year's regime is drawn
-   afresh, as the model draws every year's; a persistent regime would condition the first day of Y
-   on the kept rows' regime at the end of T (each draw's table row is ``posterior.meta["rows"]``).
+   (``draws`` draws of ``runs_per_draw`` runs), on the stream ``(seed, FORECAST, T, Y)``, each draw's
+   regime of Y following from its z_T by the persistence (carried over the years between by
+   :func:`carry_regime`). Its runs are the posterior predictive of year Y given the record through T.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import numpy as np
 from sim.core.errors import InputError, problem
 from sim.core.stats import mean_interval
 from sim.data import abc
-from sim.data.calibrate import Calibration, Table, _scaled_table, distance_scale, history_statistics
+from sim.data.calibrate import (YEAR_FIELDS, Calibration, Table, _scaled_table, distance_scale, history_statistics,
+                                record_arrays, year_arrays)
 from sim.data.hindcast import Hindcast, _year_raw, simulate_years
 from sim.engines.draws import Stream, child, make_root
 from sim.engines.posterior import Posterior
@@ -49,25 +51,40 @@ DEFAULT_RUNS_PER_DRAW = 8
 
 @dataclass(frozen=True)
 class YearTable:
-    """A reference table kept year by year: ``theta`` (N, d) in the calibration's key order, and per
-    hindcast year (rows of the (Y, N) arrays, ``years`` in order) each history's provocation days,
-    those inside exercise windows, and crisis onsets; the years' window days and days (Y,)."""
+    """A reference table kept year by year: ``theta`` (N, d) in the calibration's key order; ``counts``
+    per field of :data:`sim.data.calibrate.YEAR_FIELDS` a (Y, N) array (rows: ``years`` in order), each
+    history's per-year counts; ``window_days``, ``year_days`` and ``starts`` (Y,); ``regime`` (Y, N)
+    each history's regime score of the actor per year."""
 
     theta: np.ndarray
     years: tuple[int, ...]
-    provocations: np.ndarray
-    inside: np.ndarray
-    onsets: np.ndarray
+    counts: dict[str, np.ndarray]
     window_days: np.ndarray
     year_days: np.ndarray
+    starts: np.ndarray
+    regime: np.ndarray
     seed: int
     seconds: float
 
+    @property
+    def provocations(self) -> np.ndarray:
+        return self.counts["provocations"]
+
     def statistics(self, through: int) -> np.ndarray:
-        """Every history's summary statistics (N, 6) over the years up to ``through``."""
+        """Every history's summary statistics (N, 10) over the years up to ``through``."""
         k = self.years.index(through) + 1
-        return history_statistics(self.provocations[:k], self.inside[:k], self.onsets[:k], self.window_days[:k],
-                                  self.year_days[:k])
+        return history_statistics(**{name: a[:k] for name, a in self.counts.items()},
+                                  window_days=self.window_days[:k], year_days=self.year_days[:k],
+                                  starts=self.starts[:k])
+
+    def replace_after(self, through: int, value: int = 0) -> YearTable:
+        """A copy whose histories' counts after ``through`` are all ``value`` (tests: nothing later counts)."""
+        k = self.years.index(through) + 1
+        counts = {name: a.copy() for name, a in self.counts.items()}
+        for a in counts.values():
+            a[k:] = value
+        return YearTable(self.theta, self.years, counts, self.window_days, self.year_days, self.starts,
+                         self.regime, self.seed, self.seconds)
 
 
 def build_year_table(cal: Calibration, size: int = DEFAULT_TABLE, *, seed: int | None = None,
@@ -76,7 +93,7 @@ def build_year_table(cal: Calibration, size: int = DEFAULT_TABLE, *, seed: int |
     :func:`sim.data.calibrate.build_table` does, keeping each year's counts."""
     seed = cal.meta.seed if seed is None else seed
     B, started = cal.meta.batch_size, time.perf_counter()
-    theta, per_year, window_days = [], [], None
+    theta, parts, regime, fixed = [], [], [], None
     for b, first in enumerate(range(0, size, B)):
         n = min(B, size - first)
         root = make_root(seed, Stream.CALIBRATION, b)
@@ -84,25 +101,22 @@ def build_year_table(cal: Calibration, size: int = DEFAULT_TABLE, *, seed: int |
         years = simulate_years(cal.hindcast, n, root, workers, run_values=dict(zip(cal.keys, draws.T)),
                                compiled=cal.years)
         theta.append(draws)
-        window_days = [r.window_days for r in years.values()]
-        per_year.append(np.stack([[r.provocation_days, r.provocation_days_in_windows, r.crisis_onsets]
-                                  for r in years.values()]))  # (Y, 3, n)
+        arrays = year_arrays(years)
+        fixed = {k: arrays.pop(k) for k in ("window_days", "starts")}
+        parts.append(arrays)
+        regime.append(np.array([r.regime_score for r in years.values()]))
         if log:
             log(f"table: {first + n:,} of {size:,} histories, {time.perf_counter() - started:.0f} s")
-    counts = np.concatenate(per_year, axis=2)
     years = tuple(cal.years)
-    return YearTable(np.concatenate(theta), years, counts[:, 0], counts[:, 1], counts[:, 2],
-                     np.array(window_days), np.array([cal.years[y].horizon for y in years]),
-                     seed, time.perf_counter() - started)
+    counts = {name: np.concatenate([p[name] for p in parts], axis=1) for name in YEAR_FIELDS}
+    return YearTable(np.concatenate(theta), years, counts, fixed["window_days"],
+                     np.array([cal.years[y].horizon for y in years]), fixed["starts"],
+                     np.concatenate(regime, axis=1), seed, time.perf_counter() - started)
 
 
 def observed_through(hc: Hindcast, origin: int) -> np.ndarray:
-    """The record's summary statistics (6,) over the hindcast's years up to ``origin``."""
-    rec = [hc.record[y] for y in hc.years if y <= origin]
-    col = np.array
-    return history_statistics(col([[r.provocation_days] for r in rec]), col([[r.provocation_days_in_windows] for r in rec]),
-                              col([[r.core_clashes] for r in rec]), col([r.window_days for r in rec]),
-                              col([r.days for r in rec]))[0]
+    """The record's summary statistics (10,) over the hindcast's years up to ``origin``."""
+    return history_statistics(**record_arrays(hc, origin))[0]
 
 
 def check_origin(cal: Calibration, origin: int, year: int | None = None) -> None:
@@ -123,19 +137,57 @@ def check_table(size: int, samples: int | None) -> None:
 
 
 def condition(cal: Calibration, table: YearTable, origin: int, samples: int = DEFAULT_SAMPLES,
-              observed: np.ndarray | None = None) -> Posterior:
+              observed: np.ndarray | None = None, latest: int | None = None) -> Posterior:
     """The ABC posterior given the record through ``origin`` (see the module docstring), in memory.
-    ``observed`` (6,) replaces the record's statistics through ``origin`` (tests use data the model made)."""
+    ``observed`` (10,) and ``latest`` (the origin year's provocation days) replace the record's (tests
+    use data the model made).
+
+    Beside the calibration's statistics of the years through the origin, the distance compares the
+    origin year's own count (log1p, scaled by its MAD over the table, as the others are): the kept
+    histories are those whose last year looks like the record's, so their regime at the origin is a
+    draw of the record's given the data. The posterior carries it as the column ``REGIME_KEY``
+    (each kept history's regime score of the origin year, as simulated; not regression-adjusted)."""
     check_origin(cal, origin)
     check_table(len(table.theta), samples)
     sub = Table(table.theta, table.statistics(origin), table.seed, cal.meta.batch_size, table.seconds)
     chosen, scale, scaled = _scaled_table(cal, sub)
     observed = observed_through(cal.hindcast, origin) if observed is None else observed
-    fit = abc.posterior(table.theta, scaled, distance_scale(observed)[chosen] / scale, cal.box, samples,
-                        cal.meta.adjustment == "linear")
+    k = table.years.index(origin)
+    latest = cal.hindcast.record[origin].provocation_days if latest is None else latest
+    last = np.log1p(table.provocations[k].astype(float))
+    last_scale = abc.statistic_scale(last[:, None])
+    scaled = np.column_stack([scaled, last / last_scale[0]])
+    target = np.append(distance_scale(observed)[chosen] / scale, np.log1p(latest) / last_scale[0])
+    fit = abc.posterior(table.theta, scaled, target, cal.box, samples, cal.meta.adjustment == "linear")
+    keys = [*cal.keys, regime_key(cal)]
+    theta = np.column_stack([fit.theta, table.regime[k][fit.rows]])
     meta = {"conditioned_on": f"the record {table.years[0]}-{origin}", "origin": origin, "rows": fit.rows,
-            "table": len(table.theta), "samples": samples, "effective_sample_size": fit.effective_sample_size}
-    return Posterior(cal.keys, fit.theta, fit.weights, meta)
+            "table": len(table.theta), "samples": samples, "effective_sample_size": fit.effective_sample_size,
+            "latest": int(latest)}
+    return Posterior(keys, theta, fit.weights, meta)
+
+
+def regime_key(cal: Calibration) -> str:
+    """The run-value key of the hindcast actor's previous-year regime score."""
+    return f"actors.{cal.hindcast.actor}.provocation.regime_last_year"
+
+
+def carry_regime(post: Posterior, cal: Calibration, scenario: Scenario, years: int, rng: np.random.Generator
+                 ) -> Posterior:
+    """``post`` with its regime column (the origin year's scores) carried ``years`` years on: the
+    previous-year score of year origin + years + 1 is rho^years z + sqrt(1 - rho^2years) e, e standard
+    normal, rho each sample's persistence (its column, or the scenario's value). ``years`` 0 returns
+    ``post``; a posterior without the column is returned as it is."""
+    key = regime_key(cal)
+    if years == 0 or key not in post.keys:
+        return post
+    rho_key = key.replace("regime_last_year", "regime_persistence")
+    rho = (post.samples[:, post.keys.index(rho_key)] if rho_key in post.keys
+           else np.full(len(post.samples), scenario.actors[cal.hindcast.actor].provocation.regime_persistence))
+    theta = post.samples.copy()
+    z = theta[:, post.keys.index(key)]
+    theta[:, post.keys.index(key)] = rho**years * z + np.sqrt(1 - rho**(2 * years)) * rng.standard_normal(len(z))
+    return Posterior(post.keys, theta, post.weights, post.meta)
 
 
 def year_scenario(hc: Hindcast, year: int) -> Scenario:
@@ -184,13 +236,16 @@ class Forecast:
 
 def forecast_year(cal: Calibration, table: YearTable, origin: int, year: int, *, samples: int = DEFAULT_SAMPLES,
                   draws: int = DEFAULT_DRAWS, runs_per_draw: int = DEFAULT_RUNS_PER_DRAW, seed: int = 0,
-                  workers: int | None = None, observed: np.ndarray | None = None) -> Forecast:
-    """Forecast ``year`` from the record through ``origin`` (see the module docstring); ``observed`` as
-    for :func:`condition`."""
+                  workers: int | None = None, observed: np.ndarray | None = None,
+                  latest: int | None = None) -> Forecast:
+    """Forecast ``year`` from the record through ``origin`` (see the module docstring); ``observed`` and
+    ``latest`` as for :func:`condition`."""
     started = time.perf_counter()
     check_origin(cal, origin, year)
     scenario = year_scenario(cal.hindcast, year)
-    post = condition(cal, table, origin, samples, observed)
+    post = condition(cal, table, origin, samples, observed, latest)
+    post = carry_regime(post, cal, scenario, year - origin - 1,
+                        np.random.default_rng(child(make_root(seed, Stream.FORECAST, origin, year), Stream.REGIME)))
     resolved = resolve(scenario, posterior=post, seed=make_root(seed, Stream.FORECAST, origin, year),
                        runs=draws * runs_per_draw, runs_per_draw=runs_per_draw)
     result = simulate_resolved(resolved, workers=workers)

@@ -51,7 +51,8 @@ from sim.model.compile import compile_scenario
 from sim.data.record import NOT_HELD, Exercise, Record, read_record
 from sim.model.scenario import ScenarioFile, read_input_file, validate_scenario
 from sim.model.schema import Scenario, StrictTable
-from sim.data.predictive import STATISTICS, Check, YearRuns, compare_to_record, period_statistics, predict
+from sim.data.predictive import (STATISTICS, Check, YearRuns, compare_to_record, period_statistics, predict,
+                                 lag1_autocorrelation, record_steps, year_patterns)
 
 class DrillKind(StrictTable):
     """Drill parameters of one exercise kind (the meanings of the scenario keys ``drills.NAME.*``)."""
@@ -217,24 +218,105 @@ def simulate_years(hc: Hindcast, runs: int, seed=0, workers: int | None = None,
     """Run ``runs`` runs of every year's scenario; year Y draws from the stream ``root + (YEAR, Y)``.
 
     ``root`` is ``seed`` when it is a root (a calibration batch's), else the seed's HINDCAST root.
-    Run k of every year is read as one simulated history of the whole period (the years' streams are
-    independent, so this pairs independent years, as the record's years are taken to be).
-    ``run_values`` (:mod:`sim.engines.run_values`) gives history k its own values in every year. The years
-    share one pool of workers (:func:`sim.engines.ensemble.run_ensembles`), so small ensembles (a calibration
-    batch: one block a year) keep every core busy. ``compiled`` (year -> CompiledScenario) saves
-    compiling the years again.
+    Run k of every year is read as one simulated history of the whole period. The years' streams are
+    independent; what links them is the provocation regime when it persists
+    (``provocation.regime_persistence`` > 0): year Y's run k takes year Y-1's regime score as its
+    ``regime_last_year`` (:func:`linked_regimes`). ``run_values`` (:mod:`sim.engines.run_values`) gives
+    history k its own values in every year. The years share one pool of workers
+    (:func:`sim.engines.ensemble.run_ensembles`), so small ensembles (a calibration batch: one block a
+    year) keep every core busy. ``compiled`` (year -> CompiledScenario) saves compiling the years again.
     """
 
     years = compiled or {year: compile_scenario(scenario) for year, scenario in hc.scenarios.items()}
     root = as_root(seed, Stream.HINDCAST)
-    jobs = [(sc, runs, child(root, Stream.YEAR, year), run_values) for year, sc in years.items()]
+    roots = {year: child(root, Stream.YEAR, year) for year in years}
+    values, scores = linked_regimes(years, roots, runs, run_values)
+    jobs = [(sc, runs, roots[year], values[year]) for year, sc in years.items()]
+    actor = {j: sc.actor_ids.index(hc.actor) for j, sc in enumerate(years.values())}
     out = {}
     for (year, sc), (_, table, _) in zip(years.items(), run_ensembles(jobs, workers=workers, per_run=True,
-                                                                       progress=progress)):
+                                                                       progress=progress, days_of=actor)):
         i = sc.actor_ids.index(hc.actor)
+        exercise = (sc.drill_rung >= 0).any(axis=1)
         out[year] = YearRuns(table[f"provocations_{i}"], table[f"exercise_provocations_{i}"],
-                             table["crisis_onsets"], int((sc.drill_rung >= 0).any(axis=1).sum()))
+                             table["crisis_onsets"], int(exercise.sum()), scores[year][:, i],
+                             *year_patterns(table["provocation_steps"], sc.start, exercise))
     return out
+
+
+def linked_regimes(years: Mapping[int, object], roots: Mapping[int, object], runs: int,
+                   run_values: Mapping[str, np.ndarray] | None):
+    """Each year's run values with the previous year's regime scores, and every year's scores.
+
+    years: year -> CompiledScenario, in calendar order; roots: year -> the year's ensemble root.
+    Returns (year -> run values, year -> regime scores (runs, N)). Run k's regime uniforms are the
+    ones its ensemble draws (:func:`sim.engines.draws.block_regime_uniforms`), so the scores are the
+    regimes the runs have. Where no actor persists (every ``regime_persistence`` 0) the run values
+    are returned unchanged and the years are independent, bit for bit as without persistence; the
+    first year takes the scenario's own ``regime_last_year`` (unknown by default)."""
+    from sim.engines.draws import BLOCK_SIZE, block_regime_uniforms
+    from sim.engines.run_values import with_run_values
+    from sim.model.kernel import regime_score
+
+    values, scores, last = {}, {}, None
+    for year, sc in years.items():
+        N = sc.n_actors
+        blocks = -(-runs // BLOCK_SIZE)
+        u = np.concatenate([block_regime_uniforms(roots[year], b, N) for b in range(blocks)])[:runs]
+        here = with_run_values(sc, run_values or {})
+        rho = np.broadcast_to(here.regime_persistence, (runs, N))
+        if last is None:
+            last = np.broadcast_to(here.regime_last_year, (runs, N))
+        linked = (rho > 0).any(axis=0)
+        values[year] = dict(run_values or {})
+        for i in np.flatnonzero(linked & (year != next(iter(years)))):
+            values[year][f"actors.{sc.actor_ids[i]}.provocation.regime_last_year"] = np.array(last[:, i])
+        scores[year] = regime_score(u, rho, last)
+        last = scores[year]
+    return {y: (v or None) for y, v in values.items()}, scores
+
+
+# what a history's statistics are made of, per year (Y, R) or (Y,): see history_statistics
+YEAR_FIELDS = ("provocations", "inside", "onsets", "largest_month", "active_months", "answered")
+
+
+def year_arrays(years) -> dict[str, np.ndarray]:
+    """Simulated years (year -> :class:`sim.data.predictive.YearRuns`, in order) as the (Y, R) arrays
+    of YEAR_FIELDS and the (Y,) window_days and starts that :func:`history_statistics` takes."""
+    rs = list(years.values())
+    out = {name: np.array([getattr(r, attr) for r in rs]) for name, attr in zip(YEAR_FIELDS, (
+        "provocation_days", "provocation_days_in_windows", "crisis_onsets", "largest_month", "active_months",
+        "windows_answered"))}
+    out["window_days"] = np.array([r.window_days for r in rs])
+    out["starts"] = np.array([r.window_starts for r in rs])
+    return out
+
+
+def record_arrays(hc: Hindcast, through: int | None = None) -> dict[str, np.ndarray]:
+    """The record's years (up to ``through``) as :func:`year_arrays` gives simulated ones (one history),
+    with ``year_days``; the patterns within each year use that year's exercise days in the hindcast."""
+    rows = {}
+    for y in hc.years:
+        if through is not None and y > through:
+            break
+        r, sc = hc.record[y], compile_scenario(hc.scenarios[y])
+        exercise = (sc.drill_rung >= 0).any(axis=1)
+        big, active, answered, starts = year_patterns(record_steps(r.provocation_dates, sc.start, sc.horizon),
+                                                      sc.start, exercise)
+        rows[y] = (r.provocation_days, r.provocation_days_in_windows, r.core_clashes, big[0], active[0], answered[0],
+                   r.window_days, starts, r.days)
+    cols = list(zip(*rows.values()))
+    out = {name: np.array(cols[k])[:, None] for k, name in enumerate(YEAR_FIELDS)}
+    out["window_days"], out["starts"], out["year_days"] = (np.array(c) for c in cols[6:])
+    return out
+
+
+def record_patterns(hc: Hindcast) -> dict[str, float]:
+    """The record's values of :data:`sim.data.predictive.PATTERN_STATISTICS` over the hindcast's years."""
+    r = record_arrays(hc)
+    return {"lag1_autocorrelation": float(lag1_autocorrelation(r["provocations"])[0]),
+            "largest_month": int(r["largest_month"].max()), "active_months": int(r["active_months"].sum()),
+            "windows_answered": float(r["answered"].sum() / max(int(r["starts"].sum()), 1))}
 
 
 def resolve_histories(hc: Hindcast, runs: int, seed=0, posterior="scenario"):
@@ -256,7 +338,7 @@ def hindcast_report(hc: Hindcast, years: Mapping[int, YearRuns], *, runs: int, s
 
 
     comparison = compare_to_record(hc.record, predict(years, band))
-    period = period_statistics(hc.record, years, band)
+    period = period_statistics(hc.record, years, band, record_patterns(hc))
 
     def check(c: Check) -> dict:
         return {"observed": c.observed, "median": c.median, "low": c.low, "high": c.high, "inside": c.inside}

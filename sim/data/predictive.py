@@ -14,6 +14,7 @@ does it for the whole period, run k of every year being one history.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,6 +40,57 @@ class YearRuns:
     provocation_days_in_windows: np.ndarray
     crisis_onsets: np.ndarray
     window_days: int  # days of the year inside an exercise window (the record's definition)
+    # the year's provocation regime of the actor as a standard normal score (R,): the next year's
+    # ``regime_last_year`` when the regime persists (sim.model.regime.regime_score)
+    regime_score: np.ndarray | None = None
+    # when provocations fall within the year (:func:`year_patterns`), per run (R,)
+    largest_month: np.ndarray | None = None
+    active_months: np.ndarray | None = None
+    windows_answered: np.ndarray | None = None
+    window_starts: int = 0
+
+
+ANSWER_DAYS = 30  # an exercise window is answered when a provocation comes within this many days of its start
+
+
+def year_patterns(steps: np.ndarray, start: dt.date, exercise_days: np.ndarray, within: int = ANSWER_DAYS
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """When a year's provocations fall, for the statistics that see more than the yearly count.
+
+    steps (R, T) bool: the days (from ``start``) with a provocation, per run (the record is one run);
+    exercise_days (T,) bool. Returns per run (R,): the most provocation days in one calendar month, the
+    months with any, and the exercise windows answered (a provocation day within ``within`` days of the
+    window's first day, that day included); and the number of windows (runs of exercise days) begun in
+    the year."""
+    steps = np.asarray(steps, dtype=bool)
+    T = steps.shape[1]
+    month = np.array([(start + dt.timedelta(days=t)).month for t in range(T)])
+    monthly = np.stack([steps[:, month == m].sum(axis=1) for m in np.unique(month)], axis=1)
+    ex = np.asarray(exercise_days, dtype=bool)
+    starts = np.flatnonzero(ex & ~np.concatenate([[False], ex[:-1]]))
+    answered = sum((steps[:, s:s + within].any(axis=1) for s in starts), np.zeros(len(steps), dtype=np.int64))
+    return monthly.max(axis=1), (monthly > 0).sum(axis=1), answered, len(starts)
+
+
+def lag1_autocorrelation(counts: np.ndarray) -> np.ndarray:
+    """The lag-1 autocorrelation of each history's yearly counts (Y, R) -> (R,): sum over consecutive
+    years of (x_t - mean)(x_t+1 - mean) over the sum of squares, the usual estimator; 0 for a history
+    whose years are all equal (nothing to correlate). It is what tells a persistent regime
+    (``provocation.regime_persistence``) from a fresh one each year."""
+    x = np.asarray(counts, dtype=float)
+    d = x - x.mean(axis=0)
+    ss = (d**2).sum(axis=0)
+    cross = (d[1:] * d[:-1]).sum(axis=0)
+    return np.divide(cross, ss, out=np.zeros_like(ss), where=ss > 0)
+
+
+def record_steps(dates, start: dt.date, days: int) -> np.ndarray:
+    """The record's provocation dates as steps (1, days) from ``start``."""
+    steps = np.zeros((1, days), dtype=bool)
+    for d in dates:
+        if 0 <= (d - start).days < days:
+            steps[0, (d - start).days] = True
+    return steps
 
 
 @dataclass(frozen=True)
@@ -166,15 +218,20 @@ def predict(years: Mapping[int, YearRuns], band: float = 0.9) -> dict[int, YearP
 
 
 PERIOD_STATISTICS = ("clash_years", "clashes", "rate_ratio_in_windows", "provocation_days", "max_provocation_days")
+PATTERN_STATISTICS = ("lag1_autocorrelation", "largest_month", "active_months", "windows_answered")
 
 
-def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9) -> dict[str, Check]:
+def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float = 0.9,
+                      patterns: Mapping[str, float] | None = None) -> dict[str, Check]:
     """The whole period's statistics, observed and simulated (run k of every year as one history).
 
     clash_years: years with at least one clash; clashes: their total; rate_ratio_in_windows: the
     provocation-day rate inside exercise windows over the rate outside, pooled over the years;
-    provocation_days: the period's total; max_provocation_days: the most in any one year. Bands are
-    central ``band`` quantiles over histories.
+    provocation_days: the period's total; max_provocation_days: the most in any one year. With
+    ``patterns`` (the record's values of PATTERN_STATISTICS, :func:`sim.data.hindcast.record_patterns`)
+    also those: the yearly counts' lag-1 autocorrelation, the most provocation days in a month, the
+    months with any, the share of exercise windows answered within 30 days. Bands are central
+    ``band`` quantiles over histories.
     """
     ys = sorted(years)
     onsets = np.stack([years[y].crisis_onsets for y in ys])  # (Y, R)
@@ -192,9 +249,17 @@ def period_statistics(record: Record, years: Mapping[int, YearRuns], band: float
                 "rate_ratio_in_windows": rate_ratio(obs_in, obs_days_in, obs_all - obs_in, days_all - obs_days_in),
                 "provocation_days": obs_all,
                 "max_provocation_days": max(record[y].provocation_days for y in ys)}
+    if patterns is not None:
+        runs = [years[y] for y in ys]
+        starts = max(sum(r.window_starts for r in runs), 1)
+        simulated |= {"lag1_autocorrelation": lag1_autocorrelation(prov),
+                      "largest_month": np.max([r.largest_month for r in runs], axis=0),
+                      "active_months": np.sum([r.active_months for r in runs], axis=0),
+                      "windows_answered": np.sum([r.windows_answered for r in runs], axis=0) / starts}
+        observed |= dict(patterns)
     tail = (1.0 - band) / 2.0
     out = {}
-    for key in PERIOD_STATISTICS:
+    for key in (*PERIOD_STATISTICS, *(PATTERN_STATISTICS if patterns is not None else ())):
         x = simulated[key][np.isfinite(simulated[key])]
         lo, med, hi = np.quantile(x, [tail, 0.5, 1.0 - tail], method="inverted_cdf")
         out[key] = Check(observed=observed[key], median=float(med), low=float(lo), high=float(hi),

@@ -113,6 +113,7 @@ class YearRecord:
     provocation_days: int              # distinct dates of a missile provocation
     provocation_days_in_windows: int   # of those, dates inside some exercise window
     core_clashes: int                  # clashes of class core
+    provocation_dates: tuple[dt.date, ...] = ()  # the distinct dates themselves, in order
 
     @property
     def outside_days(self) -> int:
@@ -208,7 +209,7 @@ def read_record(provocations: str | Path = PROVOCATIONS, exercises: str | Path =
         per_year.append(YearRecord(
             year=year, days=days, window_days=len(in_window), provocation_days=len(prov),
             provocation_days_in_windows=sum(d in in_window for d in prov),
-            core_clashes=sum(d.year == year for d in clash_dates)))
+            core_clashes=sum(d.year == year for d in clash_dates), provocation_dates=tuple(sorted(set(prov)))))
     return Record(per_year=tuple(per_year), exercises=tuple(rows), verified_only=verified_only,
                   files={"provocations": str(prov_path), "exercises": str(ex_path), "clashes": str(clash_path)})
 

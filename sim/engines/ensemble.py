@@ -59,13 +59,15 @@ class BatchOutput:
 
 def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int, runs: int, *,
               twins: bool = False, per_run: bool = False, samples: int = 0, trace: bool = False,
-              run_values: Mapping[str, np.ndarray] | None = None) -> BatchOutput:
+              run_values: Mapping[str, np.ndarray] | None = None, days_of: int | None = None) -> BatchOutput:
     """Step blocks ``first_block .. first_block + n_blocks - 1`` side by side for the whole horizon.
 
     ``runs`` is the ensemble's total run count (rows past it in the last block are simulated, for the
     fixed layout, and not counted). ``trace`` keeps every step's arrays for every row (tests, replay
     checks); it costs memory in proportion to rows x steps. ``run_values`` gives each row its own
-    values (:mod:`sim.engines.run_values`): key -> (n_blocks * 1024,) array, row by row.
+    values (:mod:`sim.engines.run_values`): key -> (n_blocks * 1024,) array, row by row. ``days_of``
+    (an actor index; with ``per_run``) adds the per-run entry ``provocation_steps`` (runs, T) bool:
+    the steps on which that actor provoked (a hindcast's monthly counts and lags are made of it).
     """
     if run_values:
         sc = with_run_values(sc, run_values)
@@ -77,12 +79,12 @@ def run_batch(sc: CompiledScenario, seed: Seed, first_block: int, n_blocks: int,
     uniforms = np.empty((R, n_uniforms(N)))
     normals = np.empty((R, N, N))
     draws = StepDraws(uniforms, normals, N)
-    regime = kernel.regime_multiplier(
-        np.concatenate([block_regime_uniforms(seed, first_block + b, N) for b in range(n_blocks)]),
-        sc.regime_dispersion)  # a twin has the same regimes: it differs in perception only
+    regime = kernel.run_regimes(  # a twin has the same regimes: it differs in perception only
+        sc, np.concatenate([block_regime_uniforms(seed, first_block + b, N) for b in range(n_blocks)]))
     twin_sc = sc.perfect_perception() if twins else None
 
-    states = [(sc, np.broadcast_to(sc.baseline, (R, N)).copy(), np.zeros((R, N)), OutcomeTracker.for_scenario(sc, valid))]
+    states = [(sc, np.broadcast_to(sc.baseline, (R, N)).copy(), np.zeros((R, N)),
+               OutcomeTracker.for_scenario(sc, valid, days_of=days_of if per_run else None))]
     if twins:
         states.append((twin_sc, states[0][1].copy(), np.zeros((R, N)),
                        OutcomeTracker.for_scenario(sc, valid, crisis_only=True)))
@@ -171,13 +173,16 @@ def run_ensemble(sc: CompiledScenario, runs: int, seed: Seed, *, first_run: int 
 
 
 def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, blocks_per_batch: int | None = None,
-                  twins: bool = False, per_run: bool = False, samples: int = 0, progress: bool = False) -> list:
+                  twins: bool = False, per_run: bool = False, samples: int = 0, progress: bool = False,
+                  days_of: Mapping[int, int] | None = None) -> list:
     """:func:`run_ensemble` for several ensembles at once, their batches sharing one pool of workers.
 
     ``jobs`` is a list of (scenario, runs, seed, run_values or None). For ensembles too small to
     keep every core busy alone (a calibration's years: one block each), so that 11 of them take
     11 tasks on all cores instead of 11 rounds of one task on one core. Each job's result is exactly
     what :func:`run_ensemble` gives it alone. Returns one (totals, table, samples) per job.
+    ``days_of`` (job index -> actor index; with ``per_run``) adds that actor's ``provocation_steps``
+    (runs, T) to the job's table (:func:`run_batch`).
     """
     if blocks_per_batch is not None and blocks_per_batch < 1:
         raise ValueError(f"blocks_per_batch must be at least 1, got {blocks_per_batch}")
@@ -188,11 +193,12 @@ def run_ensembles(jobs, *, first_run: int = 0, workers: int | None = None, block
     size = blocks_per_batch or batch_size(total_blocks, min(workers or default_workers(), total_blocks))
     first_block = first_run // BLOCK_SIZE
     tasks, per_job = [], []
-    for sc, seed, n_blocks, end, run_values in plans:
+    for j, (sc, seed, n_blocks, end, run_values) in enumerate(plans):
         batches = list(chunks(n_blocks, size))
         per_job.append(len(batches))
         tasks += [(sc, seed, first_block + b0, b1 - b0, end,
-                   _rows_of(run_values, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE))
+                   _rows_of(run_values, (first_block + b0) * BLOCK_SIZE - first_run, (b1 - b0) * BLOCK_SIZE),
+                   (days_of or {}).get(j))
                   for b0, b1 in batches]
     outputs = iter(map_in_order(_run_task, tasks, workers, twins=twins, per_run=per_run, samples=samples))
     results = []
@@ -220,9 +226,9 @@ def _plan(sc: CompiledScenario, runs: int, seed, first_run: int, run_values):
     return sc, seed, n_blocks, end, run_values
 
 
-def _run_task(sc, seed, first_block, n_blocks, runs, run_values, **options) -> BatchOutput:
+def _run_task(sc, seed, first_block, n_blocks, runs, run_values, days_of, **options) -> BatchOutput:
     """One task of :func:`run_ensemble`: a batch with its rows' per-run parameters (None: none)."""
-    return run_batch(sc, seed, first_block, n_blocks, runs, run_values=run_values, **options)
+    return run_batch(sc, seed, first_block, n_blocks, runs, run_values=run_values, days_of=days_of, **options)
 
 
 def _rows_of(run_values: Mapping[str, np.ndarray] | None, start: int, rows: int) -> dict[str, np.ndarray] | None:

@@ -79,7 +79,7 @@ class EscalationModel(mesa.Model):
         self.t = 0
         self._draws = draws if draws is not None else RunDraws(self.rng, sc.n_actors)
         # the run's provocation regime: a multiplier on each base rate, fixed for the whole run
-        self.regime = kernel.regime_multiplier(self._draws.regime, sc.regime_dispersion)
+        self.regime = kernel.run_regimes(sc, self._draws.regime)
         self.draws = None
         self.now: dict[str, np.ndarray] = {"level": sc.baseline[None, :].astype(np.int64),
                                            "threat": np.zeros((1, sc.n_actors))}

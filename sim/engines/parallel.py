@@ -26,6 +26,7 @@ PARENT_CHECK_INTERVAL = 0.5  # seconds between a watchdog's looks at its worker'
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _live_pools: set[ProcessPoolExecutor] = set()  # pools whose workers may be running; see end_pools
+_cluster = None  # a Dask client while on_cluster is in force: tasks go there instead of to a pool
 
 
 def default_workers() -> int:
@@ -73,7 +74,70 @@ def end_pools() -> None:
         _end(pool)
 
 
+@contextmanager
+def on_cluster(client):
+    """Within the block, :func:`map_in_order` and :func:`map_as_completed` submit their tasks to the
+    Dask ``client`` (a ``dask.distributed.Client``) instead of a local pool, so that a calibration's
+    or an evaluation's batches run on a cluster. The tasks and their order are the same, so the
+    numbers are too; ``client`` None leaves the local pool in force."""
+    global _cluster
+    before, _cluster = _cluster, client
+    try:
+        yield
+    finally:
+        _cluster = before
+
+
+def connect(address: str):
+    """A Dask client of the scheduler at ``address``; one clear line (InputError) when Dask is missing
+    or nothing answers there."""
+    from sim.core.errors import InputError
+
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs Dask: pip install 'escalation-sim[dask]'") from None
+    try:
+        return Client(address, timeout="5s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
+
+
+@contextmanager
+def on_scheduler(address: str | None):
+    """:func:`on_cluster` with a client of the scheduler at ``address`` (None: the local pool), closed
+    at the end of the block: what a command's ``--scheduler`` does."""
+    if address is None:
+        yield
+        return
+    client = connect(address)
+    try:
+        with on_cluster(client):
+            yield
+    finally:
+        client.close()
+
+
+def _on_cluster(func, tasks, options, in_order: bool):
+    from dask.distributed import as_completed
+
+    futures = {_cluster.submit(func, *args, pure=False, **options): key for key, args in tasks}
+    try:
+        if in_order:
+            for future, key in list(futures.items()):
+                yield key, future.result()
+            return
+        for future in as_completed(list(futures)):
+            yield futures[future], future.result()
+    except BaseException:  # the caller stopped early, or a task failed: drop what is still queued
+        _cluster.cancel(list(futures))
+        raise
+
+
 def _map(func, tasks, workers, options, in_order: bool):
+    if _cluster is not None and tasks:
+        yield from _on_cluster(func, tasks, options, in_order)
+        return
     workers = min(workers or default_workers(), len(tasks))
     if workers <= 1:
         for key, args in tasks:

@@ -9,8 +9,9 @@ operation (``tests/engines/test_run_values.py`` replays runs in the Mesa engine 
 
 Keys are dotted key paths of the scenario, as overrides and sweeps use them. Supported:
 
-- ``actors.ID.provocation.base_rate``, ``.kappa``, ``.spiral_cap``, ``.regime_dispersion``, ``.contact_rate``,
-  ``.drill_deterrence``, ``.drill_deterrence_days`` (drills that deter: docs/model.md section 3)
+- ``actors.ID.provocation.base_rate``, ``.kappa``, ``.spiral_cap``, ``.regime_dispersion``,
+  ``.regime_persistence``, ``.regime_last_year``, ``.contact_rate``, ``.drill_deterrence``,
+  ``.drill_deterrence_days`` (drills that deter: docs/model.md section 3)
 - ``actors.ID.noise``, ``actors.ID.in_kind``, ``actors.ID.decay``, ``actors.ID.grievance``
 - ``actors.ID.deterrence`` (lambda: the factor D is recomputed from it)
 - ``actors.ID.rule.PARAM`` (a parameter of the actor's rule)
@@ -36,6 +37,8 @@ ACTOR_FIELDS = {
     "provocation.kappa": "kappa",
     "provocation.spiral_cap": "spiral_cap",
     "provocation.regime_dispersion": "regime_dispersion",
+    "provocation.regime_persistence": "regime_persistence",
+    "provocation.regime_last_year": "regime_last_year",
     "provocation.contact_rate": "contact_rate",
     "provocation.drill_deterrence": "drill_deterrence",
     "provocation.drill_deterrence_days": "drill_deterrence_days",

@@ -24,7 +24,8 @@ class CompiledScenario:
     """Everything a run needs, as arrays. Build with :func:`compile_scenario`.
 
     Per actor (N,): capability, baseline, ceiling, noise, decay, grievance, deterrence (the factor
-    D_i in (0, 1]), base_rate, kappa, spiral_cap (inf: none), regime_dispersion, provocation_rung,
+    D_i in (0, 1]), base_rate, kappa, spiral_cap (inf: none), regime_dispersion, regime_persistence, regime_last_year (NaN: unknown),
+    provocation_rung,
     contact_rate, in_kind.
     Per pair (N, N), row =
     observer i, column = observed j: threat_weight (A*), weight (A* w, w the capability weight),
@@ -61,6 +62,8 @@ class CompiledScenario:
     kappa: np.ndarray
     spiral_cap: np.ndarray
     regime_dispersion: np.ndarray
+    regime_persistence: np.ndarray
+    regime_last_year: np.ndarray
     provocation_rung: np.ndarray
     contact_rate: np.ndarray
     in_kind: np.ndarray
@@ -142,13 +145,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         grievance=per_actor(lambda a: a.grievance),
         deterrence=deterrence(per_actor(lambda a: a.deterrence), log_ratio),
         opposing_log_ratio=log_ratio,
-        base_rate=per_actor(lambda a: a.provocation.base_rate),
-        kappa=per_actor(lambda a: a.provocation.kappa),
-        spiral_cap=per_actor(lambda a: np.inf if a.provocation.spiral_cap is None else a.provocation.spiral_cap),
-        regime_dispersion=per_actor(lambda a: a.provocation.regime_dispersion),
-        provocation_rung=per_actor(lambda a: min(3, K) if a.provocation.rung is None else a.provocation.rung,
-                                   np.int64),
-        contact_rate=per_actor(lambda a: a.provocation.contact_rate),
+        **_provocation_arrays(per_actor, K),
         in_kind=per_actor(lambda a: a.in_kind),
         threat_weight=A_star,
         weight=A_star * (cap[None, :] / cap[:, None]) ** sc.model.gamma,
@@ -165,6 +162,22 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         rule_params=tuple({**get_rule(a.rule.name).defaults, **a.rule.params()} for a in actors),
         **_drill_deterrence(sc, drill_rung),
         drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
+    )
+
+
+def _provocation_arrays(per_actor, K: int) -> dict[str, np.ndarray]:
+    """Each actor's provocation table as the compiled per-actor arrays (N,); ``per_actor(get, dtype)``
+    maps an actor to a value."""
+    return dict(
+        base_rate=per_actor(lambda a: a.provocation.base_rate),
+        kappa=per_actor(lambda a: a.provocation.kappa),
+        spiral_cap=per_actor(lambda a: np.inf if a.provocation.spiral_cap is None else a.provocation.spiral_cap),
+        regime_dispersion=per_actor(lambda a: a.provocation.regime_dispersion),
+        regime_persistence=per_actor(lambda a: a.provocation.regime_persistence),
+        regime_last_year=per_actor(lambda a: _or_nan(a.provocation.regime_last_year)),
+        provocation_rung=per_actor(lambda a: min(3, K) if a.provocation.rung is None else a.provocation.rung,
+                                   np.int64),
+        contact_rate=per_actor(lambda a: a.provocation.contact_rate),
     )
 
 
@@ -300,6 +313,11 @@ def deterrence(lam, log_ratio):
     :func:`opposing_log_ratio`, elementwise (per actor, or per run and actor); 1 where nobody
     engaged against i is stronger. The one copy of the formula: compiling and per-run values use it."""
     return np.exp(-lam * log_ratio)
+
+
+def _or_nan(value: float | None) -> float:
+    """A value that may be unset, as a number: NaN for unset."""
+    return np.nan if value is None else value
 
 
 def exercise_weights(weight: np.ndarray) -> np.ndarray:

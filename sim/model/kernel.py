@@ -17,9 +17,9 @@ import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import gammaincinv
 
 from sim.model import loops
+from sim.model.regime import regime_multiplier, regime_score, run_regimes  # noqa: F401 (the kernel's API)
 from sim.model.arrays import any_true, columns_with_any
 from sim.model.exercise import exercise_phase, no_exercise
 from sim.model.rules import engine_function
@@ -39,24 +39,6 @@ def hazard_probabilities(rate_provocation, rate_contact, regime, growth, cap, de
                                 _rows(deterrence), x, out)
     np.expm1(out, out=out)  # NumPy's expm1: the engines' numbers are made of its last bits
     return np.negative(out, out=out)
-
-
-def regime_multiplier(u, dispersion):
-    """Each run's provocation regime: a multiplier on the base rate held for the whole run.
-
-    Gamma-distributed with mean 1 and variance ``dispersion`` (the inverse CDF at the run's uniform
-    ``u``), so a year's provocation count is a Poisson mixture, overdispersed as the data are;
-    dispersion 0 gives exactly 1. u (R, N) uniforms; dispersion (N,), or (R, N) with per-run
-    parameters. Returns (R, N).
-    """
-    u = np.asarray(u, dtype=float)
-    dispersion = np.broadcast_to(dispersion, u.shape)
-    out = np.ones(u.shape)
-    some = dispersion > 0
-    if some.any():
-        shape = 1.0 / dispersion[some]
-        out[some] = gammaincinv(shape, u[some]) / shape
-    return out
 
 
 def intend(level, drill_rung, chances, u_provocation, u_contact, provocation_rung):

@@ -53,7 +53,7 @@ class OutcomeTracker:
 
     def __init__(self, runs: int, n_actors: int, top_rung: int, horizon: int,
                  crisis_rung: int, war_rung: int, window: int, exercise_days: np.ndarray | None = None,
-                 crisis_only: bool = False):
+                 crisis_only: bool = False, days_of: int | None = None):
         R, N, K, T = runs, n_actors, top_rung, horizon
         # A perfect-perception twin is asked one thing, whether its run had a crisis: a crisis-only
         # tracker follows first_crisis and leaves every other count at zero.
@@ -77,13 +77,18 @@ class OutcomeTracker:
         self.mde = np.zeros((R, N, N), dtype=np.int64)
         self.provocations = np.zeros((R, N), dtype=np.int64)
         self.occupancy = np.zeros((T, N, K + 1), dtype=np.int64)
+        # the steps on which actor ``days_of`` provoked, per run (R, T): a hindcast's monthly counts and
+        # lags are made of them; a per-run entry of per_run, but not a CSV column
+        self.days_of = days_of
+        self.provocation_steps = np.zeros((R, T), dtype=bool) if days_of is not None else None
 
     @classmethod
-    def for_scenario(cls, sc, runs: int, crisis_only: bool = False) -> OutcomeTracker:
+    def for_scenario(cls, sc, runs: int, crisis_only: bool = False, days_of: int | None = None) -> OutcomeTracker:
         """A tracker of ``runs`` runs of compiled scenario ``sc`` (its exercise days: any actor drilling);
-        ``crisis_only`` for a twin's, which follows its crises alone."""
+        ``crisis_only`` for a twin's, which follows its crises alone; ``days_of`` an actor index whose
+        provocation days to keep (``provocation_steps``)."""
         return cls(runs, sc.n_actors, sc.top_rung, sc.horizon, sc.crisis_rung, sc.war_rung, sc.window,
-                   exercise_days=(sc.drill_rung >= 0).any(axis=1), crisis_only=crisis_only)
+                   exercise_days=(sc.drill_rung >= 0).any(axis=1), crisis_only=crisis_only, days_of=days_of)
 
     def tally(self, t: int, realised, misperceived, mde, mde_source, provoked, contact=None) -> None:
         """Fold step t: realised (R, N) int, misperceived (R, N, N) bool, mde (R, N) bool, mde_source (R, N),
@@ -91,6 +96,8 @@ class OutcomeTracker:
         if self.crisis_only:
             loops.note_crises(t, realised, self.crisis_rung, self.first_crisis)
             return
+        if self.provocation_steps is not None:
+            self.provocation_steps[:, t] = provoked[:, self.days_of]
         loops.tally_into(t, self.exercise_days[t], self.crisis_rung, self.window, realised, misperceived, mde,
                           mde_source, provoked, np.zeros(provoked.shape, dtype=bool) if contact is None else contact,
                           self.provocations, self.exercise_provocations, self.contacts, self.actor_max_rung,
@@ -137,6 +144,8 @@ class OutcomeTracker:
         for name in self.PER_ACTOR:
             values = getattr(self, name)
             cols.update({f"{name}_{i}": values[:, i] for i in range(values.shape[1])})
+        if self.provocation_steps is not None:
+            cols["provocation_steps"] = self.provocation_steps
         return cols
 
 

@@ -69,6 +69,11 @@ class Provocation(StrictTable):
     base_rate: NonNegative = 0.0
     kappa: NonNegative = 0.0
     regime_dispersion: NonNegative = 0.0  # variance of the run's Gamma(mean 1) multiplier on base_rate
+    # a year's regime against the year before's (the correlation of their normal scores; docs/model.md):
+    # it acts where last year's regime is known, in histories of years and in forecasts
+    regime_persistence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    # the previous year's regime as a standard normal score (histories and forecasts set it); None: unknown
+    regime_last_year: float | None = None
     rung: Rung | None = None  # default: rung 3 (provocation), or the top rung of a shorter ladder
     contact_rate: NonNegative = 0.0  # daily hazard of a contact incident (fire at a contact line) at zero threat
     # the most threat can multiply both hazards (exp(kappa th) saturates here); None: no cap, as MODEL.md

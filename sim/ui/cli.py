@@ -129,13 +129,16 @@ def _plot(args) -> int:
 
 
 def _calibrate(args) -> int:
+    from sim.engines.parallel import on_scheduler
     from sim.ui.api import calibrate
 
     if args.rounds is not None:
         raise InputError("--rounds: the calibration has no rounds (ABC-SMC's); it simulates one reference table "
                          "(calibration.table in the file) and keeps the --samples histories nearest the record")
-    result = calibrate(args.calibration, samples=args.samples, workers=args.workers, out=args.out,
-                       command=["escsim", *sys.argv[1:]], log=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
+    with on_scheduler(args.scheduler):
+        result = calibrate(args.calibration, samples=args.samples, workers=args.workers, out=args.out,
+                           command=["escsim", *sys.argv[1:]],
+                           log=lambda text: print(f"  {text}", file=sys.stderr, flush=True))
     print(result.text())
     return 0
 
@@ -264,19 +267,24 @@ def _options(args) -> dict:
 
 
 def _forecast(args) -> int:
+    from sim.engines.parallel import on_scheduler
     from sim.ui.api import forecast
 
-    print(forecast(args.calibration, year=args.year, origin=args.origin, table=args.table, seed=args.seed,
-                   workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True), **_options(args)))
+    with on_scheduler(args.scheduler):
+        print(forecast(args.calibration, year=args.year, origin=args.origin, table=args.table, seed=args.seed,
+                       workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True),
+                       **_options(args)))
     return 0
 
 
 def _evaluate(args) -> int:
+    from sim.engines.parallel import on_scheduler
     from sim.ui.api import evaluate
 
-    result = evaluate(args.calibration, origins=tuple(args.origins), table=args.table, seed=args.seed,
-                      workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True),
-                      **_options(args))
+    with on_scheduler(args.scheduler):
+        result = evaluate(args.calibration, origins=tuple(args.origins), table=args.table, seed=args.seed,
+                          workers=args.workers, log=lambda t: print(f"  {t}", file=sys.stderr, flush=True),
+                          **_options(args))
     out = result.save(args.out or Path("results") / f"evaluate_{args.calibration.stem}", figures=not args.no_plot,
                       command=["escsim", *sys.argv[1:]])
     print(result.text())

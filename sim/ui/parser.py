@@ -156,6 +156,8 @@ def _add_calibrate(sub) -> None:
     cal.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores; the numbers do not "
                      "depend on it)")
     cal.add_argument("--out", type=Path, help="directory for the posterior (default: beside the calibration file)")
+    cal.add_argument("--scheduler", metavar="ADDRESS", help="simulate the table's batches on this Dask scheduler "
+                     "(e.g. tcp://10.0.0.5:8786; needs the dask extra); the numbers are the same")
 
 
 def _add_report(sub) -> None:
@@ -282,3 +284,5 @@ def _add_record_commands(sub) -> None:
         cmd.add_argument("--seed", type=_seed, default=0, help="seed of the forecasts' runs (the table takes the "
                          "calibration file's)")
         cmd.add_argument("--workers", type=_positive_int, help="processes to use (default: all cores)")
+        cmd.add_argument("--scheduler", metavar="ADDRESS", help="run the table's batches and the forecasts on this "
+                         "Dask scheduler (needs the dask extra); the numbers are the same")

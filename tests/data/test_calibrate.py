@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT
 from sim.data import abc
-from sim.data.calibrate import STATISTICS, load_calibration, observed_statistics, simulate_statistics
+from sim.data.calibrate import STATISTICS, build_table, load_calibration, observed_statistics, simulate_statistics
 from sim.ui.cli import main
 from sim.core.errors import InputError
 from sim.data.hindcast import simulate_years
@@ -299,3 +299,33 @@ def test_the_calibration_covers_at_its_level_and_recovers_known_parameters(tmp_p
         lo, hi = next(p.range for p in cal.spec.priors if p.key == key)
         width = np.log(summary[key]["q95"] / summary[key]["q05"]) / (0.9 * np.log(hi / lo))  # of the prior's 90%
         assert width < most, (key, width)
+
+
+@pytest.mark.slow  # 15 s to start a local cluster; the dask path is an extra
+def test_a_table_on_a_dask_cluster_is_the_local_table():
+    """--scheduler sends the table's batches to a cluster (sim.engines.parallel.on_cluster): the same
+    tasks in the same order, so the same statistics, history for history."""
+    distributed = pytest.importorskip("dask.distributed")
+    from sim.engines.parallel import on_cluster
+
+    cal = load_calibration(ROOT / "calibration" / "korea.toml")
+    local = build_table(cal, 2048, workers=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with on_cluster(client):
+            remote = build_table(cal, 2048, workers=2)
+    np.testing.assert_array_equal(remote.statistics, local.statistics)
+    np.testing.assert_array_equal(remote.theta, local.theta)
+
+
+@pytest.mark.parametrize("command", [["calibrate"], ["evaluate", "--out", "OUT"], ["forecast", "--year", "2022"]])
+def test_an_unreachable_scheduler_is_one_line_and_nothing_written(command, tmp_path, capsys):
+    pytest.importorskip("dask.distributed")
+    argv = [command[0], str(ROOT / "calibration" / "korea.toml"), *command[1:], "--scheduler", "tcp://127.0.0.1:9"]
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    if command[0] == "calibrate":
+        argv += ["--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach a Dask scheduler" in err[0]
+    assert not (tmp_path / "out").exists()

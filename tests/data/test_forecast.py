@@ -9,7 +9,7 @@ from sim.core.errors import InputError
 from sim.data.baselines import RECENT, baseline_ensembles, negative_binomial_fit
 from sim.data.calibrate import build_table, load_calibration
 from sim.data.evaluate import bin_probabilities, bootstrap_difference, evaluate, format_evaluation, score
-from sim.data.forecast import YearTable, build_year_table, condition, forecast_year, format_forecast
+from sim.data.forecast import build_year_table, carry_regime, condition, forecast_year, format_forecast, regime_key
 from sim.ui.cli import main
 from sim.ui.plots import plot_evaluation
 
@@ -33,15 +33,42 @@ def test_the_year_table_is_the_calibration_table_kept_by_year(cal, table):
 
 
 def test_conditioning_through_an_origin_ignores_the_later_years(cal, table):
-    later = YearTable(table.theta, table.years, table.provocations.copy(), table.inside.copy(),
-                      table.onsets.copy(), table.window_days, table.year_days, table.seed, 0.0)
-    k = table.years.index(2015) + 1
-    for a in (later.provocations, later.inside, later.onsets):
-        a[k:] = 0  # whatever the histories did after 2015
+    later = table.replace_after(2015)  # whatever the histories did after 2015
     first, second = condition(cal, table, 2015, 30), condition(cal, later, 2015, 30)
     np.testing.assert_array_equal(first.samples, second.samples)
     assert first.meta["conditioned_on"] == "the record 2011-2015"
     assert not np.array_equal(condition(cal, table, 2016, 30).samples, first.samples)
+
+
+def test_the_kept_histories_end_like_the_record_and_carry_their_regime(cal, table):
+    """Conditioning compares the origin year's count too: the kept histories' last year is nearer the
+    record's than the table's is, and the posterior carries each kept history's regime score of that
+    year (the next year's regime_last_year)."""
+    post = condition(cal, table, 2016, 30)
+    k = table.years.index(2016)
+    observed = np.log1p(cal.hindcast.record[2016].provocation_days)
+    kept = np.log1p(table.provocations[k, post.meta["rows"]])
+    assert np.median(np.abs(kept - observed)) < np.median(np.abs(np.log1p(table.provocations[k]) - observed))
+    assert post.keys[-1] == regime_key(cal)
+    np.testing.assert_array_equal(post.samples[:, -1], table.regime[k, post.meta["rows"]])
+    assert post.meta["latest"] == cal.hindcast.record[2016].provocation_days
+
+
+def test_a_regime_carried_over_years_forgets_at_the_rate_rho(cal, table):
+    """z_(T+k) = rho^k z_T + sqrt(1 - rho^2k) e: mean rho^k z, variance 1 - rho^2k (4 standard errors at
+    n = 20,000); k = 0 leaves the posterior as it is."""
+    from sim.engines.posterior import Posterior
+
+    n, rho, z = 20_000, 0.8, 1.5
+    key = regime_key(cal)
+    rho_key = key.replace("regime_last_year", "regime_persistence")
+    post = Posterior([rho_key, key], np.column_stack([np.full(n, rho), np.full(n, z)]), np.full(n, 1 / n), {})
+    assert carry_regime(post, cal, cal.hindcast.scenarios[2021], 0, np.random.default_rng(0)) is post
+    for k in (1, 3):
+        out = carry_regime(post, cal, cal.hindcast.scenarios[2021], k, np.random.default_rng(k)).samples[:, 1]
+        var = 1 - rho ** (2 * k)
+        assert abs(out.mean() - rho**k * z) < 4 * np.sqrt(var / n)
+        assert abs(out.var() / var - 1) < 4 * np.sqrt(2 / n)
 
 
 def test_a_forecast_after_the_record_reports_counts_and_probabilities(cal, table):
@@ -126,7 +153,7 @@ def test_forecasts_are_calibrated_on_data_the_model_made(cal):
     pit, inside = [], []
     for j in range(M):
         fc = forecast_year(cal, table, origin, origin + 1, samples=250, draws=100, runs_per_draw=2, seed=j,
-                           observed=stats[j])
+                           observed=stats[j], latest=int(truth.provocations[k - 1, j]))
         y, x = truth.provocations[k, j], fc.provocation_days
         low, high = np.quantile(x, [0.05, 0.95], method="inverted_cdf")
         inside.append(low <= y <= high)

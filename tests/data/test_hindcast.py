@@ -328,3 +328,46 @@ def test_years_draw_from_streams_of_their_own_and_repeat(tmp_path):
     b = simulate_years(hc, 64, seed=1, workers=1)
     assert all(np.array_equal(a[y].provocation_days, b[y].provocation_days) for y in a)
     assert not np.array_equal(a[2014].provocation_days, a[2015].provocation_days)
+
+
+def test_without_persistence_each_year_is_its_own_ensemble():
+    """Persistence 0 (the default, or given per history) reproduces the model without it: every year
+    of a history is exactly the plain ensemble of that year's scenario on the year's stream."""
+    from sim.data.hindcast import simulate_years
+    from sim.engines.draws import Stream, as_root, child
+    from sim.engines.ensemble import run_ensemble
+
+    hc = load_hindcast(SETTINGS)
+    rho0 = {"actors.north_korea.provocation.regime_persistence": np.zeros(64),
+            "actors.north_korea.provocation.regime_dispersion": np.full(64, 1.2)}
+    years = simulate_years(hc, 64, seed=2, workers=1, run_values=rho0)
+    root = as_root(2, Stream.HINDCAST)
+    for year in (2011, 2016, 2021):
+        sc = compile_scenario(hc.scenarios[year])
+        _, table, _ = run_ensemble(sc, 64, seed=child(root, Stream.YEAR, year), workers=1, per_run=True,
+                                   run_values={"actors.north_korea.provocation.regime_dispersion": np.full(64, 1.2)})
+        i = sc.actor_ids.index(hc.actor)
+        assert np.array_equal(years[year].provocation_days, table[f"provocations_{i}"])
+        assert np.array_equal(years[year].crisis_onsets, table["crisis_onsets"])
+
+
+def test_a_persistent_regime_links_each_year_to_the_one_before():
+    """Year Y's regime score is rho times year Y-1's plus fresh noise (the kernel's AR(1)), so
+    consecutive years' scores correlate at rho and so do, more weakly, their counts; with rho 0 the
+    years are independent (bounds: 4 standard errors of a correlation at n = 2,048)."""
+    from sim.data.hindcast import simulate_years
+
+    hc = load_hindcast(SETTINGS)
+    n = 2048
+    common = {"actors.north_korea.provocation.regime_dispersion": np.full(n, 1.5)}
+    linked = simulate_years(hc, n, seed=3, workers=2, run_values={
+        **common, "actors.north_korea.provocation.regime_persistence": np.full(n, 0.9)})
+    free = simulate_years(hc, n, seed=3, workers=2, run_values=common)
+    z = np.stack([linked[y].regime_score for y in YEARS])
+    r = [np.corrcoef(z[k], z[k + 1])[0, 1] for k in range(len(YEARS) - 1)]
+    assert all(abs(x - 0.9) < 4 * (1 - 0.81) / np.sqrt(n) for x in r)
+    counts = lambda ys: np.stack([ys[y].provocation_days for y in YEARS]).astype(float)
+    lag = lambda c: np.mean([np.corrcoef(c[k], c[k + 1])[0, 1] for k in range(len(YEARS) - 1)])
+    assert lag(counts(linked)) > 0.3 and abs(lag(counts(free))) < 4 / np.sqrt(n)
+    # the first year has no previous year: same regimes, same counts, linked or not
+    assert np.array_equal(linked[2011].provocation_days, free[2011].provocation_days)
