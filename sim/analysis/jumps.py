@@ -57,7 +57,7 @@ def condition_step(sc, t: int, level, threat, draws: StepDraws, regime, rung: in
     Returns the conditioned draws and -log(1 - q_i), (R, N).
     """
     N, drill, prov_rung = sc.n_actors, sc.drill_rung[t], sc.provocation_rung
-    chances = kernel.intend_chances(sc, threat, regime)
+    chances = kernel.intend_chances(sc, threat, regime, t)
     p = chances[0]
     x0 = kernel.intend(level, drill, chances, np.ones_like(p), draws.contact, prov_rung)[0]
     x1 = kernel.intend(level, drill, chances, np.zeros_like(p), draws.contact, prov_rung)[0]

@@ -10,7 +10,8 @@ operation (``tests/engines/test_run_values.py`` replays runs in the Mesa engine 
 Keys are dotted key paths of the scenario, as overrides and sweeps use them. Supported:
 
 - ``actors.ID.provocation.base_rate``, ``.kappa``, ``.spiral_cap``, ``.regime_dispersion``,
-  ``.regime_persistence``, ``.regime_last_year``, ``.contact_rate``
+  ``.regime_persistence``, ``.regime_last_year``, ``.contact_rate``, ``.drill_deterrence``,
+  ``.drill_deterrence_days`` (drills that deter: docs/model.md section 3)
 - ``actors.ID.noise``, ``actors.ID.in_kind``, ``actors.ID.decay``, ``actors.ID.grievance``
 - ``actors.ID.deterrence`` (lambda: the factor D is recomputed from it)
 - ``actors.ID.rule.PARAM`` (a parameter of the actor's rule)
@@ -39,6 +40,8 @@ ACTOR_FIELDS = {
     "provocation.regime_persistence": "regime_persistence",
     "provocation.regime_last_year": "regime_last_year",
     "provocation.contact_rate": "contact_rate",
+    "provocation.drill_deterrence": "drill_deterrence",
+    "provocation.drill_deterrence_days": "drill_deterrence_days",
     "noise": "noise",
     "in_kind": "in_kind",
     "decay": "decay",
@@ -118,7 +121,7 @@ def with_run_values(sc: CompiledScenario, values: Mapping[str, np.ndarray]) -> C
             else:
                 arr = changes.setdefault(field, np.tile(getattr(sc, field), (R, 1)))
                 arr[:, i] = v
-    out = {k: a for k, a in changes.items() if not k.startswith("drill_")}
+    out = {k: a for k, a in changes.items() if k not in PER_DRILL_DAY}  # the drills' factors follow
     drilling = (sc.drill_rung >= 0)[:, None, :]  # (T, 1, N)
     if "drill_scale" in changes:
         out["drill_scale"] = np.where(drilling, sc.drill_scale[:, None, :] * changes["drill_scale"][None, :, None], 1.0)

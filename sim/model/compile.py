@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import combinations
 
 import numpy as np
@@ -32,6 +33,10 @@ class CompiledScenario:
     not drilling), drill_scale (T, N; 1 when not drilling), drill_ambiguity (T, N; ambiguity *
     (1 - transparency)), summit_relief (T, N), backchannel (T, P; daily success probability),
     lever pairs (P, 2).
+    Drills that deter (docs/model.md section 3): drill_deterrence, drill_deterrence_days (N,), the
+    strength and e-folding time of the deterred actor's response to exercises; exercise_weight (N, N),
+    row i's shares of A* w over the actors j it is threatened by (rows sum to 1, or 0); last_drill
+    (T, N), the latest step <= t on which each actor drilled (-1: none yet).
     """
 
     name: str
@@ -75,7 +80,15 @@ class CompiledScenario:
     backchannel: np.ndarray
     rule_names: tuple[str, ...]
     rule_params: tuple[dict, ...]
+    drill_deterrence: np.ndarray
+    drill_deterrence_days: np.ndarray
+    last_drill: np.ndarray
     drill_periods: tuple[tuple[str, int, int, bool], ...] = field(default=())
+
+    @cached_property
+    def exercise_weight(self) -> np.ndarray:
+        """W (N, N): row i's shares of A* w (:func:`exercise_weights`), worked out once per scenario."""
+        return exercise_weights(self.weight)
 
     @property
     def n_actors(self) -> int:
@@ -147,6 +160,7 @@ def compile_scenario(sc: Scenario) -> CompiledScenario:
         backchannel=backchannel,
         rule_names=tuple(a.rule.name for a in actors),
         rule_params=tuple({**get_rule(a.rule.name).defaults, **a.rule.params()} for a in actors),
+        **_drill_deterrence(sc, drill_rung),
         drill_periods=tuple(sorted(periods, key=lambda p: p[1])),
     )
 
@@ -165,6 +179,15 @@ def _provocation_arrays(per_actor, K: int) -> dict[str, np.ndarray]:
                                    np.int64),
         contact_rate=per_actor(lambda a: a.provocation.contact_rate),
     )
+
+
+def _drill_deterrence(sc: Scenario, drill_rung: np.ndarray) -> dict:
+    """The compiled fields of drills that deter (docs/model.md section 3): each actor's strength and
+    e-folding time, and the latest drill day of each actor up to each step."""
+    actors = sc.actors.values()
+    return {"drill_deterrence": np.array([a.provocation.drill_deterrence for a in actors], dtype=float),
+            "drill_deterrence_days": np.array([a.provocation.drill_deterrence_days for a in actors], dtype=float),
+            "last_drill": latest_drill(drill_rung)}
 
 
 def _threat_weights(sc: Scenario, idx: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -295,3 +318,18 @@ def deterrence(lam, log_ratio):
 def _or_nan(value: float | None) -> float:
     """A value that may be unset, as a number: NaN for unset."""
     return np.nan if value is None else value
+
+
+def exercise_weights(weight: np.ndarray) -> np.ndarray:
+    """Each row of A* w (N, N) as shares that sum to 1 (a row of zeros stays zero): how much of the
+    capability-weighted coalition against actor i each actor j is. An exercise by all of i's
+    adversaries at scale 1 then shows i an exercised capability E_i = 1 (docs/model.md section 3)."""
+    total = weight.sum(axis=1, keepdims=True)
+    return np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
+
+
+def latest_drill(drill_rung: np.ndarray) -> np.ndarray:
+    """(T, N) int: the latest step s <= t on which actor j drilled (drill_rung[s, j] >= 0), -1 before
+    its first drill. Drills are fixed by the calendar, so this is worked out once per scenario."""
+    steps = np.where(drill_rung >= 0, np.arange(len(drill_rung), dtype=np.int64)[:, None], -1)
+    return np.maximum.accumulate(steps, axis=0)

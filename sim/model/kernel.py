@@ -21,19 +21,22 @@ import numpy as np
 from sim.model import loops
 from sim.model.regime import regime_multiplier, regime_score, run_regimes  # noqa: F401 (the kernel's API)
 from sim.model.arrays import any_true, columns_with_any
+from sim.model.exercise import exercise_phase, no_exercise
 from sim.model.rules import engine_function
 
 
 # 1. Intent --------------------------------------------------------------------------------------
 
 
-def hazard_probabilities(rate_provocation, rate_contact, regime, growth, cap, deterrence):
-    """Daily chances 1 - exp(-h), h = rate regime spiral D, of a provocation ([0]) and of a contact
+def hazard_probabilities(rate_provocation, rate_contact, regime, growth, cap, deterrence, exercise=None):
+    """Daily chances 1 - exp(-h), h = rate regime spiral D X, of a provocation ([0]) and of a contact
     incident ([1]): (2, R, N), with the spiral min(exp(kappa th), cap) shared by both. Rates, cap and
-    D (N,) or (R, N); regime and growth = exp(kappa th) (R, N)."""
+    D (N,) or (R, N); regime and growth = exp(kappa th) (R, N); exercise X, the drills' deterrent
+    factor (:func:`sim.model.exercise.exercise_factor`), (N,) or (R, N), or None for 1 (exactly today's hazard)."""
     out = np.empty((2, *growth.shape))
+    x = no_exercise(growth.shape[1]) if exercise is None else _rows(exercise)
     loops.hazard_exponents_into(_rows(rate_provocation), _rows(rate_contact), regime, growth, _rows(cap),
-                                _rows(deterrence), out)
+                                _rows(deterrence), x, out)
     np.expm1(out, out=out)  # NumPy's expm1: the engines' numbers are made of its last bits
     return np.negative(out, out=out)
 
@@ -213,16 +216,19 @@ def intend_phase(sc, t, level, threat, draws, regime):
     regime (R, N) is each run's multiplier on the base rates (:func:`regime_multiplier`); it scales
     the provocation and the contact hazard alike (a hostile year has more of both).
     """
-    chances = intend_chances(sc, threat, regime)
+    chances = intend_chances(sc, threat, regime, t)
     return intend(level, sc.drill_rung[t], chances, draws.provocation, draws.contact, sc.provocation_rung)
 
 
-def intend_chances(sc, threat, regime):
-    """Phase 1's daily chances of a provocation ([0]) and of a contact incident ([1]), (2, R, N), from the
-    threat before the step and the runs' regimes (:func:`hazard_probabilities` on the scenario's rates)."""
+def intend_chances(sc, threat, regime, t):
+    """Phase 1's daily chances of a provocation ([0]) and of a contact incident ([1]) on step t, (2, R, N),
+    from the threat before the step, the runs' regimes and the drills up to t (:func:`hazard_probabilities`
+    on the scenario's rates)."""
     growth = loops.spiral_exponents(_rows(sc.kappa), threat)
     np.exp(growth, out=growth)  # NumPy's exp; the spiral saturates at the cap (inf, the default: none)
-    return hazard_probabilities(sc.base_rate, sc.contact_rate, regime, growth, sc.spiral_cap, sc.deterrence)
+    return hazard_probabilities(sc.base_rate, sc.contact_rate, regime, growth, sc.spiral_cap, sc.deterrence,
+                                exercise_phase(sc, t))  # drills that deter (sim.model.exercise)
+
 
 
 def execute_phase(sc, intended, draws):

@@ -120,18 +120,45 @@ def spiral_exponents(kappa, threat):
 
 
 @jit
-def hazard_exponents_into(base_rate, contact_rate, regime, growth, cap, deterrence, out):
-    """The exponents -(rate regime spiral D) of both daily hazards, spiral = min(growth, cap), for
-    NumPy's expm1 (the chance is -expm1 of it): out[0] the provocation's, out[1] the contact
-    incident's, (2, R, N). base_rate, contact_rate, cap, deterrence (1 or R, N); regime, growth
-    = exp(kappa th) (R, N)."""
+def hazard_exponents_into(base_rate, contact_rate, regime, growth, cap, deterrence, exercise, out):
+    """The exponents -(rate regime spiral D X) of both daily hazards, spiral = min(growth, cap), X the
+    drills' deterrent factor (1: none), multiplied left to right, for NumPy's expm1 (the chance is
+    -expm1 of it): out[0] the provocation's, out[1] the contact incident's, (2, R, N). base_rate,
+    contact_rate, cap, deterrence, exercise (1 or R, N); regime, growth = exp(kappa th) (R, N)."""
     R, N = regime.shape
     for r in range(R):
-        br, cr, c, d = _row(base_rate, r), _row(contact_rate, r), _row(cap, r), _row(deterrence, r)
+        br, cr, c, d, x = _row(base_rate, r), _row(contact_rate, r), _row(cap, r), _row(deterrence, r), _row(exercise, r)
         for i in range(N):
             spiral = min(growth[r, i], c[i])
-            out[0, r, i] = -(br[i] * regime[r, i] * spiral * d[i])
-            out[1, r, i] = -(cr[i] * regime[r, i] * spiral * d[i])
+            out[0, r, i] = -(br[i] * regime[r, i] * spiral * d[i] * x[i])
+            out[1, r, i] = -(cr[i] * regime[r, i] * spiral * d[i] * x[i])
+
+
+@jit
+def exercise_fading_into(age, days, out):
+    """-(age_j / tau_i), the exponent of how far actor j's latest drill has faded for observer i, for
+    NumPy's exp. age (N,) float: days since j's latest drill day (0 on a drill day); days = tau
+    (1 or R, N); out (1 or R, N, N), row = deterred actor i."""
+    for r in range(out.shape[0]):
+        tau = _row(days, r)
+        for i in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                out[r, i, j] = -(age[j] / tau[i])
+
+
+@jit
+def exercise_exponents_into(strength, weight, scale, fading, drilled, out):
+    """-(s_i E_i), E_i = sum over j that have drilled, in order, of W_ij scale_j fading_ij: the
+    exponent of the drills' deterrent factor X = exp(-s E), for NumPy's exp. strength, scale (1 or R,
+    N); weight W (N, N); fading = exp(-age / tau) (1 or R, N, N); drilled (N,) bool; out (1 or R, N)."""
+    for r in range(out.shape[0]):
+        s, sc, f = _row(strength, r), _row(scale, r), _row(fading, r)
+        for i in range(out.shape[1]):
+            e = 0.0
+            for j in range(weight.shape[1]):
+                if drilled[j] and weight[i, j] > 0.0:
+                    e += weight[i, j] * sc[j] * f[i, j]
+            out[r, i] = -(s[i] * e)
 
 
 @jit

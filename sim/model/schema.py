@@ -78,6 +78,10 @@ class Provocation(StrictTable):
     contact_rate: NonNegative = 0.0  # daily hazard of a contact incident (fire at a contact line) at zero threat
     # the most threat can multiply both hazards (exp(kappa th) saturates here); None: no cap, as MODEL.md
     spiral_cap: Annotated[float, Field(ge=1.0)] | None = None
+    # drills aimed at this actor deter it: both hazards times exp(-drill_deterrence E), E the exercised
+    # capability of its adversaries' latest drills, fading with e-folding time drill_deterrence_days
+    drill_deterrence: NonNegative = 0.0
+    drill_deterrence_days: Annotated[float, Field(gt=0.0)] = 7.0
 
 
 class RuleSpec(BaseModel):

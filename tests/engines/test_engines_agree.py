@@ -17,7 +17,14 @@ from sim.core.stats import wilson_interval
 PATHS = ("intended", "provoked", "realised", "perceived", "misperceived", "hostile_level", "mde", "level", "threat")
 
 
+# korea_baseline with drills that deter North Korea (docs/model.md section 3): the exercise factor's path
+DETERRING = {"actors.north_korea.provocation.drill_deterrence": 0.8,
+             "actors.north_korea.provocation.drill_deterrence_days": 10.0}
+
+
 def shipped(name):
+    if name == "korea_deterring":
+        return compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml", DETERRING))
     return compile_scenario(load_scenario(SCENARIOS / f"{name}.toml"))
 
 
@@ -40,7 +47,8 @@ def _replay_rows(sc, uniforms, normals, regime, indices, perfect=False):
     return out
 
 
-@pytest.mark.parametrize("name", ["korea_baseline", pytest.param("asian_nato", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["korea_baseline", pytest.param("korea_deterring", marks=pytest.mark.slow),
+                                  pytest.param("asian_nato", marks=pytest.mark.slow)])
 def test_replayed_runs_match_the_ensemble_step_for_step(name):
     """60 runs of block 1 (so block seeding by index is exercised), chosen to cover what can happen:
     every run among the first 1,000 with a crisis or a misperception-driven escalation (up to 20 of

@@ -24,7 +24,9 @@ def _values(R: int, seed: int = 0) -> dict:
             "actors.north_korea.deterrence": rng.uniform(0, 1, R),
             "actors.south_korea.rule.threshold": rng.uniform(1, 2, R),
             "drills.*.scale_factor": rng.uniform(0.5, 2, R),
-            "drills.*.ambiguity_factor": rng.uniform(0, 1.5, R)}
+            "drills.*.ambiguity_factor": rng.uniform(0, 1.5, R),
+            "actors.north_korea.provocation.drill_deterrence": rng.uniform(0, 1.5, R),
+            "actors.north_korea.provocation.drill_deterrence_days": rng.uniform(1, 30, R)}
 
 
 def _overrides(values: dict, k: int) -> dict:

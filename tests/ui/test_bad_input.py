@@ -59,6 +59,12 @@ CASES = {
                          "actors.north_korea.provocation.regime_persistence", ["less than 1"]),
     "last year not a number": (edit("regime_dispersion = 0.7787,", 'regime_dispersion = 0.7787, regime_last_year = "high",'),
                                "actors.north_korea.provocation.regime_last_year", ["valid number"]),
+    "negative drill deterrence": (edit("spiral_cap = 24.86 }", "spiral_cap = 24.86, drill_deterrence = -0.5 }"),
+                                  "actors.north_korea.provocation.drill_deterrence",
+                                  ["greater than or equal to 0", "-0.5"]),
+    "drill deterrence that never fades": (edit("spiral_cap = 24.86 }", "spiral_cap = 24.86, drill_deterrence_days = 0.0 }"),
+                                          "actors.north_korea.provocation.drill_deterrence_days",
+                                          ["greater than 0", "0.0"]),
 }
 
 
