@@ -52,6 +52,7 @@ from sim.engines.parallel import chunks, default_workers, map_in_order
 from sim.engines.run_values import at_values
 from sim.core.errors import InputError
 from sim.engines.resolve import Resolved, resolve
+from sim.model.rules import get_rule
 from sim.core.stats import mean_interval
 
 DEFAULT_REPLICAS = 200
@@ -72,7 +73,7 @@ class Target:
 
 
 def parse_target(sc: CompiledScenario, text: str) -> Target:
-    """``crisis``, ``war``, ``nuclear`` (also ``nuclear_use``, ``top``), a rung's name, or a rung number."""
+    """``crisis``, ``war``, ``nuclear`` (also ``nuclear_use``, ``top``), a rung's name, or a rung number (0 is certain: every action is at least rung 0)."""
     word = str(text).strip().lower().replace("-", "_")
     K = sc.top_rung
     named = {"crisis": sc.crisis_rung, "war": sc.war_rung, "nuclear": K, "nuclear_use": K, "top": K}
@@ -85,43 +86,174 @@ def parse_target(sc: CompiledScenario, text: str) -> Target:
         rung = int(word)
     except ValueError:
         raise InputError(f"--rare {text}: not a target; use crisis, war, nuclear, a rung's name or a rung number "
-                         f"1..{K}") from None
+                         f"0..{K}") from None
     if rung > K:
         raise InputError(f"--rare {text}: above the ladder, whose top rung is {K} ({sc.rung_names[K]})")
-    if rung < 1:
-        raise InputError(f"--rare {text}: rung {rung} is not a rare target; use a rung number 1..{K}")
+    if rung < 0:
+        raise InputError(f"--rare {text}: rung {rung} is not a rung; use a rung number 0..{K}")
     return Target(str(rung), rung)
 
 
-def highest_reachable(sc: CompiledScenario) -> int:
-    """The highest rung any actor's realised action can ever reach: an upper bound from the scenario.
+BUILTIN_RULES = ("graduated", "restraint", "tit_for_tat", "massive_retaliation")  # monotone in q: read at its bound
+HOSTILE_UNBOUNDED = 1e9  # q when readings have noise: as large as it gets
 
-    An actor's intent is at most the highest of its ceiling, its drill rungs and (when it provokes)
-    its provocation rung; an accident adds one rung where that rung's accident rate is above 0; an
-    exchange of fire (where the scenario has one) realises the crisis rung.
+
+@dataclass(frozen=True)
+class Reach:
+    """Upper bounds, per actor (N,), from the scenario alone: the highest posture its decisions can take,
+    its highest intent, and its highest realised action; ``why`` says, per actor, what bounds them."""
+
+    posture: np.ndarray
+    intent: np.ndarray
+    realised: np.ndarray
+    why: list[str]
+
+    @property
+    def top(self) -> int:
+        return int(self.realised.max())
+
+
+def reach(sc: CompiledScenario) -> Reach:
+    """What a scenario can reach at all: a fixed point of upper bounds over the step's mechanisms.
+
+    Per actor i, starting from its baseline: its posture P_i is at most its ceiling, and above its
+    baseline only if its rule can climb: with noise in its readings (or a rule not built in) we assume
+    it can climb to its ceiling; with exact readings the hostile level it answers is at most
+    max over engaged j of (R_j + bias_ij + drill ambiguity_j), 0 when engaged with nobody, and a built-in
+    rule (monotone in q) is iterated from the baseline at that q. Its intent X_i = max(P_i, its drill
+    rungs, its provocation rung when a provocation or contact hazard is on: rate > 0 and spiral cap > 0).
+    Its realised action R_i = X_i + 1 when the accident rate at X_i is above 0 (a lower intent lifted
+    by one rung stays at or below X_i), and at least the crisis rung when it fires at a contact line and an
+    actor engaged with it answers in kind, or it answers one. Repeated until nothing rises (bounds only
+    rise, up to the top rung). Deterrence never blocks for good (D_i > 0), so it bounds nothing.
     """
-    K = sc.top_rung
-    best = 0
-    for i in range(sc.n_actors):
-        intent = max(int(sc.ceiling[i]), int(sc.baseline[i]), int(sc.drill_rung[:, i].max(initial=-1)))
-        rates = [getattr(sc, name, None) for name in ("base_rate", "contact_rate")]
-        if any(r is not None and r[i] > 0 for r in rates):
-            intent = max(intent, int(sc.provocation_rung[i]))
-        best = max(best, min(K, intent + 1) if sc.accident[intent] > 0 else intent)
-    in_kind, contact = getattr(sc, "in_kind", None), getattr(sc, "contact_rate", None)
-    if in_kind is not None and contact is not None and np.any(in_kind > 0) and np.any(contact > 0):
-        best = max(best, sc.crisis_rung)
-    return best
+    N, K, C = sc.n_actors, sc.top_rung, sc.crisis_rung
+    base, ceil = sc.baseline.astype(int), sc.ceiling.astype(int)
+    acc = np.asarray(sc.accident, dtype=float)
+    cap_on = np.asarray(sc.spiral_cap, dtype=float) > 0
+    provokes = (np.asarray(sc.base_rate) > 0) & cap_on
+    contacts = (np.asarray(sc.contact_rate) > 0) & cap_on
+    drill = np.asarray(sc.drill_rung).max(axis=0, initial=-1) if np.size(sc.drill_rung) else np.full(N, -1)
+    amb = np.asarray(sc.drill_ambiguity).max(axis=0, initial=0.0) if np.size(sc.drill_ambiguity) else np.zeros(N)
+    engaged = np.asarray(sc.engaged, dtype=bool)
+    answers = engaged & (np.asarray(sc.in_kind) > 0)[:, None]  # row j answers column i's contact incidents
+    fire = np.zeros(N, dtype=bool)
+    fire |= contacts & answers.any(axis=0)  # fires at a contact line and is answered
+    fire |= (answers & contacts[None, :]).any(axis=1)  # answers one
+    posture = base.copy()
+    while True:
+        intent = np.maximum.reduce([posture, drill, np.where(provokes | contacts, sc.provocation_rung, -1)])
+        realised = np.minimum(intent + (acc[intent] > 0), K)
+        realised = np.where(fire, np.maximum(realised, C), realised)
+        new = np.array([_highest_posture(sc, i, base[i], ceil[i], _hostile_bound(sc, i, engaged, realised, amb))
+                        for i in range(N)])
+        if np.array_equal(new, posture):
+            break
+        posture = np.maximum(posture, new)
+    why = [_why(sc, i, posture, intent, realised, provokes, contacts, fire, engaged) for i in range(N)]
+    return Reach(posture, intent, realised, why)
+
+
+def _hostile_bound(sc, i, engaged, realised, amb) -> float:
+    """The highest hostile level actor i can read: unbounded with noise, 0 engaged with nobody, else the
+    engaged actors' highest realised rung plus its bias and their drills' ambiguity."""
+    if not engaged[i].any():
+        return 0.0
+    if np.asarray(sc.noise)[i] > 0:
+        return HOSTILE_UNBOUNDED
+    js = np.flatnonzero(engaged[i])
+    return float(np.max(realised[js] + np.asarray(sc.bias)[i, js] + amb[js]))
+
+
+def _highest_posture(sc, i, b, u, q) -> int:
+    """The highest posture actor i's rule can take answering hostile levels up to q: its ceiling for a rule
+    not built in, else the built-in rule iterated from its baseline at q (every uniform draw)."""
+    if u <= b:
+        return b
+    if sc.rule_names[i] not in BUILTIN_RULES:
+        return u
+    func = get_rule(sc.rule_names[i]).function
+    params = {k: np.full(3, float(np.asarray(v).max())) for k, v in sc.rule_params[i].items()}
+    U = np.array([0.0, 0.5, 1.0 - 1e-12])
+    top = b
+    while True:
+        rungs = [int(np.max(func(np.full(3, l), np.full(3, q), np.full(3, q), np.full(3, b), np.full(3, u), U,
+                                 **params))) for l in range(b, top + 1)]
+        new = max(top, *rungs)
+        if new == top:
+            return top
+        top = new
+
+
+def _why(sc, i, posture, intent, realised, provokes, contacts, fire, engaged) -> str:
+    """What bounds actor i's realised action, in words."""
+    name = sc.actor_ids[i]
+    parts = [f"decides at most rung {posture[i]}" + (f" (its ceiling)" if posture[i] == sc.ceiling[i] else
+                                                    " (its rule cannot climb further on what it can read)"
+                                                    if engaged[i].any() else " (engaged with nobody)")]
+    if provokes[i] or contacts[i]:
+        parts.append(f"provokes at rung {int(sc.provocation_rung[i])}")
+    else:
+        parts.append("never provokes (rates 0)")
+    parts.append(f"accident rate at rung {intent[i]} is {sc.accident[intent[i]]:g}")
+    if fire[i]:
+        parts.append(f"exchanges of fire reach rung {sc.crisis_rung}")
+    return f"{name} {', '.join(parts)}: at most rung {realised[i]}"
+
+
+def highest_reachable(sc: CompiledScenario) -> int:
+    """The highest rung any actor's realised action can ever reach (:func:`reach`)."""
+    return reach(sc).top
+
+
+def certain(sc: CompiledScenario, rung: int) -> str | None:
+    """Why every run reaches ``rung`` at once, or None: an actor's baseline at or above it (its intent,
+    so its realised action, is at least its posture, never below its baseline), or a drill at or
+    above it on a day within the horizon (the drill rung is part of the intent)."""
+    if rung <= 0:
+        return "every realised action is at least rung 0"
+    for i in np.flatnonzero(sc.baseline >= rung):
+        return f"{sc.actor_ids[i]} starts at or above rung {rung} (its baseline {int(sc.baseline[i])})"
+    drill = np.asarray(sc.drill_rung)[:sc.horizon]
+    days, actors = np.nonzero(drill >= rung)
+    if days.size:
+        t, i = int(days[0]), int(actors[0])
+        return f"{sc.actor_ids[i]} drills at rung {int(drill[t, i])} on day {t}, within the horizon"
+    return None
+
+
+def unreachable(sc: CompiledScenario, target: Target) -> str | None:
+    """One line saying why no run can ever reach the target (:func:`reach`), or None if one might."""
+    r = reach(sc)
+    if target.rung <= r.top or certain(sc, target.rung):
+        return None
+    return (f"--rare {target.name}: rung {target.rung} ({sc.rung_names[target.rung]}) cannot be reached in this "
+            f"scenario, whose highest possible realised action is rung {r.top} ({sc.rung_names[r.top]}): "
+            + "; ".join(r.why))
+
+
+def widest(sc: CompiledScenario, resolved: Resolved | None) -> CompiledScenario:
+    """The scenario to check reachability on: with per-run values (posterior draws), each key at its
+    largest drawn value (rates, noise, in_kind and drill factors only open ways up as they grow)."""
+    values = resolved.run_values if resolved is not None else None
+    return at_values(sc, {k: float(np.max(v)) for k, v in values.items()}) if values else sc
 
 
 def check_rare(sc: CompiledScenario, targets, replicas: int, repetitions: int) -> list[Target]:
-    """Parse the targets and check the counts; one InputError line per problem, before anything runs."""
+    """Parse the targets and check the counts; one InputError line per problem, before anything runs:
+    a target that is not a rung or above the ladder, a target the scenario cannot reach (:func:`reach`:
+    every way to it switched off), fewer than 2 replicas, fewer than 1 repetition."""
     problems, parsed = [], []
     for text in targets:
         try:
-            parsed.append(parse_target(sc, text))
+            target = parse_target(sc, text)
         except InputError as exc:
             problems.extend(exc.problems)
+            continue
+        why = unreachable(sc, target)
+        if why:
+            problems.append(why)
+        parsed.append(target)
     if not isinstance(replicas, (int, np.integer)) or replicas < 2:
         problems.append(f"--replicas {replicas}: AMS needs at least 2 replicas")
     if not isinstance(repetitions, (int, np.integer)) or repetitions < 1:
@@ -136,7 +268,7 @@ def check_rare(sc: CompiledScenario, targets, replicas: int, repetitions: int) -
 
 @dataclass
 class RareResult:
-    """AMS repetitions for one target, or the reason none were needed (``decided``: 0 or 1)."""
+    """AMS repetitions for one target, or the reason none were needed (``decided``: 1, a certain target)."""
 
     scenario: CompiledScenario
     target: Target
@@ -145,7 +277,7 @@ class RareResult:
     replicas: int
     kill: int  # k: the level is the k-th smallest score
     repetitions: list[Repetition] = field(default_factory=list)
-    decided: float | None = None  # 0 (unreachable) or 1 (every run starts there): no repetitions run
+    decided: float | None = None  # 1 (certain: :func:`certain`): no repetitions run
     reason: str | None = None
     resolved: Resolved | None = None  # with per-repetition values: repetition j takes run j's (one draw each)
     jumps: Jumps | None = None  # the last jump into the target by conditional Monte Carlo, with its cap
@@ -166,29 +298,24 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
     number. With ``resolved`` (:func:`resolve_rare`: one posterior draw per repetition) repetition j
     runs at draw j's values: each repetition's estimate is unbiased for its draw's probability, so
     their mean is unbiased for the probability averaged over the posterior, and the t interval over
-    the repetitions (independent draws) holds the parameters' uncertainty with the splitting's error. An unreachable target (above every actor's highest possible realised rung) gives 0, and
-    a target every run starts at gives 1, at once and with the reason. ``jumps`` (where an accident or
+    the repetitions (independent draws) holds the parameters' uncertainty with the splitting's error. A
+    target the scenario cannot reach is an InputError (:func:`check_rare`), and a certain one
+    (:func:`certain`) gives 1 at once, with the reason. ``jumps`` (where an accident or
     a provocation can jump into the target) steps replicas as if that jump did not happen and counts
     its chance instead (:mod:`sim.analysis.jumps`), with the cap set by a pilot of ``replicas`` runs.
     """
     if not isinstance(target, Target):
         target = parse_target(sc, str(target))
-    check_rare(sc, [target.name], replicas, repetitions)
+    check_rare(widest(sc, resolved), [target.name], replicas, repetitions)
     if score not in SCORES:
         raise InputError(f"score {score!r}: use one of {', '.join(SCORES)}")
     k = min(replicas - 1, max(1, round(kill_fraction * replicas)))
     if resolved is not None and resolved.runs != repetitions:
         raise ValueError(f"resolved holds {resolved.runs} draws for {repetitions} repetitions")
     out = RareResult(sc, target, seed, score, replicas, k, resolved=resolved)
-    top = highest_reachable(sc)
-    if target.rung > top:
-        out.decided, out.reason = 0.0, (
-            f"unreachable: no actor's realised action can reach rung {target.rung} ({sc.rung_names[target.rung]}); "
-            f"the highest possible is rung {top} ({sc.rung_names[top]}), from the actors' ceilings, drill and "
-            f"provocation rungs, and one rung more by accident where that rung's accident rate is above 0")
-        return out
-    if int(sc.baseline.max()) >= target.rung:
-        out.decided, out.reason = 1.0, f"every run starts at or above rung {target.rung} (an actor's baseline)"
+    why = certain(sc, target.rung)
+    if why:
+        out.decided, out.reason = 1.0, f"certain: {why}"
         return out
     if jumps and has_jumps(sc, target.rung):
         pilot = pilot_hazards(sc, target.rung, child(rare_root(seed), Stream.PILOT), replicas, score, Jumps(target.rung))
