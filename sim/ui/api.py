@@ -147,7 +147,10 @@ def _rare_targets(resolved: Resolved, rare, replicas, repetitions, score) -> lis
         return []
     targets = check_rare(widest(resolved.compiled, resolved), list(rare), DEFAULT_REPLICAS if replicas is None else replicas,
                          DEFAULT_REPETITIONS if repetitions is None else repetitions)
-    return list({t.name: t for t in targets}.values())  # "war" and "5" are one target
+    first = {}
+    for t in targets:  # "war" and "5" are one target: the first name given stays
+        first.setdefault(t.rung, t)
+    return list(first.values())
 
 
 # ---------------------------------------------------------------- sweeps and comparisons

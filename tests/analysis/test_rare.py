@@ -311,6 +311,11 @@ def test_a_certain_target_says_so_exits_0_and_runs_nothing(tmp_path, capsys, tar
     assert not captured.err
 
 
+def test_one_rung_asked_by_two_names_is_one_target(tmp_path, capsys):
+    assert main(["run", str(SCENARIOS / "korea_baseline.toml"), "--out", str(tmp_path / "o"), "--rare", "1", "--rare", "hostile rhetoric"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("flags, words", [
     (["--rare", "9"], ["above the ladder", "top rung is 6"]),
     (["--rare", "armageddon"], ["not a target"]),
