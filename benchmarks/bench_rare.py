@@ -2,6 +2,7 @@
 
     python benchmarks/bench_rare.py            # chains at 1e-4 .. 1e-10, 1e-8 to 10%, then korea_baseline
     python benchmarks/bench_rare.py --quick    # one repeat, no korea_baseline part
+    python benchmarks/bench_rare.py --korea-only
 
 Part 1, a two-actor chain of tests/analysis/test_rare_jumps.py (both provoke at rung 2 and climb, accidents at
 rung 2 of 1%, and at rung 3 the accident rate into the crisis set so that P is 1e-4, 1e-6, 1e-8 and
@@ -14,9 +15,11 @@ the wall time, and the gain over crude Monte Carlo at equal wall time,
 crude Monte Carlo timed on the same chain with the ensemble engine. Then P about 1e-8 at 10% relative
 error: repetitions in batches until the t interval's relative error is 10%, and the wall time it took.
 
-Part 2, scenarios/korea_baseline.toml at its point values (no posterior), P(war) and P(nuclear use):
-medians over the repeats of the estimate, the relative error, the time, and the gain over crude Monte
-Carlo for the same relative error.
+Part 2, scenarios/korea_baseline.toml at its point values (no posterior), P(war) and P(nuclear use) with
+120 repetitions of 200 replicas (about 10% relative error): medians over the repeats of the estimate, its
+interval, the relative error, the wall time, the seconds crude Monte Carlo would need for the same
+relative error (timed in the same run, without the perfect-perception twins P(war) does not need), and
+their ratio, the gain.
 """
 
 from __future__ import annotations
@@ -104,21 +107,31 @@ def part_chains(args, workers):
 
 
 def part_korea(args, workers):
+    """korea_baseline at point values: P(war) and P(nuclear use) with --korea-repetitions x --korea-replicas
+    (enough for about 10% relative error), against crude Monte Carlo of the same runs without their
+    perfect-perception twins (which P(war) does not need), timed in this run on the same workers."""
     sc = compile_scenario(load_scenario(ROOT / "scenarios" / "korea_baseline.toml"))  # point values
-    t_run = crude_seconds_per_run(sc, 8192, workers)
+    simulate(sc, 1024, seed=99, workers=workers, per_run=False, twins=False)  # warm: compiled rules, the pool
+    t0 = time.perf_counter()
+    crude = simulate(sc, args.korea_crude_runs, seed=100, workers=workers, per_run=False, twins=False)
+    t_run = (time.perf_counter() - t0) / args.korea_crude_runs
+    p_crude = crude.totals.war / args.korea_crude_runs
     print(f"\nPart 2: korea_baseline at point values, {args.korea_repetitions} x {args.korea_replicas} replicas, "
-          f"medians of {args.repeat}; crude Monte Carlo {t_run * 1e3:.2f} ms a run")
-    for target in ("war", "nuclear"):
+          f"{workers} workers, medians of {args.korea_repeat}; crude Monte Carlo (no twins) {t_run * 1e3:.3f} ms a run, "
+          f"P(war) {p_crude:.3g} from {args.korea_crude_runs:,} runs")
+    print(f"{'target':>14}{'estimate':>11}{'95% interval':>24}{'rel.err':>9}{'seconds':>9}{'crude s, same err':>19}"
+          f"{'gain (time)':>13}")
+    for target, label in (("war", "P(war)"), ("nuclear", "P(nuclear use)")):
         out = []
-        for i in range(args.repeat):
+        for i in range(args.korea_repeat):
             s, est, seconds = timed_estimate(sc, target, args, workers, 7 + i, args.korea_replicas,
                                              args.korea_repetitions)
             p, rel = s["estimate"], s["relative_error"]
-            crude = (1 - p) / (p * rel**2)  # runs for the same relative error
-            out.append((p, rel, seconds, crude * t_run / seconds, s["ci_low"], s["ci_high"]))
-        p, rel, seconds, gain, lo, hi = np.median(out, axis=0)
-        print(f"  P({target}): {p:.3g} [{lo:.3g}, {hi:.3g}], relative error {rel:.0%}, {seconds:.1f} s; gain over crude "
-              f"Monte Carlo at that error {gain:.3g} in time", flush=True)
+            crude_s = (1 - p) / (p * rel**2) * t_run  # crude runs for the same relative error, timed
+            out.append((p, s["ci_low"], s["ci_high"], rel, seconds, crude_s, crude_s / seconds))
+        p, lo, hi, rel, seconds, crude_s, gain = np.median(out, axis=0)
+        print(f"{label:>14}{p:11.3g}   [{lo:9.3g}, {hi:9.3g}]{rel:9.1%}{seconds:9.1f}{crude_s:19.1f}{gain:13.3g}",
+              flush=True)
 
 
 def main():
@@ -130,12 +143,16 @@ def main():
     ap.add_argument("--repetitions", type=int, default=40, help="AMS repetitions per estimate (part 1)")
     ap.add_argument("--crude-runs", type=int, default=32_768)
     ap.add_argument("--korea-replicas", type=int, default=200)
-    ap.add_argument("--korea-repetitions", type=int, default=20)
+    ap.add_argument("--korea-repetitions", type=int, default=120, help="about 10%% relative error on korea_baseline")
+    ap.add_argument("--korea-repeat", type=int, default=3, help="estimates per korea_baseline figure")
+    ap.add_argument("--korea-crude-runs", type=int, default=65_536)
+    ap.add_argument("--korea-only", action="store_true", help="skip the chains")
     args = ap.parse_args()
     if args.quick:
         args.repeat, args.crude_runs = 1, 16_384
     workers = args.workers or default_workers()
-    part_chains(args, workers)
+    if not args.korea_only:
+        part_chains(args, workers)
     if not args.quick:
         part_korea(args, workers)
 

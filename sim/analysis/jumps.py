@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.engines.draws import StepDraws
+from sim.engines.run_values import select_rows
 from sim.model import kernel
 
 SPAN = 1e3  # the hazard part of the score spans Lambda from cap / SPAN to cap on a log scale
@@ -55,7 +56,36 @@ def condition_step(sc, t: int, level, threat, draws: StepDraws, regime, rung: in
     accident uniform into [c, 1)). An actor whose intent is at the rung without a provocation
     (c(x0) = 1) reaches it whatever happens: a hit counted as such, with no hazard.
     Returns the conditioned draws and -log(1 - q_i), (R, N).
+
+    Only rows where some actor could jump are computed (:func:`could_jump`); elsewhere every q_i is 0,
+    the draws are the step's own and the hazard 0, which is what the computation gives there too.
     """
+    some = could_jump(sc, t, level, rung)
+    if not some.any():
+        return draws, np.zeros(level.shape)
+    if some.all():
+        return _condition_rows(sc, t, level, threat, draws, regime, rung)
+    idx = np.flatnonzero(some)
+    part, hazard_part = _condition_rows(select_rows(sc, idx), t, level[idx], threat[idx],
+                                        StepDraws(draws.uniforms[idx], draws.normals[idx], draws.n_actors),
+                                        regime[idx], rung)
+    uniforms = draws.uniforms.copy()
+    uniforms[idx] = part.uniforms
+    hazard = np.zeros(level.shape)
+    hazard[idx] = hazard_part
+    return StepDraws(uniforms, draws.normals, draws.n_actors), hazard
+
+
+def could_jump(sc, t: int, level, rung: int):
+    """Rows (R,) where some actor's intent could reach ``rung``, or its rung below where an accident
+    lifts it: the intent is at most max(posture, drill rung, provocation rung)."""
+    most = np.maximum(np.maximum(level, sc.drill_rung[t]), sc.provocation_rung)
+    reach = np.where(most >= rung - 1, most + (sc.accident[np.minimum(most, sc.top_rung)] > 0), most)
+    return (reach >= rung).any(axis=1)
+
+
+def _condition_rows(sc, t: int, level, threat, draws: StepDraws, regime, rung: int):
+    """:func:`condition_step` on rows where a jump may happen."""
     N, drill, prov_rung = sc.n_actors, sc.drill_rung[t], sc.provocation_rung
     chances = kernel.intend_chances(sc, threat, regime, t)
     p = chances[0]

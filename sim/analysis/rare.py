@@ -52,6 +52,7 @@ from sim.engines.parallel import chunks, default_workers, map_in_order
 from sim.engines.run_values import at_values
 from sim.core.errors import InputError
 from sim.engines.resolve import Resolved, resolve
+from sim.analysis.reach import Reach, certain, highest_reachable, reach  # noqa: F401 (rare.reach, rare.certain)
 from sim.core.stats import mean_interval
 
 DEFAULT_REPLICAS = 200
@@ -72,7 +73,7 @@ class Target:
 
 
 def parse_target(sc: CompiledScenario, text: str) -> Target:
-    """``crisis``, ``war``, ``nuclear`` (also ``nuclear_use``, ``top``), a rung's name, or a rung number."""
+    """``crisis``, ``war``, ``nuclear`` (also ``nuclear_use``, ``top``), a rung's name, or a rung number (0 is certain: every action is at least rung 0)."""
     word = str(text).strip().lower().replace("-", "_")
     K = sc.top_rung
     named = {"crisis": sc.crisis_rung, "war": sc.war_rung, "nuclear": K, "nuclear_use": K, "top": K}
@@ -85,43 +86,46 @@ def parse_target(sc: CompiledScenario, text: str) -> Target:
         rung = int(word)
     except ValueError:
         raise InputError(f"--rare {text}: not a target; use crisis, war, nuclear, a rung's name or a rung number "
-                         f"1..{K}") from None
+                         f"0..{K}") from None
     if rung > K:
         raise InputError(f"--rare {text}: above the ladder, whose top rung is {K} ({sc.rung_names[K]})")
-    if rung < 1:
-        raise InputError(f"--rare {text}: rung {rung} is not a rare target; use a rung number 1..{K}")
+    if rung < 0:
+        raise InputError(f"--rare {text}: rung {rung} is not a rung; use a rung number 0..{K}")
     return Target(str(rung), rung)
 
 
-def highest_reachable(sc: CompiledScenario) -> int:
-    """The highest rung any actor's realised action can ever reach: an upper bound from the scenario.
+def unreachable(sc: CompiledScenario, target: Target) -> str | None:
+    """One line saying why no run can ever reach the target (:func:`reach`), or None if one might."""
+    r = reach(sc)
+    if target.rung <= r.top or certain(sc, target.rung):
+        return None
+    return (f"--rare {target.name}: rung {target.rung} ({sc.rung_names[target.rung]}) cannot be reached in this "
+            f"scenario, whose highest possible realised action is rung {r.top} ({sc.rung_names[r.top]}): "
+            + "; ".join(r.why))
 
-    An actor's intent is at most the highest of its ceiling, its drill rungs and (when it provokes)
-    its provocation rung; an accident adds one rung where that rung's accident rate is above 0; an
-    exchange of fire (where the scenario has one) realises the crisis rung.
-    """
-    K = sc.top_rung
-    best = 0
-    for i in range(sc.n_actors):
-        intent = max(int(sc.ceiling[i]), int(sc.baseline[i]), int(sc.drill_rung[:, i].max(initial=-1)))
-        rates = [getattr(sc, name, None) for name in ("base_rate", "contact_rate")]
-        if any(r is not None and r[i] > 0 for r in rates):
-            intent = max(intent, int(sc.provocation_rung[i]))
-        best = max(best, min(K, intent + 1) if sc.accident[intent] > 0 else intent)
-    in_kind, contact = getattr(sc, "in_kind", None), getattr(sc, "contact_rate", None)
-    if in_kind is not None and contact is not None and np.any(in_kind > 0) and np.any(contact > 0):
-        best = max(best, sc.crisis_rung)
-    return best
+
+def widest(sc: CompiledScenario, resolved: Resolved | None) -> CompiledScenario:
+    """The scenario to check reachability on: with per-run values (posterior draws), each key at its
+    largest drawn value (rates, noise, in_kind and drill factors only open ways up as they grow)."""
+    values = resolved.run_values if resolved is not None else None
+    return at_values(sc, {k: float(np.max(v)) for k, v in values.items()}) if values else sc
 
 
 def check_rare(sc: CompiledScenario, targets, replicas: int, repetitions: int) -> list[Target]:
-    """Parse the targets and check the counts; one InputError line per problem, before anything runs."""
+    """Parse the targets and check the counts; one InputError line per problem, before anything runs:
+    a target that is not a rung or above the ladder, a target the scenario cannot reach (:func:`reach`:
+    every way to it switched off), fewer than 2 replicas, fewer than 1 repetition."""
     problems, parsed = [], []
     for text in targets:
         try:
-            parsed.append(parse_target(sc, text))
+            target = parse_target(sc, text)
         except InputError as exc:
             problems.extend(exc.problems)
+            continue
+        why = unreachable(sc, target)
+        if why:
+            problems.append(why)
+        parsed.append(target)
     if not isinstance(replicas, (int, np.integer)) or replicas < 2:
         problems.append(f"--replicas {replicas}: AMS needs at least 2 replicas")
     if not isinstance(repetitions, (int, np.integer)) or repetitions < 1:
@@ -136,7 +140,7 @@ def check_rare(sc: CompiledScenario, targets, replicas: int, repetitions: int) -
 
 @dataclass
 class RareResult:
-    """AMS repetitions for one target, or the reason none were needed (``decided``: 0 or 1)."""
+    """AMS repetitions for one target, or the reason none were needed (``decided``: 1, a certain target)."""
 
     scenario: CompiledScenario
     target: Target
@@ -145,7 +149,7 @@ class RareResult:
     replicas: int
     kill: int  # k: the level is the k-th smallest score
     repetitions: list[Repetition] = field(default_factory=list)
-    decided: float | None = None  # 0 (unreachable) or 1 (every run starts there): no repetitions run
+    decided: float | None = None  # 1 (certain: :func:`certain`): no repetitions run
     reason: str | None = None
     resolved: Resolved | None = None  # with per-repetition values: repetition j takes run j's (one draw each)
     jumps: Jumps | None = None  # the last jump into the target by conditional Monte Carlo, with its cap
@@ -166,29 +170,24 @@ def estimate_rare(sc: CompiledScenario, target: Target | str | int, *, replicas:
     number. With ``resolved`` (:func:`resolve_rare`: one posterior draw per repetition) repetition j
     runs at draw j's values: each repetition's estimate is unbiased for its draw's probability, so
     their mean is unbiased for the probability averaged over the posterior, and the t interval over
-    the repetitions (independent draws) holds the parameters' uncertainty with the splitting's error. An unreachable target (above every actor's highest possible realised rung) gives 0, and
-    a target every run starts at gives 1, at once and with the reason. ``jumps`` (where an accident or
+    the repetitions (independent draws) holds the parameters' uncertainty with the splitting's error. A
+    target the scenario cannot reach is an InputError (:func:`check_rare`), and a certain one
+    (:func:`certain`) gives 1 at once, with the reason. ``jumps`` (where an accident or
     a provocation can jump into the target) steps replicas as if that jump did not happen and counts
     its chance instead (:mod:`sim.analysis.jumps`), with the cap set by a pilot of ``replicas`` runs.
     """
     if not isinstance(target, Target):
         target = parse_target(sc, str(target))
-    check_rare(sc, [target.name], replicas, repetitions)
+    check_rare(widest(sc, resolved), [target.name], replicas, repetitions)
     if score not in SCORES:
         raise InputError(f"score {score!r}: use one of {', '.join(SCORES)}")
     k = min(replicas - 1, max(1, round(kill_fraction * replicas)))
     if resolved is not None and resolved.runs != repetitions:
         raise ValueError(f"resolved holds {resolved.runs} draws for {repetitions} repetitions")
     out = RareResult(sc, target, seed, score, replicas, k, resolved=resolved)
-    top = highest_reachable(sc)
-    if target.rung > top:
-        out.decided, out.reason = 0.0, (
-            f"unreachable: no actor's realised action can reach rung {target.rung} ({sc.rung_names[target.rung]}); "
-            f"the highest possible is rung {top} ({sc.rung_names[top]}), from the actors' ceilings, drill and "
-            f"provocation rungs, and one rung more by accident where that rung's accident rate is above 0")
-        return out
-    if int(sc.baseline.max()) >= target.rung:
-        out.decided, out.reason = 1.0, f"every run starts at or above rung {target.rung} (an actor's baseline)"
+    why = certain(sc, target.rung)
+    if why:
+        out.decided, out.reason = 1.0, f"certain: {why}"
         return out
     if jumps and has_jumps(sc, target.rung):
         pilot = pilot_hazards(sc, target.rung, child(rare_root(seed), Stream.PILOT), replicas, score, Jumps(target.rung))

@@ -23,7 +23,7 @@ CHUNK = 32
 """Steps of draws per chunk of a replica's stream: each chunk is one ``fill_step`` of (CHUNK, ...)."""
 
 MAX_ITERATIONS = 20_000  # a guard against a score that creeps up forever; never reached in practice
-BATCH_ROWS = 4096  # replicas of several repetitions stepped side by side in one process
+BATCH_ROWS = 16384  # replicas of several repetitions stepped side by side in one process (about 30 kB of path each)
 
 
 # Scores ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sim.analysis.experiment import Experiment, load_experiment
 from sim.analysis.levers import LeverRanking, check_lever_experiment, rank_levers, write_ranking
 from sim.analysis.over import compare_over
 from sim.analysis.sweep import SweepReport, format_points, load_sweep, run_sweep
-from sim.analysis.rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, check_rare, estimate_rare, resolve_rare, summarise_rare
+from sim.analysis.rare import DEFAULT_REPETITIONS, DEFAULT_REPLICAS, certain, check_rare, widest, estimate_rare, resolve_rare, summarise_rare
 from sim.core.errors import InputError
 from sim.core.files import replace_dir
 from sim.engines.draws import Seed
@@ -39,13 +39,16 @@ class RunResult:
     (``summary.json``'s numbers, the rare outcomes' included) and, once saved, where it went."""
 
     resolved: Resolved
-    ensemble: EnsembleResult
+    ensemble: EnsembleResult | None  # None: every --rare target was certain, so nothing ran
     summary: dict
     written: dict = field(default_factory=dict)  # once saved: the files written (key -> path or paths)
     saved_to: Path | None = None  # once saved: the results directory
 
     def table(self) -> str:
-        """The table `escsim run` prints."""
+        """The table `escsim run` prints (with nothing run: one line per certain target)."""
+        if self.ensemble is None:
+            return "\n".join(f"P({r['rung_name']}) = 1: {r['reason']}; nothing was run"
+                              for r in self.summary["rare"].values())
         return format_table(self.summary)
 
     def __str__(self) -> str:
@@ -99,7 +102,9 @@ def run(scenario, *, runs: int | None = None, seed: Seed = 0, posterior="scenari
     key path -> value) as ``--set``, the seed, and ``runs`` (default 640 draws x the scenario's runs per
     draw with a posterior, else 10,000). Each run has its perfect-perception twin. ``rare`` names
     outcomes (``"war"``, ``"nuclear"``, a rung) also estimated by adaptive multilevel splitting with
-    ``replicas`` x ``repetitions``, one posterior draw per repetition. With ``save``, the results
+    ``replicas`` x ``repetitions``, one posterior draw per repetition; when every target is certain
+    (:func:`sim.analysis.rare.certain`) nothing runs and nothing is saved: the result has no ensemble and
+    its summary only ``rare``. With ``save``, the results
     directory ``out`` (default: :meth:`RunResult.save`'s) is checked before anything runs and written
     after (``runs_table``, ``figures``, ``command`` as :meth:`RunResult.save` takes them). Every input
     error is an :class:`InputError` before any run.
@@ -110,6 +115,11 @@ def run(scenario, *, runs: int | None = None, seed: Seed = 0, posterior="scenari
     if save:
         out = RunResult(resolved, None, {})._out(out)
     targets = _rare_targets(resolved, rare, replicas, repetitions, score)
+    if targets and all(certain(resolved.compiled, t.rung) for t in targets):  # said so; nothing to run or write
+        return RunResult(resolved, None, {"rare": {t.name: summarise_rare(estimate_rare(
+            resolved.compiled, t, replicas=DEFAULT_REPLICAS if replicas is None else replicas,
+            repetitions=DEFAULT_REPETITIONS if repetitions is None else repetitions, seed=seed))
+            for t in targets}})
     ensemble = simulate_resolved(resolved, workers=workers, per_run=keeps_runs_table(runs_table, resolved.runs),
                                  progress=progress)
     summary = summarise(ensemble)
@@ -135,9 +145,12 @@ def _rare_targets(resolved: Resolved, rare, replicas, repetitions, score) -> lis
         if score != "progress":
             raise InputError("--score sets up --rare TARGET; give a target (crisis, war, nuclear)")
         return []
-    targets = check_rare(resolved.compiled, list(rare), DEFAULT_REPLICAS if replicas is None else replicas,
+    targets = check_rare(widest(resolved.compiled, resolved), list(rare), DEFAULT_REPLICAS if replicas is None else replicas,
                          DEFAULT_REPETITIONS if repetitions is None else repetitions)
-    return list({t.name: t for t in targets}.values())  # "war" and "5" are one target
+    first = {}
+    for t in targets:  # "war" and "5" are one target: the first name given stays
+        first.setdefault(t.rung, t)
+    return list(first.values())
 
 
 # ---------------------------------------------------------------- sweeps and comparisons

@@ -82,6 +82,8 @@ def _run(args) -> int:
         print(json.dumps(result.summary, indent=2))
         return 0
     print(result.table())
+    if result.ensemble is None:  # every --rare target certain: said so, nothing run or written
+        return 0
     names = [p.name for value in result.written.values() for p in (value if isinstance(value, list) else [value])]
     print(f"results in {result.saved_to}: " + ", ".join(names))
     return 0

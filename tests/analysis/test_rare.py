@@ -1,5 +1,5 @@
 """Rare outcomes by adaptive multilevel splitting (sim/analysis/rare.py): exact values, crude Monte Carlo, replay,
-reproducibility, unreachable targets and bad input."""
+reproducibility, unreachable and certain targets and bad input."""
 
 import json
 import re
@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 from conftest import SCENARIOS, compiled, two_actor_raw
 from sim.analysis import rare, splitting
+from sim.core.errors import InputError
 from sim.ui.cli import main
 from sim.model.compile import compile_scenario
 from sim.engines.draws import Stream
@@ -216,20 +217,33 @@ def test_targets_by_name_rung_and_number():
     assert rare.parse_target(sc, "limited clash").rung == 4 and rare.parse_target(sc, "3").rung == 3
 
 
-def test_unreachable_and_trivial_targets_are_decided_at_once():
-    capped = {"actors": {a: {"ceiling": 3} for a in ("a", "b")}, "ladder": {"accident": [0.0] * 3 + [0.01] * 4}}
+def test_reach_bounds_every_actor_from_the_scenario_alone():
+    capped = {"actors": {a: {"ceiling": 3} for a in ("a", "b")}, "ladder": {"accident": [0.0] * 3 + [0.01] * 4},
+              }
     sc = compiled(two_actor_raw(**capped))
-    assert rare.highest_reachable(sc) == 4  # ceiling 3, one rung more by accident
-    res = rare.estimate_rare(sc, "war", replicas=10, repetitions=2)
-    s = rare.summarise_rare(res)
-    assert s["estimate"] == 0 and s["model_steps"] == 0 and "unreachable" in s["reason"] and "rung 4" in s["reason"]
+    r = rare.reach(sc)
+    assert rare.highest_reachable(sc) == 0 and list(r.posture) == [0, 0]  # exact readings of 0: restraint never climbs
+    noisy = compiled(two_actor_raw(ladder=capped["ladder"], actors={a: {"ceiling": 3, "noise": 0.1} for a in ("a", "b")}))
+    r = rare.reach(noisy)  # noise: the readings can be anything, so the rule can climb to its ceiling
+    assert list(r.posture) == [3, 3] and r.top == 4 and "accident rate at rung 3 is 0.01" in r.why[0]
+    korea = compile_scenario(load_scenario(SCENARIOS / "korea_baseline.toml"))
+    assert rare.reach(korea).top == 6
+
+
+def test_unreachable_target_is_an_input_error_and_certain_one_is_decided():
+    sc = compiled(two_actor_raw())  # nothing can ever move
+    with pytest.raises(InputError, match=r"--rare war: rung 5 \(major war\) cannot be reached"):
+        rare.estimate_rare(sc, "war", replicas=10, repetitions=2)
     start_high = compiled(two_actor_raw(actors={"a": {"baseline": 4}}))
-    assert rare.summarise_rare(rare.estimate_rare(start_high, "crisis", replicas=10, repetitions=2))["estimate"] == 1
+    s = rare.summarise_rare(rare.estimate_rare(start_high, "crisis", replicas=10, repetitions=2))
+    assert s["estimate"] == 1 and s["model_steps"] == 0 and s["reason"].startswith("certain: a starts at or above")
+    assert rare.certain(sc, 0) and rare.certain(sc, 1) is None
 
 
 def test_no_way_up_gives_zero_with_the_reason():
-    sc = compiled(two_actor_raw())  # nothing ever moves, though the ceilings allow every rung
-    res = rare.estimate_rare(sc, "war", replicas=20, repetitions=2, workers=1)
+    noisy = {"actors": {a: {"noise": 0.01} for a in ("a", "b")}}  # reachable in principle, never in practice
+    sc = compiled(two_actor_raw(**noisy))
+    res = rare.estimate_rare(sc, "war", replicas=20, repetitions=2, workers=1, score="rung")
     s = rare.summarise_rare(res)
     assert s["estimate"] == 0 and "no way up" in s["reason"] and all(r.flat for r in res.repetitions)
 
@@ -253,22 +267,61 @@ def test_run_rare_prints_and_writes_the_ams_estimate(tmp_path, capsys):
     assert war["stream"] == [Stream.RARE] and len(war["repetition_estimates"]) == 2
 
 
-def test_unreachable_target_on_the_command_line(tmp_path, capsys):
+def _capped(tmp_path):
     path = tmp_path / "capped.toml"
     path.write_text(BASE.replace('name = "South Korea"', 'name = "South Korea"\nceiling = 3')
                     .replace('name = "United States"', 'name = "United States"\nceiling = 3')
                     .replace('name = "Japan"', 'name = "Japan"\nceiling = 3')
                     .replace('name = "North Korea"', 'name = "North Korea"\nceiling = 3'))
-    assert main(["run", str(path), "--runs", "2", "--out", str(tmp_path / "o"), "--no-plot", "--rare", "war",
-                 "--json"]) == 0
-    war = json.loads(capsys.readouterr().out)["rare"]["war"]
-    assert war["estimate"] == 0 and war["reason"].startswith("unreachable")
+    return path
+
+
+def test_unreachable_target_on_the_command_line_is_one_line_and_exit_2(tmp_path, capsys):
+    """Every ceiling at 3: one accident lifts an action to rung 4, and no way leads to rung 5."""
+    out = tmp_path / "o"
+    assert main(["run", str(_capped(tmp_path)), "--runs", "2", "--out", str(out), "--no-plot", "--rare", "war"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and not out.exists() and not captured.out
+    assert lines[0].startswith("error: --rare war: rung 5 (major war) cannot be reached")
+    assert "highest possible realised action is rung 4" in lines[0] and "north_korea decides at most rung 3 (its ceiling)" in lines[0]
+
+
+def test_switched_off_ways_are_named(tmp_path, capsys):
+    """Ceilings at 3, no accidents, nobody answering in kind: no way leads to the crisis rung."""
+    path = tmp_path / "off.toml"
+    path.write_text(_capped(tmp_path).read_text().replace(BASE_ACCIDENT, "accident = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]")
+                    .replace("in_kind = 0.7323", "in_kind = 0.0"))
+    assert main(["run", str(path), "--runs", "2", "--out", str(tmp_path / "o"), "--rare", "crisis"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "rung 4 (limited clash) cannot be reached" in line and "accident rate at rung 3 is 0" in line
+
+
+@pytest.mark.parametrize("target, why", [("crisis", "certain: north_korea starts at or above rung 4"),
+                                         ("0", "certain: every realised action is at least rung 0")])
+def test_a_certain_target_says_so_exits_0_and_runs_nothing(tmp_path, capsys, target, why):
+    path = tmp_path / "high.toml"
+    path.write_text(BASE.replace('name = "North Korea"\ncapability = 18.0\nbaseline = 1',
+                                 'name = "North Korea"\ncapability = 18.0\nbaseline = 4'))
+    out = tmp_path / "o"
+    assert main(["run", str(path), "--out", str(out), "--rare", target]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1 and why in lines[0] and lines[0].endswith("nothing was run") and not out.exists()
+    assert not captured.err
+
+
+def test_one_rung_asked_by_two_names_is_one_target(tmp_path, capsys):
+    assert main(["run", str(SCENARIOS / "korea_baseline.toml"), "--out", str(tmp_path / "o"), "--rare", "1", "--rare", "hostile rhetoric"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("flags, words", [
     (["--rare", "9"], ["above the ladder", "top rung is 6"]),
     (["--rare", "armageddon"], ["not a target"]),
+    (["--rare", "-1"], ["not a target", "0..6"]),
     (["--rare", "war", "--replicas", "0"], ["--replicas 0"]),
+    (["--rare", "war", "--replicas", "1"], ["--replicas 1"]),
     (["--rare", "war", "--repetitions", "0"], ["--repetitions 0"]),
     (["--rare", "war", "--repetitions", "-3"], ["--repetitions -3"]),
     (["--replicas", "50"], ["--rare TARGET"]),

@@ -257,14 +257,16 @@ def test_a_chain_far_down_at_ten_percent(aim):
 # Bad input and decided targets ------------------------------------------------------------------------------------
 
 
-def test_a_certain_target_says_so_and_runs_no_splitting(tmp_path, capsys):
+def test_a_certain_target_beside_another_says_so_and_runs_no_splitting(tmp_path, capsys):
     """An actor that starts at the crisis rung: P(crisis) is 1, said with the reason, exit 0, no model steps
-    (and no pilot)."""
+    (and no pilot); asked beside an uncertain target, the runs and that target's splitting go ahead."""
     text = (SCENARIOS / "korea_baseline.toml").read_text()
     path = tmp_path / "hot.toml"
     path.write_text(text.replace('posterior = "', '# posterior = "').replace(
         'name = "North Korea"\ncapability = 18.0\nbaseline = 1', 'name = "North Korea"\ncapability = 18.0\nbaseline = 4'))
     assert main(["run", str(path), "--runs", "2", "--out", str(tmp_path / "o"), "--no-plot", "--rare", "crisis",
-                 "--json"]) == 0
-    crisis = json.loads(capsys.readouterr().out)["rare"]["crisis"]
+                 "--rare", "war", "--replicas", "10", "--repetitions", "2", "--workers", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    crisis = summary["rare"]["crisis"]
+    assert summary["runs"] == 2 and summary["rare"]["war"]["model_steps"] > 0
     assert crisis["estimate"] == 1 and crisis["model_steps"] == 0 and "starts at or above rung 4" in crisis["reason"]
