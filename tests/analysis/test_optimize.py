@@ -123,6 +123,8 @@ def test_simulated_postures_pair_and_do_not_depend_on_workers(tmp_path):
      "optimize.objectives[0]: 'p_miscalc' is not an output"),
     ('cost = { summits = -1.0 }', None, "optimize.cost.summits: -1.0: a cost per unit"),
     ('generations = 0\ncost = { summits = 1.0 }', None, "optimize.generations"),
+    (f'cost = {{ summits = 1.0 }}\n[robustness]\nuncertainty = "{SCENARIOS.parent / "experiments" / "uncertainty.toml"}"'
+     '\nevppi_resamples = 10', None, "robustness.evppi_resamples"),
     ('cost = { summits = 1.0 }', '[[parameters]]\nkey = "hotlines.nowhere.enabled"\nname = "summits"\nvalues = [false, true]\n',
      "parameters[0].key"),
 ])
