@@ -117,6 +117,7 @@ class Optimization:
                 "robustness": None if rob is None else {
                     "assumptions": rob.assumptions, "futures": rob.futures, "threshold": rob.threshold,
                     "interval": rob.interval, "best": self.policies[rob.best()],
+                    "ranges": {k: list(v) for k, v in rob.ranges.items()}, "calibrated": rob.calibrated,
                     "policies": [{"pareto_row": i, **{m: list(v) for m, v in r.items()}}
                                  for i, r in zip(self.policies, rob.rows)]},
                 "evppi": None if v is None else {
