@@ -267,7 +267,8 @@ def optimisation_section(path: Path, results: Path, page_dir: Path) -> Section:
              f"{plan.runs:,} runs and posterior draws, seed {meta.seed}).", "",
              f"**Pareto set**: {len(res['pareto'])} postures, sorted by the first objective; probabilities in % with "
              "95% intervals over the posterior draws, cost as the file defines it (per unit of change from each "
-             "lever's baseline; a switch counts 1).", "", f"![{meta.name} Pareto set]({here(pareto_png, page_dir)})", ""]
+             "lever's baseline; a switch counts 1).", "",
+             f"![{meta.name} Pareto set]({here(pareto_png, page_dir)})", ""]
     head = ["row", *levers, *(COST if o == COST else LABELS.get(o, o) for o in opt.objectives)]
     body = [[str(i), *(_cell(r[n]) for n in levers),
              *(f"{r[COST]:g}" if o == COST else _pct(r, o).replace("%", "") for o in opt.objectives)]
