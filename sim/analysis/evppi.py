@@ -15,11 +15,15 @@ The regression method (Strong, Oakley and Brennan 2014, Medical Decision Making 
 smoother, ``g_d``, and takes ``mean_j max_d g_d(phi_j) - max_d mean_j g_d(phi_j)``. The smoother here
 is a penalised cubic regression spline (a P-spline, Eilers and Marx 1996: a cubic B-spline basis from
 scipy on up to 10 equal segments of ``phi``'s range, a second-difference penalty, the penalty chosen
-by generalised cross-validation), the one-variable GAM the method uses. All options share one
+by generalised cross-validation over ``phi``'s distinct values), the one-variable GAM the method uses. All options share one
 smoother, fitted to their net benefits less the mean over options in each future: the choice depends
 only on the differences between options, so the EVPPI is unchanged by anything added to every
 option's net benefit in a future (a baseline, a constant), and it is never negative (a mean of maxima
-is at least the maximum of the means).
+is at least the maximum of the means). With few futures the smoother can overshoot the EVPI, which
+the EVPPI cannot exceed; an estimate above it is reported as the EVPI. The spline has at most one
+segment per 4 distinct values of ``phi`` (the futures of one sample share its value), and GCV counts
+each degree of freedom 1.4 times (Kim and Gu 2004, mgcv's ``gamma``): with few distinct values a
+curve through all of them would take the other parameters' effects for ``phi``'s.
 
 Intervals: percentile bootstrap over futures (resampled whole, all options and parameters together),
 the smoother refitted to each resample with its penalty chosen again. The interval is the spread the
@@ -43,6 +47,7 @@ SEGMENTS = 10  # the spline's segments over phi's range (fewer when phi takes fe
 PENALTIES = np.logspace(-4, 6, 21)  # the GCV grid, relative to the basis' scale
 RIDGE = 1e-9  # keeps a resample in which phi takes one value solvable (its slope then goes to 0)
 MIN_FUTURES = 4
+GAMMA = 1.4  # GCV counts each degree of freedom 1.4 times (Kim and Gu 2004; mgcv's gamma): less overfitting
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,14 @@ def _counts(futures: int, resamples: int, rng: np.random.Generator) -> np.ndarra
 
 
 def _basis(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The cubic B-spline basis at ``x`` (N, K) on equal segments of its range, and the
+    """The cubic B-spline basis at ``x`` (N, K) on equal segments of its range (at most one per 4
+    distinct values, at most ``SEGMENTS``), and the
     second-difference penalty (K, K)."""
     from scipy.interpolate import BSpline
 
     lo, hi = float(x.min()), float(x.max())
     t = (x - lo) / (hi - lo)
-    segments = int(min(SEGMENTS, max(1, len(np.unique(x)) - 1)))
+    segments = int(min(SEGMENTS, max(1, len(np.unique(x)) // 4)))
     knots = np.r_[np.zeros(3), np.linspace(0.0, 1.0, segments + 1), np.ones(3)]
     B = BSpline.design_matrix(np.clip(t, 0.0, 1.0), knots, 3).toarray()
     D = np.diff(np.eye(B.shape[1]), n=2, axis=0)
@@ -161,9 +167,20 @@ def _fits(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray,
     # weighted residual sum of squares from the normal equations: y'Wy - 2 b'H + b'G b, summed over columns
     rss = (yy.sum(axis=1)[:, None] - 2 * np.einsum("rlkd,rkd->rl", coef, H)
            + np.einsum("rlkd,rkm,rlmd->rl", coef, G, coef))
-    n = counts.sum(axis=1)[:, None]
-    gcv = n * np.maximum(rss, 0.0) / np.maximum(n - df, 1e-9) ** 2
-    best = np.argmin(gcv, axis=1)
+    # GCV over phi's distinct values: replicates of one value (the futures of one sample share its
+    # assumptions, those of one draw its calibrated values) count once, their within-value scatter left
+    # out, so a curve through every distinct value (which other parameters' effects can make look
+    # good) is not taken for phi's effect. Without replicates this is the ordinary GCV.
+    _, value = np.unique(x, return_inverse=True)
+    onehot = np.eye(value.max() + 1)[value]  # (N, U)
+    n_value = counts @ onehot  # (R, U)
+    sums = np.einsum("rn,nu,nd->rud", counts, onehot, y)
+    within = yy.sum(axis=1) - np.einsum("rud,ru->r", sums ** 2, np.where(n_value > 0, 1 / np.maximum(n_value, 1), 0))
+    values = (n_value > 0).sum(axis=1)[:, None]  # distinct values in each resample
+    room = values - GAMMA * df
+    gcv = np.where(room > 1e-6, values * np.maximum(rss - within[:, None], 0.0) / np.maximum(room, 1e-6) ** 2, np.inf)
+    # no room (as many coefficients as values): the most penalised fit, through the values' means
+    best = np.where(np.isfinite(gcv).any(axis=1), np.argmin(gcv, axis=1), len(lam) - 1)
     chosen = coef[np.arange(R), best]  # (R, K, D)
     return np.einsum("nk,rkd->rnd", B, chosen), float(df[0, best[0]])
 
@@ -203,7 +220,8 @@ def value_of_information(net_benefit, parameters: Mapping[str, object], *, resam
         fit, df = _fits(x, y, counts)  # (R, N, D)
         evppi = np.einsum("rn,rn->r", w, fit.max(axis=2)) - best_now
         changes = float(np.mean(np.argmax(fit[0], axis=1) != chosen))
-        out.append(_summary(name, np.maximum(evppi, 0.0), changes, df, level))
+        # never below 0 (rounding) nor above the EVPI: a smoother can overshoot it with few futures
+        out.append(_summary(name, np.clip(evppi, 0.0, np.maximum(evpi, 0.0)), changes, df, level))
     out.sort(key=lambda v: -v.estimate)
     return ValueOfInformation(D, N, _summary("all (EVPI)", evpi, float(np.mean(np.argmax(y, axis=1) != chosen)),
                                              float(N), level), out, chosen, int(resamples), level)

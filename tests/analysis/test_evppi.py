@@ -156,8 +156,7 @@ def decisions(draw):
 @given(decisions(), st.floats(-1e3, 1e3), st.floats(0.01, 100))
 def test_invariants(decision, shift, scale):
     """EVPPI >= 0; unchanged by a constant added to every net benefit, or by any amount added to every
-    option in a future; scaled with the net benefits; at most the EVPI (up to the smoother's overshoot,
-    a few percent of it)."""
+    option in a future; scaled with the net benefits; at most the EVPI."""
     nb, phi = decision
     v = evppi(nb, phi, resamples=0).estimate
     tol = 1e-7 * (1 + np.abs(nb).max())
@@ -166,4 +165,22 @@ def test_invariants(decision, shift, scale):
     common = np.random.default_rng(0).normal(size=nb.shape[1]) * 10
     assert evppi(nb + common, phi, resamples=0).estimate == pytest.approx(v, abs=tol * 10)
     assert evppi(scale * nb, phi, resamples=0).estimate == pytest.approx(scale * v, rel=1e-6, abs=scale * tol)
-    assert v <= evpi(nb, resamples=0).estimate * 1.05 + tol
+    assert v <= evpi(nb, resamples=0).estimate + tol
+
+
+def test_few_distinct_values_do_not_pass_for_an_effect():
+    """12 Latin-hypercube samples of 6 assumptions x 8 draws, as the robustness step has them: only a0 enters
+    the net benefit. It ranks first in every seed, and the largest EVPPI of the 5 others (which can be
+    correlated with a0 by chance in 12 samples) stays below 0.6 of a0's: a curve through the 12 distinct
+    values would give each about as much as a0 (it did, before the basis and GCV were sized to them)."""
+    from scipy.stats import qmc
+
+    for seed in range(10):
+        rng = np.random.default_rng([seed, 28])
+        u = qmc.LatinHypercube(d=6, rng=rng).random(12)
+        phis = {f"a{k}": np.repeat(u[:, k], 8) for k in range(6)} | {"theta": np.tile(rng.normal(size=8), 12)}
+        nb = 2 * (phis["a0"] - 0.5) + 0.3 * phis["theta"] + 0.5 * rng.normal(size=96)
+        voi = value_of_information(np.vstack([nb, np.zeros(96)]), phis, resamples=0)
+        got = {v.name: v.estimate for v in voi.parameters}
+        assert voi.parameters[0].name == "a0", (seed, got)
+        assert max(got[f"a{k}"] for k in range(1, 6)) < 0.6 * got["a0"], (seed, got)
