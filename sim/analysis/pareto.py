@@ -200,7 +200,7 @@ def write_results(result: Optimization) -> None:
         atomic_write(out / "evppi.csv", _csv([{**r.to_dict(), "kind": kind[r.name]} for r in v.parameters]
                                              + [{**v.evpi.to_dict(), "kind": "all"}]))
     if rob is not None:
-        futures = [{"future": j, "sample": j // rob_draws(result), "draw": j % rob_draws(result),
+        futures = [{"future": j, "sample": j // _draws(result), "draw": j % _draws(result),
                     **{k: float(x[j]) for k, x in rob.values.items()},
                     **{f"p_miscalculation_policy_{i}": float(rob.p[k, j]) for k, i in enumerate(result.policies)}}
                    for j in range(rob.futures)]
@@ -216,7 +216,7 @@ def write_results(result: Optimization) -> None:
     atomic_write(out / "optimize.json", json.dumps(result.to_dict(), indent=2, default=str) + "\n")
 
 
-def rob_draws(result: Optimization) -> int:
+def _draws(result: Optimization) -> int:
     return result.plan.spec.robustness.draws
 
 
