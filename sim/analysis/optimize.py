@@ -63,6 +63,8 @@ class RobustSpec(StrictTable):
     threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1  # satisficing: P(miscalculation) at most this
     policies: Annotated[int, Field(ge=1)] = 12  # at most this many Pareto policies, spread over the front
     bootstrap: Annotated[int, Field(ge=100)] = 2000
+    # bootstrap resamples of the futures for the value of information's intervals (sim.analysis.evppi)
+    evppi_resamples: Annotated[int, Field(ge=100, le=20000)] = 500
 
 
 class OptimizeFile(StrictTable):

@@ -2,9 +2,12 @@
 
 :func:`optimize` runs what ``escsim optimize`` runs: the search (:mod:`sim.analysis.optimize`), the
 Pareto set over every seed's candidates, the hypervolume by generation per seed, and, with a
-``[robustness]`` table, regret and satisficing of the Pareto policies (:mod:`sim.analysis.robust`).
-It writes ``pareto.csv``, ``hypervolume.csv``, ``robustness.csv`` and ``optimize.json`` beside the
-generations, atomically.
+``[robustness]`` table, regret and satisficing of the Pareto policies (:mod:`sim.analysis.robust`),
+the value of information of each uncertain parameter for the choice among them (EVPPI,
+:mod:`sim.analysis.evppi`, net benefit = -P(miscalculation)), and PRIM boxes of the futures in which
+each policy fails (the discover extra). It writes ``pareto.csv``, ``hypervolume.csv``,
+``robustness.csv``, ``evppi.csv``, ``futures.csv``, ``failures.csv``, ``failures.json`` and
+``optimize.json`` beside the generations, atomically.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from sim.analysis.optimize import COST, Plan, Search, hypervolumes, load_plan, pareto_keys, search, simulator
-from sim.analysis.robust import MEASURES, Robustness, assumptions, evaluate_policies
+from sim.analysis.evppi import ValueOfInformation, value_of_information
+from sim.analysis.robust import MEASURES, Robustness, assumptions, evaluate_policies, failure_boxes
 from sim.core.files import atomic_write
 from sim.model.outcomes import LABELS
 
@@ -36,6 +40,9 @@ class Optimization:
     policies: list[int]  # rows of the Pareto set the robustness evaluated
     out: Path
     figures: list[Path] = field(default_factory=list)  # once drawn (sim.ui.plots.optimize_figures)
+    evppi: ValueOfInformation | None = None  # net benefit -P(miscalculation): values in probability units
+    failures: list[dict] | None = None  # per policy: futures failing, PRIM boxes (None: no discover extra)
+    notes: list[str] = field(default_factory=list)
 
     def table(self) -> str:
         opt, plan = self.plan.spec.optimize, self.plan
@@ -53,7 +60,38 @@ class Optimization:
         lines += [f"  seed {s}: " + " ".join(f"{h:.3f}" for h in hv) for s, hv in self.hypervolume.items()]
         if self.robustness is not None:
             lines += ["", *self._robust_lines()]
+        if self.evppi is not None:
+            lines += ["", *self._evppi_lines()]
+        if self.failures is not None:
+            lines += ["", *self._failure_lines()]
+        lines += self.notes
         return "\n".join(lines)
+
+    def _evppi_lines(self) -> list[str]:
+        v, rob = self.evppi, self.robustness
+        chosen = self.policies[v.chosen]
+        lines = [f"value of information for the choice among the {v.options} policies (net benefit: "
+                 f"-P(miscalculation); without more information the choice is policy {chosen}, the lowest mean): "
+                 "EVPPI, the points of P(miscalculation) a choice made after learning the parameter exactly would "
+                 f"save on average; {v.interval}. EVPI (learning everything) {_points(v.evpi)}"]
+        head = ["parameter", "kind", "EVPPI (points)", "changes the choice in", "df"]
+        body = [[r.name, "calibrated" if r.name in rob.calibrated else "assumption", _points(r),
+                 f"{100 * r.changes:.0f}% of futures", f"{r.df:.1f}"] for r in v.parameters]
+        return lines + _columns(head, body, left=2)
+
+    def _failure_lines(self) -> list[str]:
+        rob = self.robustness
+        lines = [f"where each policy fails (P(miscalculation) > {100 * rob.threshold:g}%): PRIM boxes over the "
+                 "futures' values (coverage: the share of its failing futures inside; density: the share of the "
+                 "box's futures that fail)"]
+        for row, f in zip(self.policies, self.failures):
+            some = 0 < f["fails"] < f["futures"]
+            lines.append(f"  policy {row}: fails in {f['fails']} of {f['futures']} futures"
+                         + ("" if some else "; no box to find"))
+            for k, b in enumerate(f["boxes"], 1):
+                lines.append(f"    box {k}: {box_text(b, rob.ranges)} (coverage {b['coverage']:.2f}, density "
+                             f"{b['density']:.2f}, {b['points']} futures)")
+        return lines
 
     def _robust_lines(self) -> list[str]:
         rob = self.robustness
@@ -73,14 +111,22 @@ class Optimization:
         return self.table()
 
     def to_dict(self) -> dict:
-        rob = self.robustness
+        rob, v = self.robustness, self.evppi
         return {"pareto": self.pareto, "hypervolume": {str(s): h for s, h in self.hypervolume.items()},
                 "evaluated": len(self.found.asked()),
                 "robustness": None if rob is None else {
                     "assumptions": rob.assumptions, "futures": rob.futures, "threshold": rob.threshold,
                     "interval": rob.interval, "best": self.policies[rob.best()],
+                    "ranges": {k: list(v) for k, v in rob.ranges.items()}, "calibrated": rob.calibrated,
                     "policies": [{"pareto_row": i, **{m: list(v) for m, v in r.items()}}
-                                 for i, r in zip(self.policies, rob.rows)]}}
+                                 for i, r in zip(self.policies, rob.rows)]},
+                "evppi": None if v is None else {
+                    "net_benefit": "-P(miscalculation)", "units": "probability", "interval": v.interval,
+                    "chosen_without_information": self.policies[v.chosen], "evpi": v.evpi.to_dict(),
+                    "parameters": [{**r.to_dict(), "kind": "calibrated" if r.name in rob.calibrated else "assumption"}
+                                   for r in v.parameters]},
+                "failures": None if self.failures is None else [{"pareto_row": i, **f}
+                                                                 for i, f in zip(self.policies, self.failures)]}
 
 
 def optimize(path, *, runs: int | None = None, out: str | Path | None = None, workers: int | None = None,
@@ -101,8 +147,28 @@ def optimize(path, *, runs: int | None = None, out: str | Path | None = None, wo
         rob = evaluate_policies(plan, [plan.values(front[i]) for i in chosen], workers, progress,
                                 cache=out / "robustness.npz")
     result = Optimization(plan, found, rows, hv, rob, chosen, out)
+    if rob is not None:
+        information(result)
     write_results(result)
     return result
+
+
+def information(result: Optimization) -> None:
+    """The robust step's value of information and failure boxes, into ``result``. Without the discover
+    extra the boxes are left out with a one-line note."""
+    from sim.analysis.discover import EXTRA, available
+
+    rob, spec = result.robustness, result.plan.spec
+    if len(result.policies) >= 2:
+        result.evppi = value_of_information(-rob.p, rob.values, resamples=spec.robustness.evppi_resamples,
+                                            rng=np.random.default_rng([spec.experiment.seed, 11]))
+    else:
+        result.notes.append("value of information: one policy, so no choice to inform")
+    if available():
+        result.failures = [failure_boxes(rob, i) for i in range(len(result.policies))]
+    else:
+        result.notes.append("PRIM boxes of where each policy fails: " + EXTRA.replace("scenario discovery needs",
+                                                                                     "they need"))
 
 
 def pareto_row(plan: Plan, found: Search, key: tuple) -> dict:
@@ -128,12 +194,52 @@ def write_results(result: Optimization) -> None:
         atomic_write(out / "robustness.csv", _csv([
             {"pareto_row": i, **{f"{m}{s}": v[j] for m, v in r.items() for j, s in enumerate(("", "_low", "_high"))}}
             for i, r in zip(result.policies, rob.rows)]))
+    if result.evppi is not None:
+        v = result.evppi
+        kind = {r.name: "calibrated" if r.name in rob.calibrated else "assumption" for r in v.parameters}
+        atomic_write(out / "evppi.csv", _csv([{**r.to_dict(), "kind": kind[r.name]} for r in v.parameters]
+                                             + [{**v.evpi.to_dict(), "kind": "all"}]))
+    if rob is not None:
+        futures = [{"future": j, "sample": j // _draws(result), "draw": j % _draws(result),
+                    **{k: float(x[j]) for k, x in rob.values.items()},
+                    **{f"p_miscalculation_policy_{i}": float(rob.p[k, j]) for k, i in enumerate(result.policies)}}
+                   for j in range(rob.futures)]
+        atomic_write(out / "futures.csv", _csv(futures))
+    if result.failures is not None:
+        atomic_write(out / "failures.json", json.dumps([{"pareto_row": i, **f} for i, f in
+                                                        zip(result.policies, result.failures)], indent=2) + "\n")
+        atomic_write(out / "failures.csv", _csv(
+            [{"pareto_row": i, "fails": f["fails"], "futures": f["futures"], "box": k, "coverage": b["coverage"],
+              "density": b["density"], "parameter": name, "low": lim[0], "high": lim[1]}
+             for i, f in zip(result.policies, result.failures) for k, b in enumerate(f["boxes"], 1)
+             for name, lim in b["limits"].items()], FAILURE_COLUMNS))
     atomic_write(out / "optimize.json", json.dumps(result.to_dict(), indent=2, default=str) + "\n")
 
 
-def _csv(rows: list[dict]) -> str:
+def _draws(result: Optimization) -> int:
+    return result.plan.spec.robustness.draws
+
+
+def box_text(box: dict, ranges: dict) -> str:
+    """A failure box's restricted parameters: 'kappa from 0.4; cohesion up to 0.6' (the others: any value)."""
+    parts = []
+    for name, (lo, hi) in box["limits"].items():
+        whole = ranges.get(name)
+        if whole is not None and hi >= whole[1]:
+            parts.append(f"{name} from {lo:.3g}")
+        elif whole is not None and lo <= whole[0]:
+            parts.append(f"{name} up to {hi:.3g}")
+        else:
+            parts.append(f"{name} {lo:.3g} to {hi:.3g}")
+    return "; ".join(parts) or "no restriction"
+
+
+FAILURE_COLUMNS = ["pareto_row", "fails", "futures", "box", "coverage", "density", "parameter", "low", "high"]
+
+
+def _csv(rows: list[dict], columns: list[str] | None = None) -> str:
     text = io.StringIO()
-    w = csv.DictWriter(text, list(rows[0]) if rows else [], lineterminator="\n")
+    w = csv.DictWriter(text, columns or (list(rows[0]) if rows else []), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     return text.getvalue()
@@ -159,7 +265,16 @@ def _pct(v) -> str:
     return f"{100 * v[0]:.2f} [{100 * v[1]:.2f}, {100 * v[2]:.2f}]"
 
 
-def _columns(head: list[str], body: list[list[str]]) -> list[str]:
+def _points(v) -> str:
+    """A value of information in points of P(miscalculation), with its interval."""
+    inner = "" if np.isnan(v.low) else f" [{100 * v.low:.2f}, {100 * v.high:.2f}]"
+    return f"{100 * v.estimate:.2f}{inner}"
+
+
+def _columns(head: list[str], body: list[list[str]], left: int = 0) -> list[str]:
+    """Aligned columns, the first ``left`` of them to the left (names), the rest to the right (numbers)."""
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    return ["  ".join(h.rjust(w) for h, w in zip(head, widths))] + ["  ".join(v.rjust(w) for v, w in zip(b, widths))
-                                                                   for b in body]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return [line(head)] + [line(b) for b in body]

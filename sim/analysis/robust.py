@@ -11,6 +11,11 @@ threshold (satisficing), each with a 95% percentile-bootstrap interval over futu
 whole, the policies together). Each future's probability rests on ``runs_per_draw`` runs, so its
 Monte Carlo noise adds to the regret (less than it would without common random numbers); a
 bootstrap interval of a maximum cannot reach above the largest regret seen.
+
+Each future's values (the assumptions' sample, and each calibrated parameter's value in the posterior
+draw, unless the sample sets it) are kept beside the probabilities: the value of information
+(:mod:`sim.analysis.evppi`) regresses each policy's P(miscalculation) on them, and :func:`failure_boxes`
+finds by PRIM the futures in which a policy fails (P(miscalculation) above the threshold).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +51,9 @@ class Robustness:
     p: np.ndarray  # (policies, futures) P(miscalculation)
     rows: list[dict]  # per policy: measure -> (estimate, low, high)
     interval: str
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (futures,) each future's value
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # each assumption's whole range
+    calibrated: list[str] = field(default_factory=list)  # names in ``values`` drawn from the posterior
 
     def best(self) -> int:
         """The most robust policy: the lowest minimax regret, then the highest satisficing share."""
@@ -105,13 +113,63 @@ def evaluate_policies(plan, policies: list[dict], workers: int | None = None, pr
             np.savez_compressed(buf, key=key, p=p)
             atomic_write(cache, buf.getvalue())
     rows = measures(p, spec.threshold, spec.bootstrap, plan.spec.experiment.seed)
+    values, calibrated = future_values(plan, params, samples, policies[0], root, runs)
     return Robustness([a.column for a in params], p.shape[1], spec.threshold, p, rows,
-                      f"95% percentile bootstrap over the {p.shape[1]} futures ({spec.bootstrap} resamples)")
+                      f"95% percentile bootstrap over the {p.shape[1]} futures ({spec.bootstrap} resamples)",
+                      values, {a.column: (float(a.range[0]), float(a.range[1])) for a in params}, calibrated)
+
+
+def future_values(plan, params: list[Parameter], samples: list[dict], policy: dict, root, runs: int
+                  ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Each future's values, in the futures' order (sample-major, draw-minor): every assumption's, and
+    every calibrated parameter's in the future's posterior draw (the value the sample sets where it sets
+    that key; a key every sample sets is an assumption, not listed). Also the calibrated names."""
+    from sim.analysis.experiment import _point_scenario
+
+    spec = plan.spec.robustness
+    per = spec.draws
+    values = {a.column: np.repeat(np.array([float(s[a.keys[0]]) for s in samples]), per) for a in params}
+    if plan.spec.experiment.posterior != "scenario":
+        return values, []
+    # the draws every task took: resolved as the simulation resolves them (the same seed picks them)
+    ov = {**samples[0], **plan.overrides(policy)}
+    built = _point_scenario(plan.scenario, ov, plan.source, plan.spec, policy)
+    r = resolve(built, overrides=ov, seed=root, runs=runs, runs_per_draw=spec.runs_per_draw, posterior="scenario")
+    if r.draws is None:
+        return values, []
+    post, index = r.draws.posterior, r.draws.index
+    calibrated = []
+    for j, key in enumerate(post.keys):
+        if all(key in s for s in samples):
+            continue
+        values[key] = np.concatenate([np.full(per, float(s[key])) if key in s else post.samples[index, j]
+                                      for s in samples])
+        calibrated.append(key)
+    return values, calibrated
+
+
+def failure_boxes(rob: Robustness, policy: int, density: float = 0.8, boxes: int = 2) -> dict:
+    """Where policy ``policy`` (its row in ``rob.p``) fails: PRIM boxes (:func:`sim.analysis.discover.find_boxes`)
+    of the futures' values in which its P(miscalculation) is above the threshold. Returns the futures that
+    fail and the boxes (each: limits, coverage, density, mass, points, high points); no boxes when it fails
+    in no future or in every one. Needs the discover extra (InputError otherwise)."""
+    from sim.analysis.discover import find_boxes
+
+    fails = rob.p[policy] > rob.threshold
+    out = {"fails": int(fails.sum()), "futures": int(fails.size), "boxes": []}
+    varied = {k: v for k, v in rob.values.items() if np.ptp(v) > 0}
+    if 0 < fails.sum() < fails.size and varied:
+        ranges = {k: rob.ranges.get(k, (float(v.min()), float(v.max()))) for k, v in varied.items()}
+        found = find_boxes(varied, fails, density=density, boxes=boxes, ranges=ranges)
+        out["boxes"] = [{k: v for k, v in b.to_dict().items() if k not in ("trajectory", "chosen_step")}
+                        for b in found]
+    return out
 
 
 def _key(plan, policies: list[dict], samples: list[dict]) -> str:
     """What the futures' probabilities depend on: the postures' numbers, the policies, the futures."""
-    what = [plan.fingerprint, policies, samples, plan.spec.robustness.model_dump(exclude={"threshold", "bootstrap"})]
+    spec = plan.spec.robustness.model_dump(exclude={"threshold", "bootstrap", "evppi_resamples"})
+    what = [plan.fingerprint, policies, samples, spec]
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -264,8 +264,11 @@ def optimize(experiment, *, runs: int | None = None, out: str | Path | None = No
     """Search an optimisation file's lever combinations as ``escsim optimize`` does
     (:func:`sim.analysis.pareto.optimize`: NSGA-II on common random numbers, resuming in ``out``, default
     ``results/NAME``), with its Pareto set, hypervolume by generation per seed and, with a
-    ``[robustness]`` table, regret and satisficing; with ``figures``, ``pareto`` and ``hypervolume``
-    figures beside the results (their paths in ``result.figures``). Needs the ``optimize`` extra."""
+    ``[robustness]`` table, regret and satisficing, the value of information (``result.evppi``: EVPI and
+    each uncertain parameter's EVPPI, :mod:`sim.analysis.evppi`) and the PRIM boxes of where each policy
+    fails (``result.failures``; None without the discover extra); with ``figures``, ``pareto``,
+    ``hypervolume`` and ``evppi`` figures beside the results (their paths in ``result.figures``). Needs
+    the ``optimize`` extra."""
     try:
         from sim.analysis.pareto import optimize as run_optimize
         import pymoo  # noqa: F401

@@ -214,6 +214,9 @@ def _optimize(args) -> int:
     result = api.optimize(args.experiment, runs=args.runs, out=args.out, workers=args.workers,
                           figures=not args.no_plot, progress=sys.stderr.isatty())
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
+    if args.json:  # the table ends with them; the JSON has no place for them
+        for note in result.notes:
+            print(note, file=sys.stderr)
     print(f"results in {result.out}")
     return 0
 

@@ -161,7 +161,8 @@ def _add_calibrate(sub) -> None:
 
 
 def _add_report(sub) -> None:
-    rpt = sub.add_parser("report", help="write experiments/README.md from the experiments' sweep results")
+    rpt = sub.add_parser("report", help="write experiments/README.md from the experiments' sweep and "
+                         "optimisation results")
     rpt.add_argument("experiments", type=Path, nargs="+", help="experiment TOML files, in page order")
     rpt.add_argument("--results", type=Path, default=Path("results"),
                      help="where the sweeps' results are, one directory per experiment name (default: results)")

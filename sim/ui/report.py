@@ -1,11 +1,14 @@
-"""experiments/README.md from sweep results: for each experiment its question, command, figure and numbers.
+"""experiments/README.md from sweep and optimisation results: for each experiment its question, command, figure and numbers.
 
 The page is generated, never written by hand: `escsim report` reads each experiment's results
 directory (the table, the manifest, the Sobol indices), copies its default figure next to the page,
 and writes the headline numbers with their 95% intervals. It updates the sections of the experiments
 it is given and keeps the page's others (each section carries a marker naming its experiment file
 and its runs per point), and it refuses to replace a section, or its figure, with a run of fewer
-runs per point than the page shows: a quick look never overwrites a shipped figure.
+runs per point than the page shows: a quick look never overwrites a shipped figure. An optimisation
+file (one with an ``[optimize]`` table, run by ``escsim optimize``) gets the Pareto set, the hypervolume
+by generation, the robust choice with its regret and satisficing, the value of information (EVPPI) and
+the PRIM boxes of where each policy fails, from its ``optimize.json`` (:mod:`sim.ui.report_optimize`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sim.core.errors import InputError
 from sim.core.files import atomic_write
 from sim.io.notes import flat_notes
 from sim.model.outcomes import LABELS
+from sim.ui.markdown import table as _table
 from sim.ui.plots import discovery_figures, sweep_figures
 
 MARKER = re.compile(r"<!-- experiment: (?P<file>\S+) runs=(?P<runs>\d+) -->")
@@ -59,12 +63,6 @@ def _pct(row: dict, name: str) -> str:
         return f"{100 * float(row[name]):.2f}% (no interval: {row.get('interval', 'too few draws')})"
     return (f"{100 * float(row[name]):.2f}% [{100 * float(row[name + '_low']):.2f}, "
             f"{100 * float(row[name + '_high']):.2f}]")
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
 
 
 def _diff(row: dict, name: str) -> str:
@@ -241,9 +239,17 @@ def write_report(experiments: list[Path], results_root: Path, out: Path, above: 
     page_dir = out.parent
     sections = page_sections(out.read_text()) if out.exists() else {}
     new = {}
+    from sim.ui.report_optimize import is_optimisation, optimisation_section
+
     for path in experiments:
-        name = load_experiment(path).meta.name
-        section = experiment_section(Path(path), results_root / name, page_dir, above)
+        if is_optimisation(Path(path)):
+            from sim.analysis.optimize import load_plan
+
+            name = load_plan(path).spec.experiment.name
+            section = Section(*optimisation_section(Path(path), results_root / name, page_dir))
+        else:
+            name = load_experiment(path).meta.name
+            section = experiment_section(Path(path), results_root / name, page_dir, above)
         shown = sections.get(name)
         if shown is not None and section.runs < shown.runs:
             raise InputError(f"{results_root / name}: {section.runs:,} runs per point, and {out} shows {name} from "
@@ -259,8 +265,9 @@ def write_report(experiments: list[Path], results_root: Path, out: Path, above: 
         command += f" --results {os.path.relpath(results_root)}"
     if above != 0.05:
         command += f" --above {above:g}"
-    head = ["# Experiments", "", "Generated from the results of the sweeps below by the command that follows; do not "
-            "edit by hand. Each section lists the command that makes its results; run them, then this one:", "",
+    head = ["# Experiments", "", "Generated from the results of the sweeps and optimisations below by the command "
+            "that follows; do not edit by hand. Each section lists the command that makes its results; run them, "
+            "then this one:", "",
             f"    {command}", "", PREAMBLE, ""]
     atomic_write(out, "\n".join(head) + "\n" + "\n".join(s.text() for s in sections.values()))
     return out

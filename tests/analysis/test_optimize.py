@@ -123,6 +123,8 @@ def test_simulated_postures_pair_and_do_not_depend_on_workers(tmp_path):
      "optimize.objectives[0]: 'p_miscalc' is not an output"),
     ('cost = { summits = -1.0 }', None, "optimize.cost.summits: -1.0: a cost per unit"),
     ('generations = 0\ncost = { summits = 1.0 }', None, "optimize.generations"),
+    (f'cost = {{ summits = 1.0 }}\n[robustness]\nuncertainty = "{SCENARIOS.parent / "experiments" / "uncertainty.toml"}"'
+     '\nevppi_resamples = 10', None, "robustness.evppi_resamples"),
     ('cost = { summits = 1.0 }', '[[parameters]]\nkey = "hotlines.nowhere.enabled"\nname = "summits"\nvalues = [false, true]\n',
      "parameters[0].key"),
 ])
@@ -152,3 +154,31 @@ def test_regret_and_satisficing_of_a_known_matrix():
         for est, low, high in r.values():
             assert low <= est + 1e-12 or est == high  # a maximum's bootstrap stays at or below it
             assert 0 <= low <= high
+
+
+def test_each_futures_values_are_the_ones_its_runs_took(tmp_path):
+    """future_values names every assumption and the calibrated parameters the samples leave drawn, in the
+    futures' order (sample-major): each draw's value is the posterior sample every task's runs took."""
+    from conftest import ROOT
+    from sim.analysis.experiment import _point_scenario
+    from sim.analysis.robust import assumptions, future_values, futures
+    from sim.engines.draws import Stream, make_root
+    from sim.engines.resolve import resolve
+
+    path = write(tmp_path, f'cost = {{ summits = 1.0 }}\n[robustness]\nuncertainty = '
+                           f'"{ROOT / "experiments" / "uncertainty.toml"}"\nfutures = 3\ndraws = 4\nruns_per_draw = 2',
+                 steps=2, summits="values = [false, true]")
+    plan = load_plan(path)
+    params = assumptions(ROOT / "experiments" / "uncertainty.toml", str(path))
+    samples = futures(params, 3, plan.spec.experiment.seed)
+    root = make_root(plan.spec.experiment.seed, Stream.SWEEP_SHARED)
+    policy = plan.values((1, 1))
+    values, calibrated = future_values(plan, params, samples, plan.values((0, 0)), root, 8)
+    assert "actors.north_korea.provocation.kappa" not in values  # every sample sets it: an assumption
+    assert "actors.north_korea.provocation.base_rate" in calibrated
+    assert np.array_equal(values["kappa"], np.repeat([s["actors.north_korea.provocation.kappa"] for s in samples], 4))
+    ov = {**samples[2], **plan.overrides(policy)}
+    r = resolve(_point_scenario(plan.scenario, ov, plan.source, plan.spec, policy), overrides=ov, seed=root, runs=8,
+                runs_per_draw=2, posterior="scenario")
+    for key in calibrated:
+        assert np.array_equal(values[key][8:], r.run_values[key][::2]), key

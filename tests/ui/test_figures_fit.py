@@ -122,6 +122,11 @@ FIGURES = {
         [{LONG: 0.3 + 0.1 * i, "summits": i % 2 == 0, "p_miscalculation": 0.12 - 0.01 * i, "cost": float(i)}
          for i in range(5)], [LONG, "summits"], ["p_miscalculation", "cost"],
         {"p_miscalculation": "P(miscalculation)"}, title="optimize"),
+    "plot_evppi": lambda r: plots.plot_evppi(
+        [{"parameter": name, "evppi": v, "evppi_low": v / 3, "evppi_high": 2 * v, "kind": kind}
+         for name, v, kind in ((LONG, 0.004, "assumption"), ("kappa", 0.0, "assumption"),
+                               ("actors.north_korea.provocation.base_rate", 0.012, "calibrated"))],
+        {"evppi": 0.02, "evppi_low": 0.01, "evppi_high": 0.03}, title="optimize"),
     "plot_hypervolume": lambda r: plots.plot_hypervolume({1: [0.5, 0.7, 0.8, 0.8], 2: [0.5, 0.7, 0.8, 0.8],
                                                          3: [0.6, 0.75, 0.8, 0.81]}, title="optimize"),
 }

@@ -1,4 +1,5 @@
-"""escsim optimize end to end at a tiny size: the tables, the files, the figures, and a rerun that simulates nothing."""
+"""escsim optimize end to end at a tiny size: the tables, the files, the figures, and a rerun that simulates nothing;
+without the discover extra, the PRIM boxes are one line and the rest is written."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sim.ui.cli import main
 pytest.importorskip("pymoo")
 
 
-def test_optimize_prints_writes_and_resumes(tmp_path, capsys):
+def test_optimize_prints_writes_and_resumes(tmp_path, capsys, monkeypatch):
     path = tmp_path / "o.toml"
     path.write_text(f'''[experiment]
 name = "o"
@@ -44,9 +45,28 @@ values = [false, true]
     assert main(["optimize", str(path), "--out", str(out), "--workers", "1"]) == 0
     text = capsys.readouterr().out
     assert "Pareto set:" in text and "seed 1:" in text and "minimax regret" in text
-    for name in ("pareto.csv", "hypervolume.csv", "robustness.csv", "optimize.json", "pareto.png", "hypervolume.svg"):
+    assert "value of information" in text and "EVPI (learning everything)" in text and "where each policy fails" in text
+    for name in ("pareto.csv", "hypervolume.csv", "robustness.csv", "optimize.json", "pareto.png", "hypervolume.svg",
+                 "evppi.csv", "evppi.png", "futures.csv", "failures.csv", "failures.json"):
         assert (out / name).exists(), name
     first = json.loads((out / "optimize.json").read_text())
+    # every assumption of uncertainty.toml and the posterior's calibrated parameters (kappa is an assumption there)
+    names = {r["parameter"]: r["kind"] for r in first["evppi"]["parameters"]}
+    assert {"exercise_scale", "kappa", "nk_noise"} <= {n for n, k in names.items() if k == "assumption"}
+    assert "actors.north_korea.provocation.base_rate" in names and "actors.north_korea.provocation.kappa" not in names
+    for r in first["evppi"]["parameters"]:
+        assert 0 <= r["evppi_low"] <= r["evppi"] <= r["evppi_high"] or r["evppi"] == 0
+    assert len(first["failures"]) == len(first["robustness"]["policies"])
     assert main(["optimize", str(path), "--out", str(out), "--workers", "1", "--json", "--no-plot"]) == 0
     again = json.loads(capsys.readouterr().out.rsplit("results in", 1)[0])
     assert again == first
+
+    import sim.analysis.discover as discover
+
+    monkeypatch.setattr(discover, "available", lambda: False)
+    assert main(["optimize", str(path), "--out", str(out), "--workers", "1", "--no-plot"]) == 0
+    text = capsys.readouterr().out
+    line = [t for t in text.splitlines() if t.startswith("PRIM boxes")]
+    assert line == ["PRIM boxes of where each policy fails: they need the discover extra: "
+                    "pip install 'escalation-sim[discover]'"], text
+    assert "value of information" in text and "Traceback" not in text

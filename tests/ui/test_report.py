@@ -58,3 +58,50 @@ def test_report_updates_its_sections_and_never_replaces_a_larger_run(tmp_path, m
     assert main(["report", "experiments/one.toml", "--results", "quick_results"]) == 2
     assert page.read_text() == both and Path("experiments/figures/one.png").read_bytes() == figure
     assert main(["report", "experiments/one.toml", "--results", "quick_results", "--out", "mine/README.md"]) == 0
+
+
+def test_an_optimisation_gets_its_section_and_the_others_stay(tmp_path, monkeypatch, capsys):
+    """An optimisation file's section: the Pareto set, hypervolume, the robust choice with regret and
+    satisficing, the EVPPI table and the failure boxes, with three figures; writing it keeps a sweep's
+    section as it was, and writing the sweep's again keeps it."""
+    import pytest
+
+    pytest.importorskip("pymoo")
+    from conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    Path("experiments").mkdir()
+    Path("experiments/one.toml").write_text(
+        f'[experiment]\nname = "one"\nscenario = "{SCENARIOS / "korea_baseline.toml"}"\nruns = 256\n'
+        'posterior = "none"\n[[parameters]]\nkey = "alliances.us_rok.cohesion"\nvalues = [0.0, 1.0]\n')
+    Path("experiments/opt.toml").write_text(
+        f'[experiment]\nname = "opt"\nquestion = "Which posture?"\nscenario = "{SCENARIOS / "levers_off.toml"}"\n'
+        'runs = 128\nseed = 2\ncommon_random_numbers = true\n\n[optimize]\nobjectives = ["p_miscalculation", "cost"]\n'
+        'population = 4\ngenerations = 2\nseeds = [1]\ncost = { summits = 1.0, transparency = 1.0 }\n\n'
+        f'[robustness]\nuncertainty = "{ROOT / "experiments" / "uncertainty.toml"}"\nfutures = 3\ndraws = 2\n'
+        'runs_per_draw = 16\nbootstrap = 100\nevppi_resamples = 100\n\n'
+        '[[parameters]]\nkey = ["summits.us_dprk.enabled", "summits.inter_korean.enabled"]\nname = "summits"\n'
+        'values = [false, true]\n\n[[parameters]]\nkey = ["drills.freedom_shield.transparency"]\n'
+        'name = "transparency"\nrange = [0.3, 0.9]\nsteps = 2\n')
+    assert main(["sweep", "experiments/one.toml", "--out", "results/one", "--workers", "1"]) == 0
+    assert main(["report", "experiments/one.toml"]) == 0
+    page = Path("experiments/README.md")
+    sweep_only = page.read_text()
+    assert main(["report", "experiments/one.toml", "experiments/opt.toml"]) == 2  # not optimised yet: says how
+    assert "escsim optimize experiments/opt.toml --out results/opt" in capsys.readouterr().err
+    assert page.read_text() == sweep_only
+    assert main(["optimize", "experiments/opt.toml", "--workers", "1", "--no-plot"]) == 0
+    assert main(["report", "experiments/opt.toml"]) == 0  # only the optimisation: the sweep's section stays
+    both = page.read_text()
+    one = sweep_only[sweep_only.index("<!-- experiment: experiments/one.toml"):]
+    assert one in both and "escsim report experiments/one.toml experiments/opt.toml" in both
+    text = both[both.index("<!-- experiment: experiments/opt.toml runs=128 -->"):]
+    for part in ("## opt", "Which posture?", "escsim optimize experiments/opt.toml --out results/opt",
+                 "**Pareto set**", "Hypervolume of each seed's front", "### The robust choice", "minimax regret",
+                 "satisficing", "### The value of information", "EVPPI (points)", "(the EVPI) would save",
+                 "| kappa | assumption |", "### Where each policy fails", "futures failing"):
+        assert part in text, part
+    for fig in ("pareto", "hypervolume", "evppi"):
+        assert f"![opt " in text and Path(f"experiments/figures/opt_{fig}.png").exists(), fig
+    assert main(["report", "experiments/one.toml"]) == 0  # the sweep's again: the optimisation's stays
+    assert page.read_text() == both

@@ -14,7 +14,7 @@ gathers the public ones.
 
 from sim.ui.plots.common import FIGURE_KINDS, OKABE_ITO, check_out, results_kind, save_figure
 from sim.ui.plots.evaluate import plot_evaluation
-from sim.ui.plots.optimize import optimize_figures, plot_hypervolume, plot_pareto
+from sim.ui.plots.optimize import optimize_figures, plot_evppi, plot_hypervolume, plot_pareto
 from sim.ui.plots.record import discovery_figures, plot_coverage, plot_discovery, plot_hindcast
 from sim.ui.plots.run import RUN_FIGURES, draw_run, plot_escalation_curves, plot_level_paths, plot_tail, rung_quantile, run_figures
 from sim.ui.plots.sweep import (default_kind, draw_sweep, plot_effects, plot_response, plot_risk_map, plot_scatter,
@@ -22,6 +22,6 @@ from sim.ui.plots.sweep import (default_kind, draw_sweep, plot_effects, plot_res
 
 __all__ = ["FIGURE_KINDS", "OKABE_ITO", "RUN_FIGURES", "check_out", "default_kind", "discovery_figures", "draw_run",
            "draw_sweep", "plot_coverage", "plot_discovery", "plot_effects", "plot_escalation_curves",
-           "plot_evaluation", "plot_hindcast", "optimize_figures", "plot_hypervolume", "plot_pareto",
+           "plot_evaluation", "plot_evppi", "plot_hindcast", "optimize_figures", "plot_hypervolume", "plot_pareto",
            "plot_level_paths", "plot_response", "plot_risk_map", "plot_scatter", "plot_sensitivity", "plot_tail",
            "results_kind", "rung_quantile", "run_figures", "save_figure", "sweep_figures"]
