@@ -21,19 +21,26 @@ escsim sweep experiments/drill_scale.toml --out results/drill_scale
 escsim plot results/drill_scale --risk 0.15 --out docs/figures/risk_map.png
 escsim sweep experiments/sensitivity.toml --out results/sensitivity
 escsim plot results/sensitivity --out docs/figures/sensitivity.png
-# The hindcast and coverage figures are escsim calibrate's (calibration/korea.toml, about 4 minutes).
+# The hindcast and coverage figures are escsim calibrate's (calibration/korea.toml, about 6-10 minutes).
 cp calibration/korea_check.png docs/figures/hindcast_posterior.png
 cp calibration/korea_coverage.png docs/figures/calibration_coverage.png
+# The forecasts' rolling-origin evaluation (about 2 minutes)
+escsim evaluate calibration/korea.toml --out results/evaluate_korea
+cp results/evaluate_korea/evaluate.png docs/figures/evaluation.png
 # The experiments page: the remaining sweeps, then the page generated from all of them.
 escsim sweep experiments/levers.toml --out results/levers
 escsim sweep experiments/uncertainty.toml --out results/uncertainty
 escsim sweep experiments/drill_frequency.toml --out results/drill_frequency
 escsim levers experiments/posture.toml --out results/posture
-escsim report experiments/cohesion.toml experiments/cohesion_asian_nato.toml experiments/drill_scale.toml \
-  experiments/drill_frequency.toml \
-  experiments/levers.toml experiments/posture.toml experiments/uncertainty.toml experiments/sensitivity.toml
-# The many-objective search (needs the optimize extra; about 3.5 minutes)
+# The many-objective search, its robustness, value of information and failure boxes (needs the optimize
+# and discover extras; about 4 minutes on an idle machine)
 rm -rf results/optimize
 escsim optimize experiments/optimize.toml --out results/optimize
 cp results/optimize/pareto.png docs/figures/optimize_pareto.png
 cp results/optimize/hypervolume.png docs/figures/optimize_hypervolume.png
+cp results/optimize/evppi.png docs/figures/optimize_evppi.png
+# The experiments page, generated from all of them.
+escsim report experiments/cohesion.toml experiments/cohesion_asian_nato.toml experiments/drill_scale.toml \
+  experiments/drill_frequency.toml \
+  experiments/levers.toml experiments/posture.toml experiments/uncertainty.toml experiments/sensitivity.toml \
+  experiments/optimize.toml
