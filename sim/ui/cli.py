@@ -209,10 +209,12 @@ def _levers(args) -> int:
 
 
 def _optimize(args) -> int:
+    from sim.engines.parallel import on_scheduler
     from sim.ui import api
 
-    result = api.optimize(args.experiment, runs=args.runs, out=args.out, workers=args.workers,
-                          figures=not args.no_plot, progress=sys.stderr.isatty())
+    with on_scheduler(args.scheduler):
+        result = api.optimize(args.experiment, runs=args.runs, out=args.out, workers=args.workers,
+                              figures=not args.no_plot, progress=sys.stderr.isatty())
     print(json.dumps(result.to_dict(), indent=2, default=str) if args.json else result.table())
     if args.json:  # the table ends with them; the JSON has no place for them
         for note in result.notes:

@@ -121,6 +121,8 @@ def _add_optimize(sub) -> None:
     _experiment_args(op, "optimisation TOML file (an experiment with an [optimize] table)")
     op.add_argument("--no-plot", action="store_true", help="skip the Pareto and hypervolume figures")
     op.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    op.add_argument("--scheduler", metavar="ADDRESS", help="evaluate the postures and the futures on this Dask "
+                    "scheduler (needs the dask extra); the numbers are the same")
 
 
 def _add_plot(sub) -> None:

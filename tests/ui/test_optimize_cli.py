@@ -13,7 +13,8 @@ from sim.ui.cli import main
 pytest.importorskip("pymoo")
 
 
-def test_optimize_prints_writes_and_resumes(tmp_path, capsys, monkeypatch):
+def tiny(tmp_path):
+    """A two-objective search over one switch, small enough to run in seconds."""
     path = tmp_path / "o.toml"
     path.write_text(f'''[experiment]
 name = "o"
@@ -41,6 +42,11 @@ key = ["summits.us_dprk.enabled", "summits.inter_korean.enabled"]
 name = "summits"
 values = [false, true]
 ''')
+    return path
+
+
+def test_optimize_prints_writes_and_resumes(tmp_path, capsys, monkeypatch):
+    path = tiny(tmp_path)
     out = tmp_path / "out"
     assert main(["optimize", str(path), "--out", str(out), "--workers", "1"]) == 0
     text = capsys.readouterr().out
@@ -70,3 +76,26 @@ values = [false, true]
     assert line == ["PRIM boxes of where each policy fails: they need the discover extra: "
                     "pip install 'escalation-sim[discover]'"], text
     assert "value of information" in text and "Traceback" not in text
+
+
+def test_an_unreachable_scheduler_is_one_line_and_nothing_written(tmp_path, capsys):
+    pytest.importorskip("dask.distributed")
+    out = tmp_path / "out"
+    assert main(["optimize", str(tiny(tmp_path)), "--out", str(out), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach a Dask scheduler" in err[0] and not out.exists()
+
+
+@pytest.mark.slow  # 15 s to start a local cluster
+def test_a_search_on_a_dask_cluster_finds_what_the_local_pool_finds(tmp_path, capsys):
+    """--scheduler sends the postures and the futures to the cluster: the same tasks in the same
+    order, so the same Pareto set, hypervolumes and robustness table, byte for byte."""
+    distributed = pytest.importorskip("dask.distributed")
+    path = tiny(tmp_path)
+    assert main(["optimize", str(path), "--out", str(tmp_path / "local"), "--workers", "2", "--no-plot"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert main(["optimize", str(path), "--out", str(tmp_path / "dask"), "--no-plot",
+                     "--scheduler", cluster.scheduler_address]) == 0
+    for name in ("pareto.csv", "hypervolume.csv", "robustness.csv", "evppi.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
