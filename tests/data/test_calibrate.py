@@ -69,15 +69,17 @@ def test_simulated_statistics_repeat_and_follow_the_parameters():
 
 
 def test_the_years_of_a_calibration_history_are_independent():
-    """Run k of every year is one history; at fixed parameters its years are independent draws, as
-    the record's years are taken to be. Over R histories the correlation of provocation days between
+    """Run k of every year is one history; at fixed parameters and without persistence its years are
+    independent draws (their streams are). Over R histories the correlation of provocation days between
     years is then 0 within about 1/sqrt(R); when every year drew the same stream it was 0.98."""
     from sim.engines.draws import Stream, make_root
 
     cal = load_calibration(ROOT / "calibration" / "korea.toml")
     R = 1024
     values = {"actors.north_korea.provocation.base_rate": np.full(R, 0.03),
-              "actors.north_korea.provocation.regime_dispersion": np.full(R, 0.8)}
+              "actors.north_korea.provocation.regime_dispersion": np.full(R, 0.8),
+              # the years' streams are what is tested: without the persistent regime, which links them
+              "actors.north_korea.provocation.regime_persistence": np.zeros(R)}
     years = simulate_years(cal.hindcast, R, make_root(7, Stream.CALIBRATION, 0), workers=2, run_values=values,
                            compiled=cal.years)
     x = np.stack([r.provocation_days for r in years.values()]).astype(float)  # (Y, R)

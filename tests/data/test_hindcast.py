@@ -362,7 +362,8 @@ def test_a_persistent_regime_links_each_year_to_the_one_before():
     common = {"actors.north_korea.provocation.regime_dispersion": np.full(n, 1.5)}
     linked = simulate_years(hc, n, seed=3, workers=2, run_values={
         **common, "actors.north_korea.provocation.regime_persistence": np.full(n, 0.9)})
-    free = simulate_years(hc, n, seed=3, workers=2, run_values=common)
+    free = simulate_years(hc, n, seed=3, workers=2, run_values={
+        **common, "actors.north_korea.provocation.regime_persistence": np.zeros(n)})
     z = np.stack([linked[y].regime_score for y in YEARS])
     r = [np.corrcoef(z[k], z[k + 1])[0, 1] for k in range(len(YEARS) - 1)]
     assert all(abs(x - 0.9) < 4 * (1 - 0.81) / np.sqrt(n) for x in r)
