@@ -51,7 +51,7 @@ def test_simulated_statistics_repeat_and_follow_the_parameters():
     high = {"actors.north_korea.provocation.base_rate": np.full(64, 0.05),
             "actors.north_korea.provocation.kappa": np.zeros(64)}
     a, b = simulate_statistics(cal, low, 3, workers=2), simulate_statistics(cal, low, 3, workers=2)
-    assert np.array_equal(a, b) and a.shape == (64, 6)
+    assert np.array_equal(a, b) and a.shape == (64, len(STATISTICS))
     # the years run side by side on a shared pool give each year's own ensemble, run alone
     from sim.engines.draws import Stream, child, make_root
     from sim.engines.ensemble import run_ensemble
@@ -261,7 +261,7 @@ def test_the_calibration_covers_at_its_level_and_recovers_known_parameters(tmp_p
     """The shipped priors and statistics on a reduced table (32,768 histories): over 300 data sets
     simulated at prior draws through the hindcast's own path, the true values lie in the posterior's
     central 50% and 90% intervals as often as those levels say, within binomial error (99% family-wise
-    bands over the 14 counts). A calibration whose simulator differs from the model the hindcast runs
+    bands over the 18 counts). A calibration whose simulator differs from the model the hindcast runs
     fails this: with every year of a table history drawing one stream (the bug of commit eb79668,
     reintroduced), regime dispersion and the base rate are covered far too rarely (see
     benchmarks/bench_calibration.py --shared-stream-bug).
@@ -269,7 +269,7 @@ def test_the_calibration_covers_at_its_level_and_recovers_known_parameters(tmp_p
     Then recovery: the record replaced by the mean statistics of 16 histories at known values (the
     base rate 0.02, the contact rate 0.003, the others at their priors' midpoints): every 90% interval
     holds the truth, and the data narrow the contact rate's and the base rate's intervals to under
-    70% and 80% of their priors' (in log terms; 0.55 and 0.68 here, with all seven parameters free),
+    70% and 80% of their priors' (in log terms, with all nine parameters free),
     so covering the truth is not just returning the prior."""
     from sim.data.calibrate import build_table, calibrate
 
@@ -285,7 +285,7 @@ def test_the_calibration_covers_at_its_level_and_recovers_known_parameters(tmp_p
     report = calibrate(cal, workers=2, table=table)
     cov = report["coverage"]
     assert cov["passed"], {lv: e["covered"] for lv, e in cov["levels"].items()}
-    assert report["coverage_ranks"].shape == (300, 7)
+    assert report["coverage_ranks"].shape == (300, len(cal.keys))
 
     from sim.engines.posterior import posterior_summary
 
