@@ -94,3 +94,12 @@ def noisy_tit_for_tat_raw(noise: float, horizon: int) -> dict:
                    "accident": [0.0, 0.0]},
         "actors": {"a": {**quiet, "threatened_by": {"b": 1.0}}, "b": {**quiet, "threatened_by": {"a": 1.0}}},
     }
+
+
+@pytest.fixture(autouse=True)
+def _short_scheduler_timeout(monkeypatch):
+    """Tests that point --scheduler at a port nobody listens on need not wait the 5 s a real cluster
+    gets to answer."""
+    import sim.engines.parallel as parallel
+
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "0.5s")

@@ -27,6 +27,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _live_pools: set[ProcessPoolExecutor] = set()  # pools whose workers may be running; see end_pools
 _cluster = None  # a Dask client while on_cluster is in force: tasks go there instead of to a pool
+CONNECT_TIMEOUT = "5s"  # how long --scheduler waits for a scheduler to answer
 
 
 def default_workers() -> int:
@@ -98,7 +99,7 @@ def connect(address: str):
     except ImportError:
         raise InputError("--scheduler needs Dask: pip install 'escalation-sim[dask]'") from None
     try:
-        return Client(address, timeout="5s")
+        return Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc})") from None
 

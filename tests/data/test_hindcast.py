@@ -244,6 +244,7 @@ def test_comparison_marks_each_observed_count_inside_or_outside_its_band(hindcas
         compare_to_record(record, {2030: predictions[2014]})
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 def test_the_hindcast_command_simulates_every_year_and_writes_the_comparison(tmp_path, capsys):
     import csv as csv_
     import json as json_
@@ -354,11 +355,11 @@ def test_without_persistence_each_year_is_its_own_ensemble():
 def test_a_persistent_regime_links_each_year_to_the_one_before():
     """Year Y's regime score is rho times year Y-1's plus fresh noise (the kernel's AR(1)), so
     consecutive years' scores correlate at rho and so do, more weakly, their counts; with rho 0 the
-    years are independent (bounds: 4 standard errors of a correlation at n = 2,048)."""
+    years are independent (bounds: 4 standard errors of a correlation at n = 1,024)."""
     from sim.data.hindcast import simulate_years
 
     hc = load_hindcast(SETTINGS)
-    n = 2048
+    n = 1024
     common = {"actors.north_korea.provocation.regime_dispersion": np.full(n, 1.5)}
     linked = simulate_years(hc, n, seed=3, workers=2, run_values={
         **common, "actors.north_korea.provocation.regime_persistence": np.full(n, 0.9)})

@@ -232,6 +232,7 @@ def test_calibrate_stops_and_writes_no_report(tmp_path, how):
     assert not any(out.iterdir()), "an interrupted calibration wrote a posterior"
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 @pytest.mark.parametrize("how", SIGNAL_CASES)
 def test_sweep_stops_keeps_finished_points_and_resumes(tmp_path, how):
     args, out = sweep_workload(tmp_path)

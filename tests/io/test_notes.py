@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +54,7 @@ def test_no_flat_note_when_any_run_differs_or_the_reason_is_unknown():
     assert note.endswith("(no run differs on common random numbers)")  # the range, without a made-up reason
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 def test_the_run_table_explains_the_tag_that_fires_in_every_run():
     result = sim.run(SCENARIOS / "korea_baseline.toml", runs=640, seed=1, workers=1, rare=["nuclear"],
                      replicas=20, repetitions=2)

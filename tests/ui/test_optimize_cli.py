@@ -45,6 +45,7 @@ values = [false, true]
     return path
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 def test_optimize_prints_writes_and_resumes(tmp_path, capsys, monkeypatch):
     path = tiny(tmp_path)
     out = tmp_path / "out"

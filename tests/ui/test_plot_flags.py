@@ -188,6 +188,7 @@ def check_flag_shows(fig, target, kind, variant, root) -> str | None:
     return None
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_every_kind_and_flag_draws_what_it_asks_or_is_refused(results, target, saved, capsys):
     root, problems = results, []

@@ -122,6 +122,7 @@ def test_sensitivity_bars_are_the_indices():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 def test_plot_command_on_run_and_sweep_directories(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["run", str(SCENARIOS / "korea_baseline.toml"), "--runs", "1024", "--out", str(run),

@@ -3,6 +3,8 @@
 import csv
 from pathlib import Path
 
+import pytest
+
 
 from conftest import SCENARIOS
 from sim.ui.cli import main
@@ -34,6 +36,7 @@ def test_report_writes_each_experiment_with_its_numbers(tmp_path, capsys, monkey
         assert f"{100 * p:.2f}% [{100 * lo:.2f}," in text
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 def test_report_updates_its_sections_and_never_replaces_a_larger_run(tmp_path, monkeypatch):
     """Writing one experiment's section keeps the page's others; a sweep of fewer runs per point than the
     page shows is refused, and neither the page nor a figure changes."""
@@ -60,6 +63,7 @@ def test_report_updates_its_sections_and_never_replaces_a_larger_run(tmp_path, m
     assert main(["report", "experiments/one.toml", "--results", "quick_results", "--out", "mine/README.md"]) == 0
 
 
+@pytest.mark.slow  # end to end and 5-20 s of CPU: with the slow set, to keep the README command within 3 minutes
 def test_an_optimisation_gets_its_section_and_the_others_stay(tmp_path, monkeypatch, capsys):
     """An optimisation file's section: the Pareto set, hypervolume, the robust choice with regret and
     satisficing, the EVPPI table and the failure boxes, with three figures; writing it keeps a sweep's
