@@ -145,7 +145,7 @@ def condition(cal: Calibration, table: YearTable, origin: int, samples: int = DE
     Beside the calibration's statistics of the years through the origin, the distance compares the
     origin year's own count (log1p, scaled by its MAD over the table, as the others are): the kept
     histories are those whose last year looks like the record's, so their regime at the origin is a
-    draw of the record's given the data. The posterior carries it as the column ``REGIME_KEY``
+    draw of the record's given the data. The posterior carries it as the column :func:`regime_key`
     (each kept history's regime score of the origin year, as simulated; not regression-adjusted)."""
     check_origin(cal, origin)
     check_table(len(table.theta), samples)

@@ -44,10 +44,12 @@ from pydantic import Field
 
 from sim.core.errors import InputError, problem
 from sim.core.files import versions
-from sim.engines.draws import Stream, as_root, child
+from sim.engines.draws import BLOCK_SIZE, Stream, as_root, block_regime_uniforms, child
 from sim.engines.ensemble import run_ensembles
 from sim.engines.resolve import resolve
+from sim.engines.run_values import with_run_values
 from sim.model.compile import compile_scenario
+from sim.model.regime import regime_score
 from sim.data.record import NOT_HELD, Exercise, Record, read_record
 from sim.model.scenario import ScenarioFile, read_input_file, validate_scenario
 from sim.model.schema import Scenario, StrictTable
@@ -254,10 +256,6 @@ def linked_regimes(years: Mapping[int, object], roots: Mapping[int, object], run
     regimes the runs have. Where no actor persists (every ``regime_persistence`` 0) the run values
     are returned unchanged and the years are independent, bit for bit as without persistence; the
     first year takes the scenario's own ``regime_last_year`` (unknown by default)."""
-    from sim.engines.draws import BLOCK_SIZE, block_regime_uniforms
-    from sim.engines.run_values import with_run_values
-    from sim.model.kernel import regime_score
-
     values, scores, last = {}, {}, None
     for year, sc in years.items():
         N = sc.n_actors
